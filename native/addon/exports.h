@@ -1,0 +1,11 @@
+// Registration functions of the addon's areas; each adds its functions to the exports object.
+#pragma once
+
+#include <napi.h>
+
+namespace eos::addon {
+
+void register_info(Napi::Env env, Napi::Object exports);
+void register_augment(Napi::Env env, Napi::Object exports);
+
+}  // namespace eos::addon

@@ -1,0 +1,74 @@
+// Prepares a fresh clone for `npm test` / `npm start`, using nothing but Node's standard library:
+//   1. system packages (Debian/Ubuntu): installs the missing ones with apt-get when running as root, printing
+//      what it installs; otherwise stops with the exact command to run;
+//   2. npm packages: `npm ci` when node_modules does not match package-lock.json.
+// Set EOS_SKIP_SETUP=1 to skip both (e.g. on a machine prepared another way).
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SYSTEM_PACKAGES = ['cmake', 'g++', 'make', 'python3', 'libdnnl-dev', 'dataset-fashion-mnist'];
+
+function run(cmd, args, env = process.env) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env, cwd: root });
+  if (r.status !== 0) {
+    console.error(`setup: '${cmd} ${args.join(' ')}' failed (exit ${r.status ?? r.signal})`);
+    process.exit(1);
+  }
+}
+
+function missingSystemPackages() {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format placeholders
+  const format = '-f=${Package} ${Status}\\n';
+  const probe = spawnSync('dpkg-query', ['-W', format, ...SYSTEM_PACKAGES], {
+    encoding: 'utf8',
+  });
+  if (probe.error) return null; // not a dpkg system
+  const installed = new Set(
+    probe.stdout
+      .split('\n')
+      .filter((l) => l.endsWith('install ok installed'))
+      .map((l) => l.split(' ')[0]),
+  );
+  return SYSTEM_PACKAGES.filter((p) => !installed.has(p));
+}
+
+function ensureSystemPackages() {
+  const missing = missingSystemPackages();
+  if (missing === null) {
+    console.warn(
+      `setup: not a Debian-like system; make sure these are installed: ${SYSTEM_PACKAGES.join(' ')}`,
+    );
+    return;
+  }
+  if (missing.length === 0) return;
+  const command = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`;
+  if (process.getuid?.() !== 0) {
+    console.error(
+      `setup: missing system packages: ${missing.join(' ')}\nRun as root:\n  sudo sh -c '${command}'`,
+    );
+    process.exit(1);
+  }
+  console.log(`setup: installing system packages: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update', '-q'], env);
+  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], env);
+}
+
+function ensureNpmPackages() {
+  const lock = readFileSync(join(root, 'package-lock.json'));
+  const hash = createHash('sha256').update(lock).digest('hex');
+  const stamp = join(root, 'node_modules', '.eos-lock-sha256');
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) return;
+  console.log('setup: npm ci (node_modules does not match package-lock.json)');
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+  writeFileSync(stamp, hash);
+}
+
+if (process.env.EOS_SKIP_SETUP !== '1') {
+  ensureSystemPackages();
+  ensureNpmPackages();
+}
