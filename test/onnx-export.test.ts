@@ -1,0 +1,92 @@
+// ONNX export checked end to end against PyTorch: the committed fixtures hold a PyTorch-written state dict,
+// input images, and PyTorch's eval-mode logits and embeddings (test/fixtures/torch-interop/make_fixtures.py).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import test from 'ava';
+import * as ort from 'onnxruntime-node';
+import { exportOnnx } from '../lib/model/onnx-export.js';
+import { readSafetensors } from '../lib/model/safetensors.js';
+import { readStateDict, weightsOf } from '../lib/model/state-dict.js';
+import { packageRoot } from '../lib/native.js';
+
+const fixtures = resolve(packageRoot, 'test/fixtures/torch-interop');
+
+function maxRelativeError(got: Float32Array, want: Float32Array): number {
+  let scale = 0;
+  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  let err = 0;
+  for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i] - want[i]));
+  return err / scale;
+}
+
+for (const name of ['resnet8-1ch-linear', 'resnet8-3ch-cosine']) {
+  test(`${name}: a PyTorch state dict loads, and its ONNX export reproduces PyTorch's logits and embeddings`, async (t) => {
+    const state = readStateDict(join(fixtures, `${name}.model.safetensors`));
+    const meta = state.metadata;
+    t.is(String(state.spec.head), meta.head);
+    t.is(state.spec.classes, Number(meta.classes));
+    t.is(state.spec.inputSize, Number(meta.side));
+    const expected = readSafetensors(join(fixtures, `${name}.expected.safetensors`)).tensors;
+    const images = expected.get('images')!;
+    const path = join(mkdtempSync(join(tmpdir(), 'eos-onnx-')), 'model.onnx');
+    const normalization = { mean: JSON.parse(meta.mean), std: JSON.parse(meta.std) };
+    exportOnnx(weightsOf(state, normalization), path, {
+      outputs: ['logits', 'embedding'],
+      libraryVersion: 'test',
+    });
+
+    const session = await ort.InferenceSession.create(path);
+    t.deepEqual(session.inputNames, ['pixels']);
+    t.deepEqual(session.outputNames, ['logits', 'embedding']);
+    const pixels = Float32Array.from(images.data as Uint8Array);
+    const result = await session.run({ pixels: new ort.Tensor('float32', pixels, images.shape) });
+    const logits = result.logits.data as Float32Array;
+    const embedding = result.embedding.data as Float32Array;
+    t.deepEqual(result.logits.dims, [images.shape[0], state.spec.classes]);
+    t.true(maxRelativeError(logits, expected.get('logits')!.data as Float32Array) < 1e-4);
+    t.true(maxRelativeError(embedding, expected.get('embedding')!.data as Float32Array) < 1e-4);
+
+    // Dynamic batch: a single image gives the same row.
+    const one = await session.run({
+      pixels: new ort.Tensor('float32', pixels.subarray(0, pixels.length / images.shape[0]), [
+        1,
+        ...images.shape.slice(1),
+      ]),
+    });
+    t.true(maxRelativeError(one.logits.data as Float32Array, logits.subarray(0, state.spec.classes)) < 1e-5);
+    await session.release();
+  });
+}
+
+test('metadata records classes, input shape, normalisation and version; outputs can be logits only', async (t) => {
+  const state = readStateDict(join(fixtures, 'resnet8-1ch-linear.model.safetensors'));
+  const path = join(mkdtempSync(join(tmpdir(), 'eos-onnx-')), 'model.onnx');
+  exportOnnx(weightsOf(state, { mean: [0.5], std: [0.25] }), path, { libraryVersion: '9.9.9' });
+  const session = await ort.InferenceSession.create(path);
+  t.deepEqual(session.outputNames, ['logits']);
+  await session.release();
+  const { onnx } = (await import('onnx-proto')).default;
+  const { readFileSync } = await import('node:fs');
+  const model = onnx.ModelProto.decode(readFileSync(path));
+  const meta = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
+  t.is(meta['eos.classes'], '10');
+  t.is(meta['eos.input_shape'], '[1,28,28]');
+  t.deepEqual(JSON.parse(meta['eos.normalization']), { mean: [0.5], std: [0.25] });
+  t.is(meta['eos.library_version'], '9.9.9');
+  t.is(Number(model.opsetImport[0].version), 13);
+});
+
+test('bad export options and incomplete state dicts give clear errors', (t) => {
+  const state = readStateDict(join(fixtures, 'resnet8-1ch-linear.model.safetensors'));
+  const path = join(mkdtempSync(join(tmpdir(), 'eos-onnx-')), 'model.onnx');
+  const weights = weightsOf(state, { mean: [0.5], std: [0.25] });
+  t.throws(() => exportOnnx(weights, path, { outputs: [] }), { message: /outputs must be a non-empty list/ });
+  t.throws(() => exportOnnx(weights, path, { outputs: ['probs' as 'logits'] }), {
+    message: /outputs must be/,
+  });
+  state.tensors.delete('layer2.0.bn1.running_var');
+  t.throws(() => exportOnnx(weightsOf(state, { mean: [0.5], std: [0.25] }), path), {
+    message: /missing float32 tensor layer2\.0\.bn1\.running_var/,
+  });
+});
