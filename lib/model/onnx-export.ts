@@ -194,6 +194,8 @@ export function buildOnnxModel(model: ModelWeights, options: ExportOptions = {})
     'eos.input': 'float32 NCHW raw pixel values in [0, 255]; normalisation is inside the graph',
     'eos.normalization': JSON.stringify(normalization),
     'eos.spec': JSON.stringify(spec),
+    // Softmax temperature the head was trained with: LDAM's cosine head scales its logits by s = 30.
+    'eos.logit_scale': spec.head === 'cosine' ? '30' : '1',
     'eos.library_version': options.libraryVersion ?? 'unknown',
   };
   return onnx.ModelProto.create({
