@@ -1,8 +1,34 @@
 #!/usr/bin/env node
 // The `eos` command.
 import { Command, InvalidArgumentError } from 'commander';
+import { exportCommand } from './export-command.js';
 import { collectInfo, formatInfo, packageVersion } from './info.js';
 import { runPipeline } from './run.js';
+import { serveCommand } from './serve-command.js';
+
+function numberList(name: string) {
+  return (value: string): number[] => {
+    const list = value.split(',').map(Number);
+    if (list.some((v) => !Number.isFinite(v)))
+      throw new InvalidArgumentError(`${name} must be comma-separated numbers.`);
+    return list;
+  };
+}
+
+function nonNegativeNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a number >= 0.`);
+    return n;
+  };
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('--port must be an integer in [0, 65535].');
+  return n;
+}
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -35,6 +61,46 @@ export function buildProgram(): Command {
     .option('--threads <n>', 'CPU threads', positiveInt('--threads'))
     .action(async (opts: { threads?: number }) => {
       process.exitCode = await runPipeline(opts);
+    });
+
+  program
+    .command('export')
+    .description('convert a checkpoint (safetensors state dict, ours or PyTorch) to an ONNX model')
+    .argument('<checkpoint>', 'safetensors file with PyTorch parameter names')
+    .requiredOption('-o, --out <file>', 'ONNX file to write')
+    .option('--embedding', "also output the 64-d embedding ('embedding') beside 'logits'")
+    .option(
+      '--input-size <n>',
+      'input side, when the checkpoint does not record it',
+      positiveInt('--input-size'),
+    )
+    .option('--mean <list>', 'per-channel mean of pixel/255 (e.g. 0.286)', numberList('--mean'))
+    .option('--std <list>', 'per-channel std of pixel/255 (e.g. 0.353)', numberList('--std'))
+    .action((checkpoint: string, opts) => {
+      console.log(exportCommand(checkpoint, opts));
+    });
+
+  program
+    .command('serve')
+    .description('HTTP service on loopback: GET /health, POST /predict (raw uint8 pixels or JSON)')
+    .requiredOption('-m, --model <file>', 'ONNX model written by eos export')
+    .option('-p, --port <n>', 'port (0 = any free port)', port, 8080)
+    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option(
+      '--max-batch <n>',
+      'most images per onnxruntime run (micro-batching)',
+      positiveInt('--max-batch'),
+      64,
+    )
+    .option(
+      '--max-wait-ms <ms>',
+      'how long a request waits to share a batch',
+      nonNegativeNumber('--max-wait-ms'),
+      2,
+    )
+    .option('--threads <n>', 'onnxruntime intra-op threads', positiveInt('--threads'))
+    .action(async (opts) => {
+      await serveCommand(opts);
     });
 
   return program;
