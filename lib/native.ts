@@ -33,8 +33,103 @@ export interface AugmentOptions {
   threads?: number;
 }
 
+export interface KnnSearchOptions {
+  /** Query i never gets base row i (needs as many queries as base rows; default false). */
+  excludeSelf?: boolean;
+  /** OpenMP threads (0 or absent: OpenMP's default). The answer does not depend on it. */
+  threads?: number;
+  /** Query rows per tile (rows per block in self-search); absent: chosen from d and the cache sizes. */
+  tileRows?: number;
+  /** Base rows per tile when queries are swept against a separate base; absent: automatic. */
+  tileCols?: number;
+}
+
+export interface KnnSearchResult {
+  /** nq x k row-major base row indices, nearest first, ties broken by the smaller index. */
+  indices: Int32Array;
+  /** Squared Euclidean distances matching `indices` (exact: double-precision sums rounded to float). */
+  distances: Float32Array;
+  stats: {
+    /** Candidates kept per query by the float32 pass before the exact re-ranking. */
+    candidates: number;
+    /** Queries the float32 pass could not certify, recomputed by brute force. */
+    bruteForceRows: number;
+    /** Whether the self-search computed each pair once. */
+    symmetric: boolean;
+    /** Distance micro-kernel: 'avx512' or 'portable'. */
+    kernel: string;
+  };
+}
+
+/** Loss options shared by the training entry points (class weights are passed separately, per epoch). */
+export type LossOptions =
+  | { kind: 'ce' }
+  | { kind: 'focal'; gamma?: number }
+  | { kind: 'ldam'; classCounts: number[]; maxMargin?: number; scale?: number }
+  | { kind: 'asl'; gammaPos?: number; gammaNeg?: number; eps?: number };
+
+export type HeadKindName = 'linear' | 'cosine';
+
+/** A classifier head: linear (weight [K, D], bias [K]) or cosine (weight [D, K], bias null). */
+export interface HeadWeights {
+  weight: Float32Array;
+  bias: Float32Array | null;
+}
+
+export interface TrainHeadConfig {
+  head: HeadKindName;
+  dim: number;
+  classes: number;
+  batch: number;
+  epochs: number;
+  lrPerEpoch: number[];
+  weightsPerEpoch?: (number[] | null)[];
+  loss: LossOptions;
+  momentum?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+  seed?: number;
+  threads?: number;
+}
+
 export interface NativeAddon {
   info(): NativeInfo;
+  /** Phase 3: trains a head on fixed embeddings x [N, dim]; `orders` holds each epoch's row order. */
+  trainHead(
+    x: Float32Array,
+    labels: Int32Array,
+    orders: Int32Array,
+    config: TrainHeadConfig,
+    init?: { weight: Float32Array; bias?: Float32Array | null } | null,
+    stopFlag?: Int32Array,
+  ): Promise<HeadWeights & { losses: number[] }>;
+  /** Logits [N, classes] of a head on x [N, dim]. */
+  headLogits(
+    x: Float32Array,
+    head: {
+      kind: HeadKindName;
+      dim: number;
+      classes: number;
+      weight: Float32Array;
+      bias?: Float32Array | null;
+    },
+  ): Float32Array;
+  /** Exact k nearest neighbours of each query row among the base rows (base null: among the queries). */
+  knnSearch(
+    queries: Float32Array,
+    base: Float32Array | null,
+    d: number,
+    k: number,
+    options?: KnnSearchOptions,
+  ): Promise<KnnSearchResult>;
+  /** knnSearch on the calling thread, for small inputs. */
+  knnSearchSync(
+    queries: Float32Array,
+    base: Float32Array | null,
+    d: number,
+    k: number,
+    options?: KnnSearchOptions,
+  ): KnnSearchResult;
   /** Random crop + flip + normalise the images at `indices` (NCHW uint8, shape [N, C, H, W]) into `out`. */
   augmentBatch(
     images: Uint8Array,

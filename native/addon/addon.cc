@@ -8,6 +8,8 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   eos::addon::register_info(env, exports);
   eos::addon::register_augment(env, exports);
+  eos::addon::register_head(env, exports);
+  eos::addon::register_knn(env, exports);
   return exports;
 }
 

@@ -1,0 +1,96 @@
+// Phase 3: a fresh classifier head trained on the balanced embeddings; the backbone is not touched.
+// Defaults (DESIGN.md): SGD lr 0.1, momentum 0.9, weight decay 2e-4, batch 128, 10 epochs, 5-epoch warm-up.
+import { type HeadKindName, type HeadWeights, native } from '../native.js';
+import { classWeightsAt, type TrainRule } from './class-weights.js';
+import { type LossSettings, lossOptions } from './loss-config.js';
+import { type LrSchedule, learningRateAt, validateSchedule } from './lr-schedule.js';
+import { epochOrder } from './sample-order.js';
+import { stopFlagFor } from './stop-flag.js';
+
+export interface FineTuneOptions extends Partial<LossSettings> {
+  head?: HeadKindName;
+  epochs?: number;
+  batch?: number;
+  schedule?: LrSchedule;
+  momentum?: number;
+  weightDecay?: number;
+  trainRule?: TrainRule;
+  seed?: number;
+  threads?: number;
+  signal?: AbortSignal;
+}
+
+export interface FineTunedHead extends HeadWeights {
+  head: HeadKindName;
+  dim: number;
+  classes: number;
+  /** Mean training loss of every epoch. */
+  losses: number[];
+}
+
+export async function fineTuneHead(
+  x: Float32Array,
+  labels: Int32Array,
+  classes: number,
+  options: FineTuneOptions = {},
+): Promise<FineTunedHead> {
+  const epochs = options.epochs ?? 10;
+  const dim = labels.length > 0 ? x.length / labels.length : 0;
+  if (!Number.isInteger(dim) || dim < 1) {
+    throw new RangeError(`x must hold labels.length = ${labels.length} rows, got ${x.length} values`);
+  }
+  const schedule = options.schedule ?? { lr: 0.1, warmupEpochs: Math.min(5, epochs - 1), steps: [] };
+  validateSchedule(schedule, 'schedule');
+  const counts = new Array<number>(classes).fill(0);
+  for (const y of labels) {
+    if (!(y >= 0 && y < classes)) throw new RangeError(`labels hold ${y}, outside [0, ${classes})`);
+    counts[y]++;
+  }
+  const rule = options.trainRule ?? 'none';
+  const seed = options.seed ?? 0;
+  const orders = new Int32Array(epochs * labels.length);
+  for (let e = 0; e < epochs; e++) orders.set(epochOrder(rule, labels, classes, seed, e), e * labels.length);
+  const presentCounts = counts.map((n) => Math.max(n, 1));
+  const stop = stopFlagFor(options.signal);
+  const head = options.head ?? 'linear';
+  try {
+    const result = await native().trainHead(
+      x,
+      labels,
+      orders,
+      {
+        head,
+        dim,
+        classes,
+        batch: options.batch ?? 128,
+        epochs,
+        lrPerEpoch: Array.from({ length: epochs }, (_, e) => learningRateAt(schedule, e)),
+        weightsPerEpoch: Array.from({ length: epochs }, (_, e) => {
+          const w = classWeightsAt(rule, e, presentCounts, Math.round(epochs * 0.8));
+          return w ? Array.from(w) : null;
+        }),
+        loss: lossOptions({ loss: options.loss ?? 'ce', focalGamma: options.focalGamma }, presentCounts),
+        momentum: options.momentum ?? 0.9,
+        weightDecay: options.weightDecay ?? 2e-4,
+        seed,
+        threads: options.threads,
+      },
+      null,
+      stop.flag,
+    );
+    return { ...result, head, dim, classes };
+  } finally {
+    stop.dispose();
+  }
+}
+
+/** Logits [N, classes] of a fine-tuned head on embeddings x [N, dim]. */
+export function headLogits(head: FineTunedHead, x: Float32Array): Float32Array {
+  return native().headLogits(x, {
+    kind: head.head,
+    dim: head.dim,
+    classes: head.classes,
+    weight: head.weight,
+    bias: head.bias,
+  });
+}

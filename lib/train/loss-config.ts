@@ -1,0 +1,26 @@
+// The loss choices of phases 1 and 3, as the CLI and the harness name them.
+import type { LossOptions } from '../native.js';
+
+export type LossName = 'ce' | 'focal' | 'ldam' | 'asl';
+
+export interface LossSettings {
+  loss: LossName;
+  /** focal: gamma (default 1). */
+  focalGamma?: number;
+}
+
+/** Native loss options; LDAM's margins need the per-class training counts. */
+export function lossOptions(settings: LossSettings, classCounts: ArrayLike<number>): LossOptions {
+  switch (settings.loss) {
+    case 'ce':
+      return { kind: 'ce' };
+    case 'focal':
+      return { kind: 'focal', gamma: settings.focalGamma ?? 1 };
+    case 'ldam':
+      return { kind: 'ldam', classCounts: Array.from(classCounts), maxMargin: 0.5, scale: 30 };
+    case 'asl':
+      return { kind: 'asl', gammaPos: 0, gammaNeg: 4, eps: 0.1 };
+    default:
+      throw new RangeError(`loss must be one of ce, focal, ldam, asl; got ${String(settings.loss)}`);
+  }
+}

@@ -1,0 +1,224 @@
+// `knnSearch` / `knnSearchSync`: exact k-nearest neighbours (native/knn), validated.
+//
+// JS: knnSearch(queries: Float32Array, base: Float32Array | null, d: number, k: number,
+//               options?: { excludeSelf?: false, threads?: 0, tileRows?: auto, tileCols?: auto })
+//       -> Promise<{ indices: Int32Array, distances: Float32Array, stats }>   (nq x k, nearest first)
+//     knnSearchSync(...same arguments) -> { indices, distances, stats }
+// base null (or undefined) searches the queries among themselves. The promise form runs in an AsyncWorker
+// and holds references to every buffer it reads or writes until it settles; the scan for non-finite values
+// runs there too (it reads every value), so its RangeError comes back as a rejection.
+#include <napi.h>
+
+#include <cmath>
+#include <exception>
+#include <string>
+
+#include "addon/args.h"
+#include "addon/exports.h"
+#include "knn/knn.h"
+
+namespace eos::addon {
+namespace {
+
+constexpr int64_t kMaxDim = 1 << 16;
+constexpr int64_t kMaxRows = INT32_MAX - 1;        // indices are int32
+constexpr int64_t kMaxOutput = (1LL << 31) - 1;    // nq * k elements per output array
+constexpr int64_t kMaxTile = 1 << 20;
+
+struct KnnJob {
+  const float* queries = nullptr;
+  int64_t nq = 0;
+  const float* base = nullptr;  // nullptr: self-search
+  int64_t nb = 0;
+  int64_t d = 0, k = 0;
+  bool exclude_self = false;
+  KnnTiling tiling;
+  int32_t* out_idx = nullptr;
+  float* out_dist = nullptr;
+  KnnStats stats;
+};
+
+// "" when every value is finite, else the message naming the first bad row.
+std::string non_finite_message(const char* name, const float* data, int64_t rows, int64_t d) {
+  const int64_t at = first_non_finite(data, rows * d);
+  if (at < 0) return "";
+  const float v = data[at];
+  return std::string(name) + ": row " + std::to_string(at / d) + " has a non-finite value (" +
+         (std::isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity") + " at feature " + std::to_string(at % d) +
+         "); every value must be finite";
+}
+
+// Runs a validated job; returns "" or the RangeError message of a non-finite value.
+std::string run_job(KnnJob& job) {
+  std::string bad = non_finite_message("queries", job.queries, job.nq, job.d);
+  if (bad.empty() && job.base != nullptr) bad = non_finite_message("base", job.base, job.nb, job.d);
+  if (!bad.empty()) return bad;
+  knn_search(job.queries, job.nq, job.base, job.nb, job.d, job.k, job.exclude_self, job.out_idx, job.out_dist,
+             job.tiling, &job.stats);
+  return "";
+}
+
+int64_t rows_of(Napi::Env env, const Napi::TypedArrayOf<float>& a, const char* name, int64_t d) {
+  const int64_t length = static_cast<int64_t>(a.ElementLength());
+  if (length == 0) throw_range(env, std::string(name) + " must not be empty");
+  if (length % d != 0) {
+    throw_range(env, std::string(name) + " length " + std::to_string(length) + " is not a multiple of d = " +
+                         std::to_string(d));
+  }
+  const int64_t rows = length / d;
+  if (rows > kMaxRows) throw_range(env, std::string(name) + " has more than " + std::to_string(kMaxRows) + " rows");
+  return rows;
+}
+
+// Validates the arguments (everything but the values themselves) and fills the job but its outputs.
+KnnJob parse(const Napi::CallbackInfo& info, Napi::TypedArrayOf<float>* queries, Napi::TypedArrayOf<float>* base) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4) throw_type(env, "expected (queries, base, d, k, options?)");
+  KnnJob job;
+  *queries = typed_array_arg<float>(info[0], "queries");
+  const bool self = info[1].IsNull() || info[1].IsUndefined();
+  if (!self && (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)) {
+    throw_type(env, "base must be a Float32Array, or null to search the queries among themselves");
+  }
+  if (!self) *base = info[1].As<Napi::TypedArrayOf<float>>();
+  job.d = integer_arg(info[2], "d", 1, kMaxDim);
+  job.queries = queries->Data();
+  job.nq = rows_of(env, *queries, "queries", job.d);
+  if (!self) {
+    job.base = base->Data();
+    job.nb = rows_of(env, *base, "base", job.d);
+  } else {
+    job.nb = job.nq;
+  }
+
+  const Napi::Value options = info.Length() > 4 ? info[4] : env.Undefined();
+  require_object_or_undefined(options, "options");
+  const Napi::Value exclude = option(options, "excludeSelf");
+  job.exclude_self = exclude.IsUndefined() ? false : bool_arg(exclude, "options.excludeSelf");
+  if (job.exclude_self && job.nq != job.nb) {
+    throw_range(env, "options.excludeSelf needs one query per base row (query i is base row i), got " +
+                         std::to_string(job.nq) + " queries and " + std::to_string(job.nb) + " base rows");
+  }
+  const int64_t available = job.nb - (job.exclude_self ? 1 : 0);
+  if (available < 1) throw_range(env, "k: excludeSelf leaves no candidate in a base of 1 row");
+  if (!info[3].IsNumber()) throw_type(env, "k must be a number (an integer)");
+  const double k = info[3].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(k) || k != std::floor(k)) throw_type(env, "k must be an integer, got " + std::to_string(k));
+  if (k < 1 || k > static_cast<double>(available)) {
+    throw_range(env, "k must be in [1, " + std::to_string(available) + "] (" + std::to_string(job.nb) +
+                         " base rows" + (job.exclude_self ? ", minus the query itself" : "") + "), got " +
+                         std::to_string(static_cast<int64_t>(k)));
+  }
+  job.k = static_cast<int64_t>(k);
+  if (job.nq * job.k > kMaxOutput) {
+    throw_range(env, "queries x k = " + std::to_string(job.nq * job.k) + " results exceed " +
+                         std::to_string(kMaxOutput) + "; search in chunks of queries");
+  }
+  const Napi::Value threads = option(options, "threads");
+  const Napi::Value rows = option(options, "tileRows"), cols = option(options, "tileCols");
+  job.tiling.threads = threads.IsUndefined() ? 0 : static_cast<int>(integer_arg(threads, "options.threads", 0, 1024));
+  job.tiling.tile_rows = rows.IsUndefined() ? 0 : integer_arg(rows, "options.tileRows", 1, kMaxTile);
+  job.tiling.tile_cols = cols.IsUndefined() ? 0 : integer_arg(cols, "options.tileCols", 1, kMaxTile);
+  return job;
+}
+
+Napi::Object stats_object(Napi::Env env, const KnnStats& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("candidates", Napi::Number::New(env, static_cast<double>(s.candidates)));
+  o.Set("bruteForceRows", Napi::Number::New(env, static_cast<double>(s.brute_force_rows)));
+  o.Set("symmetric", Napi::Boolean::New(env, s.symmetric));
+  o.Set("kernel", Napi::String::New(env, s.kernel));
+  return o;
+}
+
+Napi::Object result_object(Napi::Env env, Napi::Int32Array indices, Napi::Float32Array distances,
+                           const KnnStats& stats) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("indices", indices);
+  result.Set("distances", distances);
+  result.Set("stats", stats_object(env, stats));
+  return result;
+}
+
+Napi::Value KnnSearchSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::TypedArrayOf<float> queries, base;
+  KnnJob job = parse(info, &queries, &base);
+  Napi::Int32Array indices = Napi::Int32Array::New(env, job.nq * job.k);
+  Napi::Float32Array distances = Napi::Float32Array::New(env, job.nq * job.k);
+  job.out_idx = indices.Data();
+  job.out_dist = distances.Data();
+  std::string bad;
+  try {
+    bad = run_job(job);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("knnSearchSync failed: ") + e.what());
+  }
+  if (!bad.empty()) throw_range(env, bad);
+  return result_object(env, indices, distances, job.stats);
+}
+
+class KnnWorker : public Napi::AsyncWorker {
+ public:
+  KnnWorker(Napi::Env env, const KnnJob& job, Napi::TypedArrayOf<float> queries, Napi::TypedArrayOf<float> base,
+            Napi::Int32Array indices, Napi::Float32Array distances)
+      : Napi::AsyncWorker(env, "eos.knnSearch"), deferred_(Napi::Promise::Deferred::New(env)), job_(job),
+        queries_(Napi::Persistent(queries)), indices_(Napi::Persistent(indices)),
+        distances_(Napi::Persistent(distances)) {
+    if (job.base != nullptr) base_ = Napi::Persistent(base);
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      bad_value_ = run_job(job_);
+    } catch (const std::exception& e) {
+      SetError(std::string("knnSearch failed: ") + e.what());
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!bad_value_.empty()) {
+      deferred_.Reject(Napi::RangeError::New(env, bad_value_).Value());
+    } else {
+      deferred_.Resolve(result_object(env, indices_.Value(), distances_.Value(), job_.stats));
+    }
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  KnnJob job_;
+  std::string bad_value_;
+  // Held until the promise settles: the buffers the worker reads and writes stay alive.
+  Napi::Reference<Napi::TypedArrayOf<float>> queries_, base_;
+  Napi::Reference<Napi::Int32Array> indices_;
+  Napi::Reference<Napi::Float32Array> distances_;
+};
+
+Napi::Value KnnSearch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::TypedArrayOf<float> queries, base;
+  KnnJob job = parse(info, &queries, &base);
+  Napi::Int32Array indices = Napi::Int32Array::New(env, job.nq * job.k);
+  Napi::Float32Array distances = Napi::Float32Array::New(env, job.nq * job.k);
+  job.out_idx = indices.Data();
+  job.out_dist = distances.Data();
+  auto* worker = new KnnWorker(env, job, queries, base, indices, distances);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace
+
+void register_knn(Napi::Env env, Napi::Object exports) {
+  exports.Set("knnSearch", Napi::Function::New(env, KnnSearch, "knnSearch"));
+  exports.Set("knnSearchSync", Napi::Function::New(env, KnnSearchSync, "knnSearchSync"));
+}
+
+}  // namespace eos::addon

@@ -1,0 +1,18 @@
+// Parsing of the JS loss options shared by every training entry point.
+//
+// JS: { kind: 'ce' | 'focal' | 'ldam' | 'asl', gamma?: 1 (focal), classCounts?: number[K] (ldam, required),
+//       maxMargin?: 0.5, scale?: 30 (ldam), gammaPos?: 0, gammaNeg?: 4, eps?: 0.1 (asl) }
+// Class weights are given separately (per epoch) by the callers.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+#include "nn/losses.h"
+
+namespace eos::addon {
+
+LossConfig loss_config_arg(const Napi::Value& v, const std::string& name, int64_t classes);
+
+}  // namespace eos::addon

@@ -1,0 +1,105 @@
+// The CIFAR ResNet trunk (everything but the head) on oneDNN primitives: one plan per (batch, input shape).
+//
+// Why a whole-trunk plan instead of one call per layer: oneDNN is fastest when activations stay in its
+// blocked layout (nChw16c on AVX-512) from the first convolution to the pooling, when batch norm and ReLU
+// run as one fused pass, and when primitives, their memories and one shared scratchpad are created once and
+// replayed every step. The plan owns all of that; the caller owns the parameters (plain PyTorch layouts in
+// its flat buffers) and passes pointers to them on every call, so SGD, checkpoints and the head stay plain
+// C++ over those buffers.
+//
+// Legend: N batch, C input channels (1 or 3), H x W input pixels, F = 64 pooled features (stage 3 planes).
+//   x [N, C, H, W] NCHW input; features, dfeatures [N, F] row-major (the 64-d embedding the head reads).
+// Network (DESIGN.md section 2): conv1 (C -> 16) + bn1 + relu, then three stages of `blocks` basic blocks with
+// 16/32/64 planes (the first block of stages 2 and 3 has stride 2 and an option-A shortcut), then global
+// average pooling. Block: conv1 + bn1 + relu, conv2 + bn2, + shortcut(x), relu.
+//
+// Parameter order (TrunkParams): convs[0] / bns[0] are the stem (conv1, bn1); then for stage s, block b
+// (PyTorch `layer{s+1}.{b}`): convs[1 + 2 * (s * blocks + b)] = conv1, the next one conv2; bns likewise.
+//
+// Fused passes per block, forward: conv1; bn1 with fused ReLU (a bit mask kept for the backward pass); conv2;
+// bn2; one custom pass y = relu(y + shortcut(x)). Backward: bn2 backward (its diff_dst is already masked by
+// the block's ReLU), conv2 backward weights and data, bn1 backward with the fused ReLU mask, conv1 backward
+// weights and data, then one custom pass that adds the shortcut's gradient and applies the previous block's
+// ReLU mask. Evaluation uses running statistics (bn with fused ReLU where training has it).
+//
+// Batch norm: oneDNN returns the biased batch variance; the running variance is updated with the unbiased one
+// (var * M / (M - 1), M = N * H * W), as PyTorch does, with momentum `bn_momentum`.
+// Determinism: for a fixed thread count, shapes and CPU the results are bitwise reproducible (oneDNN's jit
+// kernels reduce in a fixed order; the custom passes are elementwise or reduce in a fixed order).
+// Threads: oneDNN (Debian's build) uses OpenMP; it uses the calling thread's omp_get_max_threads().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace eos::dnnl_backend {
+
+struct TrunkSpec {
+  int64_t channels = 3, height = 32, width = 32;  // input
+  int blocks = 5;                                   // blocks per stage: depth = 6 * blocks + 2
+  double bn_momentum = 0.1, bn_eps = 1e-5;
+};
+
+// Pointers into the caller's flat buffers (PyTorch layouts). Gradients are overwritten by backward().
+struct ConvParams {
+  const float* weight;  // [K, C, 3, 3]
+  float* grad;          // [K, C, 3, 3]
+};
+struct BnParams {
+  const float* weight;  // gamma [C]
+  const float* bias;    // beta [C]
+  float* running_mean;  // [C], updated by forward_train
+  float* running_var;   // [C], updated by forward_train (unbiased)
+  float* weight_grad;   // [C]
+  float* bias_grad;     // [C]
+};
+struct TrunkParams {
+  std::vector<ConvParams> convs;  // 1 + 6 * blocks, order above
+  std::vector<BnParams> bns;      // same count and order
+};
+
+// Number of conv (and of batch-norm) layers of the trunk.
+inline int trunk_layer_count(int blocks) { return 1 + 6 * blocks; }
+
+// Features of the pooled output (the planes of the last stage).
+constexpr int64_t kTrunkFeatures = 64;
+
+class Trunk {
+ public:
+  // Builds every primitive and allocates every buffer for this batch size; throws dnnl::error or
+  // std::bad_alloc. Requires batch >= 1, spatial sides >= 8 (training additionally needs N * H * W >= 2 at
+  // every batch norm, which N >= 2 guarantees).
+  Trunk(const TrunkSpec& spec, int64_t batch);
+  ~Trunk();
+  Trunk(const Trunk&) = delete;
+  Trunk& operator=(const Trunk&) = delete;
+
+  int64_t batch() const;
+  const TrunkSpec& spec() const;
+
+  // Training forward (batch statistics, running statistics updated); keeps what backward() needs.
+  void forward_train(const TrunkParams& params, const float* x, float* features);
+  // Backward of the last forward_train: writes every conv and batch-norm gradient of `params`.
+  void backward(const TrunkParams& params, const float* dfeatures);
+  // Inference forward with running statistics (does not disturb what backward() needs? it does: call
+  // forward_train again before the next backward()).
+  void forward_eval(const TrunkParams& params, const float* x, float* features);
+
+  // Bytes of activations, workspaces and scratchpad the plan holds.
+  int64_t memory_bytes() const;
+  // One line per executed step with its accumulated time, when profiling is on (EOS_DNNL_PROFILE=1 at
+  // construction); empty otherwise.
+  std::string profile_report() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// "avx512_core_bf16" etc. and the CPU runtime ("omp", "tbb", "seq", ...) of the linked oneDNN.
+std::string dnnl_isa();
+std::string dnnl_cpu_runtime();
+
+}  // namespace eos::dnnl_backend

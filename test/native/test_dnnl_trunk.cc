@@ -1,0 +1,240 @@
+// The oneDNN trunk (nn/dnnl/resnet_trunk.h) against the reference network (ref backend, double precision,
+// same parameters and input): pooled embeddings in train and eval mode, every conv and batch-norm gradient,
+// the running statistics after a training forward; and bitwise reproducibility of two plans.
+//
+// Tolerances (float oneDNN against double reference): embeddings and running statistics within
+// 1e-4 * max|ref| + 1e-5 elementwise; each gradient tensor within 2e-4 * max|ref| in its largest element
+// error (float rounding through up to 20 layers of batch norm, whose backward subtracts nearly equal terms).
+#ifdef EOS_HAVE_DNNL
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+#include "nn/dnnl/resnet_trunk.h"
+#include "nn/network.h"
+#include "nn/ref/ref_backend.h"
+
+namespace eos::test {
+namespace {
+
+using dnnl_backend::BnParams;
+using dnnl_backend::ConvParams;
+using dnnl_backend::kTrunkFeatures;
+using dnnl_backend::Trunk;
+using dnnl_backend::TrunkParams;
+using dnnl_backend::TrunkSpec;
+
+struct Case {
+  int64_t depth, channels, side, batch;
+};
+
+std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+// Layer names in the trunk's parameter order.
+std::vector<std::string> conv_names(int blocks) {
+  std::vector<std::string> v{"conv1"};
+  for (int s = 0; s < 3; ++s) {
+    for (int b = 0; b < blocks; ++b) {
+      const std::string pre = "layer" + std::to_string(s + 1) + "." + std::to_string(b) + ".";
+      v.push_back(pre + "conv1");
+      v.push_back(pre + "conv2");
+    }
+  }
+  return v;
+}
+std::vector<std::string> bn_names(int blocks) {
+  std::vector<std::string> v = conv_names(blocks);
+  for (std::string& s : v) s.replace(s.size() - 5, 4, "bn");  // "...convK" -> "...bnK"
+  return v;
+}
+
+// Float copies of the network's flat buffers and the trunk's pointers into them.
+struct FloatModel {
+  std::vector<float> params, grads, buffers;
+  TrunkParams tp;
+};
+
+FloatModel float_model(const Network<double>& net, const std::vector<double>& p, const std::vector<double>& bufs,
+                       int blocks) {
+  FloatModel m;
+  m.params.assign(p.begin(), p.end());
+  m.grads.assign(p.size(), 0.0f);
+  m.buffers.assign(bufs.begin(), bufs.end());
+  const auto cn = conv_names(blocks), bn = bn_names(blocks);
+  for (size_t i = 0; i < cn.size(); ++i) {
+    const int64_t w = net.find_parameter(cn[i] + ".weight")->offset;
+    m.tp.convs.push_back(ConvParams{&m.params[w], &m.grads[w]});
+    const int64_t g = net.find_parameter(bn[i] + ".weight")->offset;
+    const int64_t b = net.find_parameter(bn[i] + ".bias")->offset;
+    const int64_t rm = net.find_buffer(bn[i] + ".running_mean")->offset;
+    const int64_t rv = net.find_buffer(bn[i] + ".running_var")->offset;
+    m.tp.bns.push_back(
+        BnParams{&m.params[g], &m.params[b], &m.buffers[rm], &m.buffers[rv], &m.grads[g], &m.grads[b]});
+  }
+  return m;
+}
+
+void run_case(const Case& c, uint64_t seed) {
+  const std::string tag = "resnet" + std::to_string(c.depth) + " " + std::to_string(c.channels) + "x" +
+                          std::to_string(c.side) + "x" + std::to_string(c.side) + " batch " + std::to_string(c.batch);
+  const int blocks = static_cast<int>((c.depth - 2) / 6);
+  NetworkSpec spec;
+  spec.depth = c.depth;
+  spec.in_channels = c.channels;
+  spec.side = c.side;
+  spec.classes = 10;
+  spec.seed = seed;
+  Network<double> net(spec, make_ref_backend<double>());
+
+  // Non-trivial batch-norm affine parameters and running statistics, so that every term is exercised.
+  Rand rnd(seed + 100);
+  std::vector<double> p(net.parameter_count()), bufs(net.buffer_count());
+  net.get_parameters(p.data());
+  net.get_buffers(bufs.data());
+  for (const std::string& name : bn_names(blocks)) {
+    const TensorInfo* g = net.find_parameter(name + ".weight");
+    const TensorInfo* b = net.find_parameter(name + ".bias");
+    const TensorInfo* rm = net.find_buffer(name + ".running_mean");
+    const TensorInfo* rv = net.find_buffer(name + ".running_var");
+    for (int64_t i = 0; i < g->count; ++i) {
+      p[g->offset + i] = static_cast<float>(1.0 + 0.2 * rnd.normal());
+      p[b->offset + i] = static_cast<float>(0.2 * rnd.normal());
+      bufs[rm->offset + i] = static_cast<float>(0.1 * rnd.normal());
+      bufs[rv->offset + i] = static_cast<float>(rnd.uniform(0.5, 2.0));
+    }
+  }
+  for (double& v : p) v = static_cast<float>(v);  // both sides start from the same float values
+  net.set_parameters(p.data());
+  net.set_buffers(bufs.data());
+  FloatModel fm = float_model(net, p, bufs, blocks);
+
+  const int64_t xcount = c.batch * c.channels * c.side * c.side;
+  std::vector<float> xf = rnd.normals<float>(xcount);
+  std::vector<double> xd(xf.begin(), xf.end());
+  std::vector<double> dlogits = rnd.normals<double>(c.batch * 10, 0.1);
+
+  // Reference: train forward, backward from dlogits.
+  std::vector<double> ref_emb(c.batch * kTrunkFeatures), ref_logits(c.batch * 10);
+  net.forward(xd.data(), c.batch, Mode::kTrain, ref_logits.data(), ref_emb.data());
+  net.backward(dlogits.data());
+  std::vector<double> ref_grads(net.parameter_count()), ref_bufs(net.buffer_count());
+  net.get_gradients(ref_grads.data());
+  net.get_buffers(ref_bufs.data());
+
+  // oneDNN: the same, with dL/dembedding = dlogits * W of the linear head.
+  TrunkSpec ts;
+  ts.channels = c.channels;
+  ts.height = ts.width = c.side;
+  ts.blocks = blocks;
+  Trunk trunk(ts, c.batch);
+  std::vector<float> emb(c.batch * kTrunkFeatures), demb(c.batch * kTrunkFeatures, 0.0f);
+  trunk.forward_train(fm.tp, xf.data(), emb.data());
+  const TensorInfo* lw = net.find_parameter("linear.weight");
+  for (int64_t n = 0; n < c.batch; ++n) {
+    for (int64_t f = 0; f < kTrunkFeatures; ++f) {
+      double s = 0;
+      for (int64_t k = 0; k < 10; ++k) s += dlogits[n * 10 + k] * p[lw->offset + k * kTrunkFeatures + f];
+      demb[n * kTrunkFeatures + f] = static_cast<float>(s);
+    }
+  }
+  trunk.backward(fm.tp, demb.data());
+
+  const Diff de = compare(emb.data(), ref_emb.data(), c.batch * kTrunkFeatures, 1e-4, 1e-5);
+  check(de.within, tag + ": train embeddings match ref", "max err " + fmt(de.max_abs));
+  bool grads_ok = true, stats_ok = true;
+  double worst = 0;  // largest (max err / max |ref|) over the gradient tensors
+  const auto cn = conv_names(blocks), bn = bn_names(blocks);
+  for (size_t i = 0; i < cn.size(); ++i) {
+    for (const std::string& name : {cn[i] + ".weight", bn[i] + ".weight", bn[i] + ".bias"}) {
+      const TensorInfo* t = net.find_parameter(name);
+      const Diff d = compare(&fm.grads[t->offset], &ref_grads[t->offset], t->count, 0.0, 1e300);
+      worst = std::max(worst, d.max_abs / std::max(d.max_ref, 1e-30));
+      if (!(d.max_abs <= 2e-4 * d.max_ref + 1e-7)) {
+        grads_ok = false;
+        check(false, tag + ": gradient of " + name, "max err " + fmt(d.max_abs) + " vs max |ref| " + fmt(d.max_ref));
+      }
+    }
+    for (const std::string& name : {bn[i] + ".running_mean", bn[i] + ".running_var"}) {
+      const TensorInfo* t = net.find_buffer(name);
+      const Diff d = compare(&fm.buffers[t->offset], &ref_bufs[t->offset], t->count, 1e-4, 1e-5);
+      if (!d.within) {
+        stats_ok = false;
+        check(false, tag + ": " + name, "max err " + fmt(d.max_abs));
+      }
+    }
+  }
+  check(grads_ok, tag + ": every conv and batch-norm gradient matches ref (2e-4 of max |ref|)",
+        "worst relative error " + fmt(worst));
+  check(stats_ok, tag + ": running statistics (unbiased variance) match ref after a training forward");
+
+  // Eval with the updated running statistics.
+  net.forward(xd.data(), c.batch, Mode::kEval, ref_logits.data(), ref_emb.data());
+  trunk.forward_eval(fm.tp, xf.data(), emb.data());
+  const Diff dv = compare(emb.data(), ref_emb.data(), c.batch * kTrunkFeatures, 1e-4, 1e-5);
+  check(dv.within, tag + ": eval embeddings match ref", "max err " + fmt(dv.max_abs));
+}
+
+EOS_TEST(dnnl_trunk_matches_ref) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  run_case({8, 3, 32, 4}, 1);
+  run_case({8, 1, 28, 3}, 2);
+  run_case({14, 3, 9, 5}, 3);   // odd sides: 9 -> 5 -> 3
+  run_case({8, 1, 8, 2}, 4);    // smallest input, batch 2
+  run_case({20, 3, 16, 7}, 5);
+  run_case({8, 3, 13, 16}, 6);  // 13 -> 7 -> 4
+  omp_set_num_threads(saved);
+}
+
+EOS_TEST(dnnl_trunk_is_reproducible) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  const int blocks = 1;
+  NetworkSpec spec;
+  spec.depth = 8;
+  spec.in_channels = 3;
+  spec.side = 16;
+  spec.seed = 9;
+  Network<double> net(spec, make_ref_backend<double>());
+  std::vector<double> p(net.parameter_count()), bufs(net.buffer_count());
+  net.get_parameters(p.data());
+  net.get_buffers(bufs.data());
+  TrunkSpec ts;
+  ts.height = ts.width = 16;
+  ts.blocks = blocks;
+  const int64_t batch = 12;
+  Rand rnd(10);
+  std::vector<float> x = rnd.normals<float>(batch * 3 * 16 * 16);
+  std::vector<float> dy = rnd.normals<float>(batch * kTrunkFeatures, 0.01);
+  std::vector<std::vector<float>> emb(2), grads(2), stats(2);
+  for (int run = 0; run < 2; ++run) {
+    FloatModel fm = float_model(net, p, bufs, blocks);
+    Trunk trunk(ts, batch);
+    emb[run].resize(batch * kTrunkFeatures);
+    for (int step = 0; step < 2; ++step) {
+      trunk.forward_train(fm.tp, x.data(), emb[run].data());
+      trunk.backward(fm.tp, dy.data());
+      for (size_t i = 0; i < fm.params.size(); ++i) fm.params[i] -= 0.1f * fm.grads[i];
+    }
+    grads[run] = fm.grads;
+    stats[run] = fm.buffers;
+  }
+  check(emb[0] == emb[1] && grads[0] == grads[1] && stats[0] == stats[1],
+        "two plans, same input and threads: bitwise identical embeddings, gradients and running statistics");
+  omp_set_num_threads(saved);
+}
+
+}  // namespace
+}  // namespace eos::test
+
+#endif  // EOS_HAVE_DNNL
