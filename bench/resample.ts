@@ -158,6 +158,15 @@ async function main(): Promise<void> {
     );
   }
   if ('error' in peers) console.log(`\npeers failed: ${peers.error}`);
+  else {
+    // Same input, same deterministic per-row counts: ADASYN's output size must agree with imbalanced-learn's.
+    const same = (a: number, b: number) => (a === b ? 'equal' : 'DIFFERENT');
+    console.log(
+      `\noutput rows: SMOTE ours ${ours.smote.rows} / imblearn ${peers.smote_embeddings.rows} ` +
+        `(${same(ours.smote.rows, peers.smote_embeddings.rows)}), ADASYN ours ${ours.adasyn.rows} / imblearn ` +
+        `${peers.adasyn_embeddings.rows} (${same(ours.adasyn.rows, peers.adasyn_embeddings.rows)})`,
+    );
+  }
 
   const report = {
     date: new Date().toISOString(),

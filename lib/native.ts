@@ -92,8 +92,81 @@ export interface TrainHeadConfig {
   threads?: number;
 }
 
+/** The native network object (see native/addon/network_binding.cc). */
+export interface NativeNetwork {
+  readonly backend: string;
+  parameterTable(): { name: string; offset: number; shape: number[] }[];
+  bufferTable(): { name: string; offset: number; shape: number[] }[];
+  batchNormNames(): string[];
+  getParameters(): Float32Array;
+  setParameters(values: Float32Array): void;
+  getBuffers(): Float32Array;
+  setBuffers(values: Float32Array): void;
+  getMomentum(): Float32Array;
+  setMomentum(values: Float32Array): void;
+  getNumBatchesTracked(): number[];
+  setNumBatchesTracked(values: number[]): void;
+  trainEpoch(
+    images: Uint8Array,
+    shape: [number, number, number, number],
+    labels: Int32Array,
+    order: Int32Array,
+    config: {
+      batch: number;
+      lr: number;
+      momentum?: number;
+      weightDecay?: number;
+      nesterov?: boolean;
+      loss: LossOptions;
+      classWeights?: number[] | null;
+      mean: number[];
+      std: number[];
+      augment?: boolean;
+      pad?: number;
+      flip?: boolean;
+      seed?: number;
+      epoch: number;
+      progressEvery?: number;
+    },
+    onProgress?: (p: NativeEpochProgress) => void,
+    stopFlag?: Int32Array,
+  ): Promise<NativeEpochProgress>;
+  predict(
+    images: Uint8Array,
+    shape: [number, number, number, number],
+    indices: Int32Array | null,
+    config: { batch?: number; mean: number[]; std: number[]; logits?: boolean; embeddings?: boolean },
+    stopFlag?: Int32Array,
+  ): Promise<{ logits: Float32Array | null; embeddings: Float32Array | null }>;
+  dispose(): void;
+}
+
+export interface NativeEpochProgress {
+  batches: number;
+  batchesTotal: number;
+  images: number;
+  /** Mean training loss over the images seen so far this epoch. */
+  loss: number;
+  /** Fraction of those images whose train-mode logits ranked their label first. */
+  accuracy: number;
+  /** True when the epoch stopped early (abort). */
+  stopped: boolean;
+}
+
+export interface NativeNetworkSpec {
+  depth: number;
+  inChannels: number;
+  inputSize: number;
+  classes: number;
+  head?: HeadKindName;
+  seed?: number;
+  backend?: 'auto' | 'ref' | 'dnnl';
+  threads?: number;
+}
+
 export interface NativeAddon {
   info(): NativeInfo;
+  NativeNetwork: new (spec: NativeNetworkSpec) => NativeNetwork;
   /** Phase 3: trains a head on fixed embeddings x [N, dim]; `orders` holds each epoch's row order. */
   trainHead(
     x: Float32Array,

@@ -83,10 +83,12 @@ def main():
     model.train()
     for _ in range(a.warmup):
         step()
+    c0 = time.process_time()
     t0 = time.perf_counter()
     for _ in range(a.steps):
         step()
     train_s = time.perf_counter() - t0
+    train_cpu_s = time.process_time() - c0
     model.eval()
     with torch.no_grad():
         model(x)
@@ -96,6 +98,7 @@ def main():
         eval_s = time.perf_counter() - t1
     print(json.dumps({
         "train_ips": round(a.steps * a.batch / train_s, 1),
+        "train_cpu_ips": round(a.steps * a.batch / train_cpu_s, 1),
         "eval_ips": round(a.eval_steps * a.batch / eval_s, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "torch": torch.__version__,

@@ -122,9 +122,12 @@ export function readSafetensors(path: string): SafetensorsFile {
         dataStart + begin,
         `tensor ${name}: data ends at ${dataStart + end}, past the end of the file (${file.byteLength} bytes; truncated?)`,
       );
-    if (begin % BYTES[dtype] !== 0)
-      fail(dataStart + begin, `tensor ${name}: data is not aligned to its element size`);
-    tensors.set(name, { dtype, shape: shape as number[], data: view(dtype, data.buffer, begin, count) });
+    // The format does not promise aligned tensors; copy a misaligned one so its typed view is valid.
+    const aligned = begin % BYTES[dtype] === 0;
+    const values = aligned
+      ? view(dtype, data.buffer, begin, count)
+      : view(dtype, data.slice(begin, end).buffer, 0, count);
+    tensors.set(name, { dtype, shape: shape as number[], data: values });
   }
   return { tensors, metadata };
 }

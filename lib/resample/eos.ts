@@ -106,13 +106,15 @@ export class EOS extends OverSampler {
       let enemies = 0;
       for (let rank = 0; rank < k; rank++) if (labels[row[rank]] !== label) enemyRanks[enemies++] = rank;
       const rank = enemyRanks[rng.below(enemies)];
-      const partner = this.reproduceReferenceScriptOffByOneBug
-        ? rank === 0
-          ? base
-          : row[rank - 1]
-        : row[rank];
-      out.add(label, base, partner, this.maxCoefficient * rng.uniform());
+      out.add(label, base, this.partnerAt(base, row, rank), this.maxCoefficient * rng.uniform());
     }
+  }
+
+  /** The enemy at `rank` of the base's neighbour row; with the reference-script bug, the row ranked just
+   * before it in the self-included table (rank 0 of that table is the base itself). */
+  private partnerAt(base: number, row: Int32Array, rank: number): number {
+    if (!this.reproduceReferenceScriptOffByOneBug) return row[rank];
+    return rank === 0 ? base : row[rank - 1];
   }
 }
 

@@ -3,7 +3,7 @@
 // Every table here answers "the k nearest OTHER rows of each query row among a candidate set that contains
 // it" (imbalanced-learn's `kneighbors(X)[:, 1:]`): a row is never its own neighbour.
 
-import { kNearest } from './knn-fallback-tmp.js';
+import { kNearest } from './knn.js';
 
 /** Copies the listed rows of x (N x d) into a new contiguous rows.length x d buffer. */
 export function gatherRows(x: Float32Array, d: number, rows: Int32Array): Float32Array {

@@ -9,6 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   eos::addon::register_info(env, exports);
   eos::addon::register_augment(env, exports);
   eos::addon::register_head(env, exports);
+  eos::addon::register_network(env, exports);
   eos::addon::register_knn(env, exports);
   return exports;
 }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace eos::addon {
 
@@ -85,6 +86,27 @@ inline Napi::TypedArrayOf<T> typed_array_arg(const Napi::Value& v, const std::st
                              std::to_string(array.ElementLength()));
   }
   return array;
+}
+
+// An array (or TypedArray) of exactly `count` finite numbers; with `positive`, each must be > 0.
+inline std::vector<double> number_list_arg(const Napi::Value& v, const std::string& name, int64_t count,
+                                           bool positive = false) {
+  if (!v.IsArray() && !v.IsTypedArray()) {
+    throw_type(v.Env(), name + " must be an array of " + std::to_string(count) + " numbers");
+  }
+  Napi::Object arr = v.As<Napi::Object>();
+  const int64_t length = arr.Get("length").As<Napi::Number>().Int64Value();
+  if (length != count) {
+    throw_range(v.Env(),
+                name + " must have " + std::to_string(count) + " values, got " + std::to_string(length));
+  }
+  std::vector<double> out(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    const std::string item = name + "[" + std::to_string(i) + "]";
+    out[i] = finite_arg(arr.Get(static_cast<uint32_t>(i)), item);
+    if (positive && !(out[i] > 0)) throw_range(v.Env(), item + " must be > 0");
+  }
+  return out;
 }
 
 // Index of the first non-finite element, or -1.

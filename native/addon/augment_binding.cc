@@ -26,21 +26,8 @@ struct Parsed {
 
 std::vector<float> per_channel(const Napi::Value& v, const std::string& name, int64_t channels,
                                bool positive) {
-  if (!v.IsArray() && !v.IsTypedArray())
-    throw_type(v.Env(), name + " must be an array of " + std::to_string(channels) + " numbers");
-  Napi::Object arr = v.As<Napi::Object>();
-  const int64_t length = arr.Get("length").As<Napi::Number>().Int64Value();
-  if (length != channels) {
-    throw_range(v.Env(), name + " must have one value per channel (" + std::to_string(channels) + "), got " +
-                             std::to_string(length));
-  }
-  std::vector<float> out(channels);
-  for (int64_t c = 0; c < channels; ++c) {
-    const double value = finite_arg(arr.Get(static_cast<uint32_t>(c)), name + "[" + std::to_string(c) + "]");
-    if (positive && !(value > 0)) throw_range(v.Env(), name + "[" + std::to_string(c) + "] must be > 0");
-    out[c] = static_cast<float>(value);
-  }
-  return out;
+  const std::vector<double> values = number_list_arg(v, name, channels, positive);
+  return std::vector<float>(values.begin(), values.end());
 }
 
 Napi::Value Run(const Napi::CallbackInfo& info, bool augment) {

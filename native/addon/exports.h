@@ -8,6 +8,7 @@ namespace eos::addon {
 void register_info(Napi::Env env, Napi::Object exports);
 void register_augment(Napi::Env env, Napi::Object exports);
 void register_head(Napi::Env env, Napi::Object exports);
+void register_network(Napi::Env env, Napi::Object exports);
 void register_knn(Napi::Env env, Napi::Object exports);
 
 }  // namespace eos::addon

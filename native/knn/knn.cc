@@ -38,11 +38,13 @@
 
 namespace eos {
 
-using knn_detail::Candidate;
+using knn_detail::CandidateKey;
 using knn_detail::CandidateLists;
 using knn_detail::distance_tile;
 using knn_detail::ExactTopK;
 using knn_detail::kMR;
+using knn_detail::key_dist;
+using knn_detail::key_index;
 using knn_detail::kNR;
 
 double knn_exact_dist2(const float* a, const float* b, int64_t d) {
@@ -372,26 +374,27 @@ bool finish_query(const Problem& pb, int64_t i, CandidateLists& lists, int64_t r
                   int32_t* out_idx, float* out_dist) {
   const int64_t d = pb.d, k = pb.k;
   const int64_t kept = lists.finish(row);
-  const Candidate* cand = lists.row(row);
+  const CandidateKey* cand = lists.row(row);
   const int64_t available = pb.nb - (pb.exclude_self ? 1 : 0);
   bool certified = kept == pb.cap;  // fewer only when NaN distances were refused: recompute
   if (certified) {
     for (int64_t c = 0; c < kept; ++c) {
-      s.exact[c] = knn_exact_dist2(pb.q + i * d, pb.b + static_cast<int64_t>(cand[c].index) * d, d);
+      s.exact[c] = knn_exact_dist2(pb.q + i * d, pb.b + static_cast<int64_t>(key_index(cand[c])) * d, d);
       s.order[c] = c;
     }
     std::sort(s.order.begin(), s.order.begin() + kept, [&](int64_t x, int64_t y) {
-      return knn_detail::pair_less(s.exact[x], cand[x].index, s.exact[y], cand[y].index);
+      return knn_detail::pair_less(s.exact[x], key_index(cand[x]), s.exact[y], key_index(cand[y]));
     });
     for (int64_t t = 0; t < k; ++t) {
-      out_idx[t] = cand[s.order[t]].index;
+      out_idx[t] = key_index(cand[s.order[t]]);
       out_dist[t] = static_cast<float>(s.exact[s.order[t]]);
     }
     if (kept < available) {  // some rows were left out: are they provably beyond the k-th?
       constexpr double u = 0x1p-24;
       const double c = 1.25 * (2.0 * d + 8.0) * u;
       const double norm_q = static_cast<double>(pb.qnorm[i]) * (1.0 + 2.0 * d * u) + 1e-30 * d;
-      const double outside = (static_cast<double>(cand[0].dist) - 3.0 * c * norm_q) / (1.0 + 3.0 * c);
+      const double worst = key_dist(cand[kept - 1]);  // the cap-th best float distance
+      const double outside = (worst - 3.0 * c * norm_q) / (1.0 + 3.0 * c);
       const double scale2 = static_cast<double>(pb.frame.scale) * pb.frame.scale;
       const double kth = s.exact[s.order[k - 1]] * scale2 * (1.0 + (d + 2.0) * 0x1p-50);
       certified = outside > kth;
@@ -435,7 +438,7 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   pb.qnorm = mapped_norms(queries, nq, d, pb.frame, threads);
   if (!self) pb.bnorm = mapped_norms(base, nb, d, pb.frame, threads);
 
-  const int64_t list_bytes = nq * pb.cap * 2 * static_cast<int64_t>(sizeof(Candidate));
+  const int64_t list_bytes = nq * pb.cap * 2 * static_cast<int64_t>(sizeof(CandidateKey));
   const bool symmetric = self && tiling.symmetric && list_bytes <= kPairListBudget;
   std::vector<FinishScratch> finish(threads, FinishScratch(pb.cap, k));
   int64_t brute = 0;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -17,24 +18,37 @@ inline bool pair_less(T da, int32_t ia, T db, int32_t ib) {
   return da < db || (da == db && ia < ib);
 }
 
-struct Candidate {
-  float dist;
-  int32_t index;
-};
-inline bool candidate_less(const Candidate& a, const Candidate& b) {
-  return pair_less(a.dist, a.index, b.dist, b.index);
-}
+// A candidate of the float pass as one integer whose unsigned order is the pair order: the distance's
+// bits made order-preserving (negatives flipped; -0 folded into +0) above the index. Comparing keys is a
+// single integer comparison, which keeps the selection below branch-light.
+using CandidateKey = uint64_t;
 
-// Candidate lists of the float pass, one per row, as buffers of 2 * cap entries: an offer is appended;
-// a full buffer is cut back to its best cap (nth_element) and the row's threshold becomes the cap-th
-// best distance. Offers above the threshold are refused; it only ever decreases, and every refused or
-// cut pair is beaten by at least cap others, so what remains at the end is the exact top-cap set.
-// Appending is much cheaper than a heap insertion for the thousands of offers a row gets early on.
+inline CandidateKey candidate_key(float dist, int32_t index) {
+  uint32_t bits;
+  const float folded = dist + 0.0f;  // -0 + 0 = +0
+  std::memcpy(&bits, &folded, sizeof bits);
+  bits = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  return (static_cast<uint64_t>(bits) << 32) | static_cast<uint32_t>(index);
+}
+inline float key_dist(CandidateKey key) {
+  uint32_t bits = static_cast<uint32_t>(key >> 32);
+  bits = (bits & 0x80000000u) ? (bits & 0x7fffffffu) : ~bits;
+  float dist;
+  std::memcpy(&dist, &bits, sizeof dist);
+  return dist;
+}
+inline int32_t key_index(CandidateKey key) { return static_cast<int32_t>(static_cast<uint32_t>(key)); }
+
+// Candidate lists of the float pass, one per row, as buffers of 2 * cap keys: an offer is appended; a
+// full buffer is cut back to its best cap (nth_element) and the row's threshold becomes the cap-th best
+// distance. Offers above the threshold are refused; it only ever decreases, and every refused or cut pair
+// is beaten by at least cap others, so what remains at the end is the exact top-cap set. Appending is much
+// cheaper than a heap insertion for the thousands of offers a row gets early on.
 class CandidateLists {
  public:
   // `pad` extra thresholds (+inf) let a kernel read whole tiles of thresholds past the last row.
   CandidateLists(int64_t rows, int64_t cap, int64_t pad)
-      : cap_(cap), entries_(rows * 2 * cap), count_(rows, 0),
+      : cap_(cap), keys_(rows * 2 * cap), count_(rows, 0),
         thr_(rows + pad, std::numeric_limits<float>::infinity()) {}
 
   // Empties rows [r0, r0 + count).
@@ -44,38 +58,35 @@ class CandidateLists {
   }
 
   float* thresholds() { return thr_.data(); }
-  float threshold(int64_t row) const { return thr_[row]; }
 
-  // The caller has checked dist <= threshold(row) (a cheaper test in the hot loop); NaN never gets here.
+  // The caller has checked dist <= the row's threshold (a cheaper test in the hot loop); never NaN.
   void offer(int64_t row, float dist, int32_t index) {
-    Candidate* e = entries_.data() + row * 2 * cap_;
+    CandidateKey* e = keys_.data() + row * 2 * cap_;
     int32_t& n = count_[row];
-    e[n++] = Candidate{dist, index};
+    e[n++] = candidate_key(dist, index);
     if (n == 2 * cap_) {
-      std::nth_element(e, e + cap_ - 1, e + 2 * cap_, candidate_less);
+      std::nth_element(e, e + cap_ - 1, e + 2 * cap_);
       n = static_cast<int32_t>(cap_);
-      thr_[row] = e[cap_ - 1].dist;
+      thr_[row] = key_dist(e[cap_ - 1]);
     }
   }
 
-  // Cuts the row to its best min(cap, offered) candidates, moves the worst of them to the front and returns
-  // how many there are. Entries [0, returned) are the candidates; entry 0 is the largest in pair order.
+  // Cuts the row to its best min(cap, offered) candidates, sorted by pair order, and returns how many
+  // there are: row(r)[0, returned).
   int64_t finish(int64_t row) {
-    Candidate* e = entries_.data() + row * 2 * cap_;
+    CandidateKey* e = keys_.data() + row * 2 * cap_;
     const int64_t n = count_[row];
-    if (n == 0) return 0;
-    const int64_t kept = std::min(n, cap_);
-    if (n > kept) std::nth_element(e, e + kept - 1, e + n, candidate_less);
-    std::iter_swap(e, std::max_element(e, e + kept, candidate_less));
+    const int64_t kept = std::min<int64_t>(n, cap_);
+    std::partial_sort(e, e + kept, e + n);
     count_[row] = static_cast<int32_t>(kept);
     return kept;
   }
 
-  const Candidate* row(int64_t r) const { return entries_.data() + r * 2 * cap_; }
+  const CandidateKey* row(int64_t r) const { return keys_.data() + r * 2 * cap_; }
 
  private:
   int64_t cap_;
-  std::vector<Candidate> entries_;
+  std::vector<CandidateKey> keys_;
   std::vector<int32_t> count_;
   std::vector<float> thr_;
 };

@@ -44,11 +44,12 @@ class Backend {
   virtual void conv3x3_backward_weights(const ConvDims& d, const T* x, const T* dy, T* dw) = 0;
 
   // --- batch normalisation over [N, C, S]; mean/invstd [C] are saved for the backward pass
-  virtual void batchnorm_forward_train(int64_t n, int64_t c, int64_t s, const T* x, const T* gamma, const T* beta,
-                                       T* y, T* mean, T* invstd, T* running_mean, T* running_var,
-                                       double momentum, double eps) = 0;
-  virtual void batchnorm_forward_eval(int64_t n, int64_t c, int64_t s, const T* x, const T* gamma, const T* beta,
-                                      const T* running_mean, const T* running_var, double eps, T* y) = 0;
+  virtual void batchnorm_forward_train(int64_t n, int64_t c, int64_t s, const T* x, const T* gamma,
+                                       const T* beta, T* y, T* mean, T* invstd, T* running_mean,
+                                       T* running_var, double momentum, double eps) = 0;
+  virtual void batchnorm_forward_eval(int64_t n, int64_t c, int64_t s, const T* x, const T* gamma,
+                                      const T* beta, const T* running_mean, const T* running_var, double eps,
+                                      T* y) = 0;
   virtual void batchnorm_backward(int64_t n, int64_t c, int64_t s, const T* x, const T* dy, const T* gamma,
                                   const T* mean, const T* invstd, T* dx, T* dgamma, T* dbeta) = 0;
 
@@ -62,10 +63,12 @@ class Backend {
 
   // --- global average pooling [N, C, S] -> [N, C]
   virtual void global_avgpool_forward(int64_t n, int64_t c, int64_t s, const T* x, T* y) = 0;
-  virtual void global_avgpool_backward(int64_t n, int64_t c, int64_t s, const T* dy, T* dx, bool accumulate) = 0;
+  virtual void global_avgpool_backward(int64_t n, int64_t c, int64_t s, const T* dy, T* dx,
+                                       bool accumulate) = 0;
 
   // --- heads: linear (w [O, I], b [O]) and cosine-normalised (w [I, O], no bias); dx may be null
-  virtual void linear_forward(int64_t n, int64_t in, int64_t out, const T* x, const T* w, const T* b, T* y) = 0;
+  virtual void linear_forward(int64_t n, int64_t in, int64_t out, const T* x, const T* w, const T* b,
+                              T* y) = 0;
   virtual void linear_backward(int64_t n, int64_t in, int64_t out, const T* x, const T* w, const T* dy, T* dx,
                                T* dw, T* db) = 0;
   virtual void normed_linear_forward(int64_t n, int64_t in, int64_t out, const T* x, const T* w, T* y) = 0;

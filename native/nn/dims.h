@@ -31,10 +31,20 @@ struct ShortcutDims {
   int64_t pad;            // zero channels added on each side (0 for the identity)
 };
 
-inline ShortcutDims option_a_dims(int64_t n, int64_t c_in, int64_t h, int64_t w, int64_t c_out, int64_t stride) {
+inline ShortcutDims option_a_dims(int64_t n, int64_t c_in, int64_t h, int64_t w, int64_t c_out,
+                                  int64_t stride) {
   const bool identity = stride == 1 && c_in == c_out;
-  return ShortcutDims{n,      c_in, h, w, c_out, identity ? h : (h + 1) / 2, identity ? w : (w + 1) / 2,
-                      identity ? 1 : 2, identity ? 0 : c_out / 4};
+  ShortcutDims d{};
+  d.n = n;
+  d.c_in = c_in;
+  d.h = h;
+  d.w = w;
+  d.c_out = c_out;
+  d.p = identity ? h : (h + 1) / 2;
+  d.q = identity ? w : (w + 1) / 2;
+  d.stride = identity ? 1 : 2;
+  d.pad = identity ? 0 : c_out / 4;
+  return d;
 }
 
 }  // namespace eos

@@ -24,8 +24,8 @@ void log_softmax_row(const T* z, int64_t k, double scale, const double* shift, d
 }  // namespace
 
 template <typename T>
-double loss_forward_backward(const LossConfig& cfg, int64_t n, int64_t k, const T* logits, const int32_t* labels,
-                             T* dlogits) {
+double loss_forward_backward(const LossConfig& cfg, int64_t n, int64_t k, const T* logits,
+                             const int32_t* labels, T* dlogits) {
   const bool weighted = !cfg.class_weights.empty();
   auto weight = [&](int32_t c) { return weighted ? cfg.class_weights[c] : 1.0; };
   std::vector<double> logp(static_cast<size_t>(k)), shift(static_cast<size_t>(k), 0.0),
@@ -124,8 +124,8 @@ std::vector<double> ldam_margins(const std::vector<int64_t>& class_counts, doubl
   return m;
 }
 
-template double loss_forward_backward<float>(const LossConfig&, int64_t, int64_t, const float*, const int32_t*,
-                                             float*);
+template double loss_forward_backward<float>(const LossConfig&, int64_t, int64_t, const float*,
+                                             const int32_t*, float*);
 template double loss_forward_backward<double>(const LossConfig&, int64_t, int64_t, const double*,
                                               const int32_t*, double*);
 

@@ -45,8 +45,8 @@ struct LossConfig {
 // Assumes validated inputs: labels in [0, K), K >= 1, N >= 1, weights > 0 where present, margins present
 // for ldam.
 template <typename T>
-double loss_forward_backward(const LossConfig& cfg, int64_t n, int64_t k, const T* logits, const int32_t* labels,
-                             T* dlogits);
+double loss_forward_backward(const LossConfig& cfg, int64_t n, int64_t k, const T* logits,
+                             const int32_t* labels, T* dlogits);
 
 // LDAM margins from per-class training counts (all >= 1): m_c = max_m * n_c^(-1/4) / max_c' n_c'^(-1/4),
 // so the rarest class gets max_m.

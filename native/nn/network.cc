@@ -57,7 +57,8 @@ const TensorInfo* find_in(const std::vector<TensorInfo>& table, const std::strin
 
 std::string validate_spec(const NetworkSpec& s) {
   if (s.depth < 8 || (s.depth - 2) % 6 != 0 || s.depth > 2000) {
-    return "depth must be 6n + 2 for n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got " + std::to_string(s.depth);
+    return "depth must be 6n + 2 for n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got " +
+           std::to_string(s.depth);
   }
   if (s.in_channels < 1 || s.in_channels > 16) {
     return "in_channels must be in [1, 16] (1 for grey, 3 for RGB), got " + std::to_string(s.in_channels);
@@ -427,14 +428,15 @@ void Network<T>::forward(const T* x, int64_t batch, Mode mode, T* logits, T* emb
         be.relu_forward(batch * l.c_in * s_in, act(l.in), act(l.out));
         break;
       case LayerKind::kShortcutAdd:
-        be.shortcut_add_forward(option_a_dims(batch, l.c_in, l.side_in, l.side_in, l.c_out, l.stride), act(l.aux),
-                                act(l.out));
+        be.shortcut_add_forward(option_a_dims(batch, l.c_in, l.side_in, l.side_in, l.c_out, l.stride),
+                                act(l.aux), act(l.out));
         break;
       case LayerKind::kAvgPool:
         be.global_avgpool_forward(batch, l.c_in, s_in, act(l.in), act(l.out));
         break;
       case LayerKind::kLinear:
-        be.linear_forward(batch, l.c_in, l.c_out, act(l.in), params_ + l.weight, params_ + l.bias, act(l.out));
+        be.linear_forward(batch, l.c_in, l.c_out, act(l.in), params_ + l.weight, params_ + l.bias,
+                          act(l.out));
         break;
       case LayerKind::kCosine:
         be.normed_linear_forward(batch, l.c_in, l.c_out, act(l.in), params_ + l.weight, act(l.out));
@@ -460,12 +462,14 @@ void Network<T>::backward(const T* dlogits) {
       case LayerKind::kConv: {
         const ConvDims d = conv3x3_dims(batch, l.c_in, l.side_in, l.side_in, l.c_out, l.stride);
         be.conv3x3_backward_weights(d, act(l.in), grad(l.grad_out), grads_ + l.weight);
-        if (l.grad_in >= 0) be.conv3x3_backward_data(d, params_ + l.weight, grad(l.grad_out), grad(l.grad_in), l.accumulate);
+        if (l.grad_in >= 0)
+          be.conv3x3_backward_data(d, params_ + l.weight, grad(l.grad_out), grad(l.grad_in), l.accumulate);
         break;
       }
       case LayerKind::kBatchNorm:
-        be.batchnorm_backward(batch, l.c_in, s_in, act(l.in), grad(l.grad_out), params_ + l.weight, stats_ + l.stats,
-                              stats_ + l.stats + l.c_in, grad(l.grad_in), grads_ + l.weight, grads_ + l.bias);
+        be.batchnorm_backward(batch, l.c_in, s_in, act(l.in), grad(l.grad_out), params_ + l.weight,
+                              stats_ + l.stats, stats_ + l.stats + l.c_in, grad(l.grad_in), grads_ + l.weight,
+                              grads_ + l.bias);
         break;
       case LayerKind::kRelu:
         be.relu_backward(batch * l.c_in * s_in, act(l.out), grad(l.grad_out), grad(l.grad_in));
@@ -501,8 +505,8 @@ double Network<T>::train_step(const T* x, const int32_t* labels, int64_t batch, 
   if (batch < 1) throw std::invalid_argument("batch must be >= 1");
   reserve(batch);  // sizes host_logits_ before its address is taken
   forward(x, batch, Mode::kTrain, host_logits_.data(), nullptr);
-  const double value = loss_forward_backward(loss, batch, spec_.classes, host_logits_.data(), labels,
-                                             host_dlogits_.data());
+  const double value =
+      loss_forward_backward(loss, batch, spec_.classes, host_logits_.data(), labels, host_dlogits_.data());
   if (logits) std::copy(host_logits_.begin(), host_logits_.begin() + batch * spec_.classes, logits);
   backward(host_dlogits_.data());
   sgd_step(sgd);

@@ -40,11 +40,11 @@ enum class HeadKind { kLinear, kCosine };
 enum class Mode { kTrain, kEval };
 
 struct NetworkSpec {
-  int64_t depth = 32;        // 6n + 2, n >= 1
-  int64_t in_channels = 3;   // input channels
-  int64_t side = 32;         // input height = width, >= 8
-  int64_t classes = 10;      // >= 2
-  uint64_t seed = 0;         // initialisation seed
+  int64_t depth = 32;       // 6n + 2, n >= 1
+  int64_t in_channels = 3;  // input channels
+  int64_t side = 32;        // input height = width, >= 8
+  int64_t classes = 10;     // >= 2
+  uint64_t seed = 0;        // initialisation seed
   HeadKind head = HeadKind::kLinear;
   double bn_momentum = 0.1;  // PyTorch's BatchNorm2d defaults
   double bn_eps = 1e-5;
@@ -120,8 +120,8 @@ class Network {
   void sgd_step(const SgdConfig& cfg);
   // forward(train) + loss + backward + SGD step on one batch; returns the loss (before the step). Writes the
   // logits when `logits` is not null.
-  double train_step(const T* x, const int32_t* labels, int64_t batch, const LossConfig& loss, const SgdConfig& sgd,
-                    T* logits = nullptr);
+  double train_step(const T* x, const int32_t* labels, int64_t batch, const LossConfig& loss,
+                    const SgdConfig& sgd, T* logits = nullptr);
 
  private:
   enum class LayerKind { kConv, kBatchNorm, kRelu, kShortcutAdd, kAvgPool, kLinear, kCosine };
@@ -131,13 +131,13 @@ class Network {
   };
   struct Layer {
     LayerKind kind;
-    int in = -1, out = -1, aux = -1;   // activation ids; aux is the shortcut's source
+    int in = -1, out = -1, aux = -1;  // activation ids; aux is the shortcut's source
     int64_t c_in = 0, c_out = 0, side_in = 0, side_out = 0, stride = 1;
-    int64_t weight = -1, bias = -1;    // offsets into params / grads
+    int64_t weight = -1, bias = -1;                           // offsets into params / grads
     int64_t running_mean = -1, running_var = -1, stats = -1;  // batch norm: buffers; saved mean, invstd
-    int bn = -1;                       // batch-norm index
-    int grad_in = -1, grad_out = -1;   // gradient slots (backward plan)
-    bool accumulate = false;           // add into grad_in instead of overwriting it
+    int bn = -1;                                              // batch-norm index
+    int grad_in = -1, grad_out = -1;                          // gradient slots (backward plan)
+    bool accumulate = false;                                  // add into grad_in instead of overwriting it
   };
 
   int add_act(int64_t c, int64_t side);
@@ -157,8 +157,8 @@ class Network {
   std::vector<Layer> layers_;
   std::vector<Act> acts_;
   int input_ = -1, embedding_ = -1, logits_ = -1;
-  std::vector<int64_t> slot_sizes_;     // per-image elements of each gradient slot
-  std::vector<int64_t> slot_offsets_;   // in the arena (set by reserve)
+  std::vector<int64_t> slot_sizes_;    // per-image elements of each gradient slot
+  std::vector<int64_t> slot_offsets_;  // in the arena (set by reserve)
 
   std::vector<TensorInfo> params_table_, buffers_table_;
   std::vector<std::string> bn_names_;

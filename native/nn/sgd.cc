@@ -4,7 +4,8 @@ namespace eos {
 
 template <typename T>
 void sgd_step(int64_t count, T* params, const T* grads, T* momentum, const SgdConfig& cfg) {
-  const T lr = static_cast<T>(cfg.lr), mom = static_cast<T>(cfg.momentum), wd = static_cast<T>(cfg.weight_decay);
+  const T lr = static_cast<T>(cfg.lr), mom = static_cast<T>(cfg.momentum),
+          wd = static_cast<T>(cfg.weight_decay);
   const bool use_momentum = cfg.momentum != 0.0, nesterov = cfg.nesterov;
 #pragma omp parallel for schedule(static) if (count >= (int64_t{1} << 15))
   for (int64_t i = 0; i < count; ++i) {

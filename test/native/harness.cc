@@ -26,11 +26,12 @@ std::string fmt(double v) {
 }
 
 template <typename T>
-bool check_arrays_impl(const std::string& what, const T* actual, const T* expected, int64_t count, double rtol,
-                       double atol) {
+bool check_arrays_impl(const std::string& what, const T* actual, const T* expected, int64_t count,
+                       double rtol, double atol) {
   const Diff d = compare(actual, expected, count, rtol, atol);
-  return check(d.within, what, "max|diff| " + fmt(d.max_abs) + ", max|ref| " + fmt(d.max_ref) + " (rtol " +
-                                   fmt(rtol) + ", atol " + fmt(atol) + ", " + std::to_string(count) + " values)");
+  return check(d.within, what,
+               "max|diff| " + fmt(d.max_abs) + ", max|ref| " + fmt(d.max_ref) + " (rtol " + fmt(rtol) +
+                   ", atol " + fmt(atol) + ", " + std::to_string(count) + " values)");
 }
 
 }  // namespace
@@ -54,8 +55,8 @@ bool check_near(double actual, double expected, double tol, const std::string& w
   return check(ok, what, "got " + fmt(actual) + ", expected " + fmt(expected) + " (tol " + fmt(tol) + ")");
 }
 
-bool check_arrays(const std::string& what, const float* actual, const float* expected, int64_t count, double rtol,
-                  double atol) {
+bool check_arrays(const std::string& what, const float* actual, const float* expected, int64_t count,
+                  double rtol, double atol) {
   return check_arrays_impl(what, actual, expected, count, rtol, atol);
 }
 bool check_arrays(const std::string& what, const double* actual, const double* expected, int64_t count,
@@ -87,8 +88,9 @@ bool grad_check(const std::string& what, std::vector<double>& x, const std::vect
   }
   const double limit = tol * std::max(1.0, max_num);
   return check(max_err <= limit, "gradient " + what,
-               "max|analytic - numeric| " + fmt(max_err) + " at " + std::to_string(worst) + ", max|numeric| " +
-                   fmt(max_num) + ", limit " + fmt(limit) + " (" + std::to_string(count) + " probes)");
+               "max|analytic - numeric| " + fmt(max_err) + " at " + std::to_string(worst) +
+                   ", max|numeric| " + fmt(max_num) + ", limit " + fmt(limit) + " (" + std::to_string(count) +
+                   " probes)");
 }
 
 }  // namespace eos::test

@@ -17,8 +17,8 @@ namespace eos::test {
 using TestFn = void (*)();
 int register_test(const char* name, TestFn fn);
 
-#define EOS_TEST(name)                                                                     \
-  static void name();                                                                      \
+#define EOS_TEST(name)                                                                           \
+  static void name();                                                                            \
   [[maybe_unused]] static const int name##_registered = ::eos::test::register_test(#name, name); \
   static void name()
 
@@ -46,8 +46,8 @@ Diff compare(const A* a, const B* b, int64_t count, double rtol, double atol) {
   }
   return d;
 }
-bool check_arrays(const std::string& what, const float* actual, const float* expected, int64_t count, double rtol,
-                  double atol);
+bool check_arrays(const std::string& what, const float* actual, const float* expected, int64_t count,
+                  double rtol, double atol);
 bool check_arrays(const std::string& what, const double* actual, const double* expected, int64_t count,
                   double rtol, double atol);
 

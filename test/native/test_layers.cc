@@ -69,13 +69,14 @@ EOS_TEST(gemm_matches_naive_for_all_transposes) {
         for (int64_t i = 0; i < m; ++i)
           for (int64_t j = 0; j < n; ++j) {
             double acc = 0;
-            for (int64_t p = 0; p < k; ++p) acc += (ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+            for (int64_t p = 0; p < k; ++p)
+              acc += (ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
             expect[i * n + j] = acc;
           }
         Vec c = c0;
         ref::gemm<double>(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, false, c.data(), n);
-        const std::string name = "gemm " + std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) +
-                                 (ta ? " A^T" : "") + (tb ? " B^T" : "");
+        const std::string name = "gemm " + std::to_string(m) + "x" + std::to_string(n) + "x" +
+                                 std::to_string(k) + (ta ? " A^T" : "") + (tb ? " B^T" : "");
         check_arrays(name, c.data(), expect.data(), m * n, 1e-12, 1e-12);
         c = c0;
         ref::gemm<double>(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, true, c.data(), n);
@@ -87,8 +88,10 @@ EOS_TEST(gemm_matches_naive_for_all_transposes) {
 
 EOS_TEST(conv2d_forward_matches_direct_definition) {
   Rand rnd(2);
-  const ConvDims shapes[] = {conv3x3_dims(2, 3, 7, 7, 4, 1), conv3x3_dims(2, 4, 8, 8, 8, 2),
-                             conv3x3_dims(1, 1, 9, 9, 16, 2), conv3x3_dims(2, 3, 5, 6, 2, 1),
+  const ConvDims shapes[] = {conv3x3_dims(2, 3, 7, 7, 4, 1),
+                             conv3x3_dims(2, 4, 8, 8, 8, 2),
+                             conv3x3_dims(1, 1, 9, 9, 16, 2),
+                             conv3x3_dims(2, 3, 5, 6, 2, 1),
                              conv3x3_dims(3, 2, 6, 5, 3, 2),
                              conv3x3_dims(1, 32, 33, 33, 8, 1)};  // C*9 > 256 and P*Q > 1024: GEMM blocking
   for (const ConvDims& d : shapes) {
@@ -97,7 +100,8 @@ EOS_TEST(conv2d_forward_matches_direct_definition) {
     Vec ws(static_cast<size_t>(ref::conv2d_workspace_size(d, omp_get_max_threads())));
     ref::conv2d_forward(d, x.data(), w.data(), y.data(), ws.data());
     const Vec expect = conv_direct(d, x, w);
-    check_arrays(conv_name(d) + " forward", y.data(), expect.data(), static_cast<int64_t>(y.size()), 1e-12, 1e-12);
+    check_arrays(conv_name(d) + " forward", y.data(), expect.data(), static_cast<int64_t>(y.size()), 1e-12,
+                 1e-12);
   }
 }
 
@@ -122,8 +126,8 @@ EOS_TEST(conv2d_gradients_match_finite_differences) {
     Vec acc(x.size(), 1.5);
     ref::conv2d_backward_data(d, w.data(), r.data(), acc.data(), true, ws.data());
     for (double& v : acc) v -= 1.5;
-    check_arrays(conv_name(d) + " dx accumulate", acc.data(), dx.data(), static_cast<int64_t>(dx.size()), 1e-12,
-                 1e-12);
+    check_arrays(conv_name(d) + " dx accumulate", acc.data(), dx.data(), static_cast<int64_t>(dx.size()),
+                 1e-12, 1e-12);
   }
 }
 
@@ -150,22 +154,23 @@ EOS_TEST(conv2d_float_is_reproducible_per_thread_count) {
   use_threads(saved);
   check(y1 == y2 && dx1 == dx2 && dw1 == dw2, "conv2d float: two runs with 2 threads give identical bytes");
   check(y1 == y3 && dx1 == dx3, "conv2d float: forward and data gradient do not depend on the thread count");
-  check_arrays("conv2d float dw with 3 threads vs 2", dw3.data(), dw1.data(), static_cast<int64_t>(dw1.size()),
-               1e-5, 1e-5);
+  check_arrays("conv2d float dw with 3 threads vs 2", dw3.data(), dw1.data(),
+               static_cast<int64_t>(dw1.size()), 1e-5, 1e-5);
 }
 
 EOS_TEST(batchnorm2d_forward_train_statistics) {
   Rand rnd(5);
   const int64_t n = 3, c = 4, s = 10, m = n * s;
-  const Vec x = rnd.normals<double>(n * c * s, 2.0), gamma = rnd.normals<double>(c), beta = rnd.normals<double>(c);
+  const Vec x = rnd.normals<double>(n * c * s, 2.0), gamma = rnd.normals<double>(c),
+            beta = rnd.normals<double>(c);
   Vec y(x.size()), mean(c), invstd(c), rm(c), rv(c);
   for (int64_t ch = 0; ch < c; ++ch) {
     rm[ch] = 0.5 * ch;
     rv[ch] = 1.0 + ch;
   }
   const Vec rm0 = rm, rv0 = rv;
-  ref::batchnorm2d_forward_train(n, c, s, x.data(), gamma.data(), beta.data(), y.data(), mean.data(), invstd.data(),
-                                 rm.data(), rv.data(), 0.1, 1e-5);
+  ref::batchnorm2d_forward_train(n, c, s, x.data(), gamma.data(), beta.data(), y.data(), mean.data(),
+                                 invstd.data(), rm.data(), rv.data(), 0.1, 1e-5);
   Vec ey(x.size()), erm(c), erv(c), emean(c), einv(c);
   for (int64_t ch = 0; ch < c; ++ch) {
     double mu = 0, var = 0;
@@ -190,12 +195,14 @@ EOS_TEST(batchnorm2d_forward_train_statistics) {
   check_arrays("batchnorm2d running_var (momentum 0.1, unbiased)", rv.data(), erv.data(), c, 1e-12, 1e-12);
 
   Vec ye(x.size()), eye(x.size());
-  ref::batchnorm2d_forward_eval(n, c, s, x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), 1e-5, ye.data());
+  ref::batchnorm2d_forward_eval(n, c, s, x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), 1e-5,
+                                ye.data());
   for (int64_t e = 0; e < n * c * s; ++e) {
     const int64_t ch = (e / s) % c;
     eye[e] = (x[e] - rm[ch]) / std::sqrt(rv[ch] + 1e-5) * gamma[ch] + beta[ch];
   }
-  check_arrays("batchnorm2d eval forward uses running statistics", ye.data(), eye.data(), n * c * s, 1e-12, 1e-12);
+  check_arrays("batchnorm2d eval forward uses running statistics", ye.data(), eye.data(), n * c * s, 1e-12,
+               1e-12);
 }
 
 EOS_TEST(batchnorm2d_gradients_match_finite_differences) {
@@ -256,8 +263,8 @@ EOS_TEST(shortcut_option_a_forward_and_gradient) {
   for (const Case& k : cases) {
     const ShortcutDims d = option_a_dims(k.n, k.c_in, k.h, k.w, k.c_out, k.stride);
     const std::string name = "shortcut " + std::to_string(k.c_in) + "x" + std::to_string(k.h) + "x" +
-                             std::to_string(k.w) + " -> " + std::to_string(k.c_out) + "x" + std::to_string(d.p) +
-                             "x" + std::to_string(d.q);
+                             std::to_string(k.w) + " -> " + std::to_string(k.c_out) + "x" +
+                             std::to_string(d.p) + "x" + std::to_string(d.q);
     Vec x = rnd.normals<double>(k.n * k.c_in * k.h * k.w);
     const Vec branch = rnd.normals<double>(k.n * k.c_out * d.p * d.q), r = rnd.normals<double>(branch.size());
     // Expected: F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, Co/4, Co/4)) + branch (identity + branch for stride 1).
@@ -286,7 +293,8 @@ EOS_TEST(shortcut_option_a_forward_and_gradient) {
     Vec acc(x.size(), 2.0);
     ref::shortcut_add_backward(d, r.data(), acc.data(), true);
     for (double& v : acc) v -= 2.0;
-    check_arrays(name + " dx accumulate", acc.data(), dx.data(), static_cast<int64_t>(dx.size()), 1e-14, 1e-14);
+    check_arrays(name + " dx accumulate", acc.data(), dx.data(), static_cast<int64_t>(dx.size()), 1e-14,
+                 1e-14);
   }
 }
 
@@ -356,7 +364,8 @@ EOS_TEST(normed_linear_forward_and_gradients) {
   const Vec y0 = y;
   for (int64_t i = 0; i < in; ++i) x[i] *= 3.0;
   loss();
-  check_arrays("normed_linear output invariant to the scale of x", y.data(), y0.data(), n * out, 1e-13, 1e-13);
+  check_arrays("normed_linear output invariant to the scale of x", y.data(), y0.data(), n * out, 1e-13,
+               1e-13);
 }
 
 }  // namespace

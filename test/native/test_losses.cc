@@ -37,8 +37,9 @@ Vec log_softmax(const double* z, int64_t k) {
 void gradient_check(const std::string& name, const LossConfig& cfg, Batch b) {
   Vec d(b.logits.size());
   loss_forward_backward(cfg, b.n, b.k, b.logits.data(), b.labels.data(), d.data());
-  grad_check(name + " dlogits", b.logits, d,
-             [&] { return loss_forward_backward<double>(cfg, b.n, b.k, b.logits.data(), b.labels.data(), nullptr); });
+  grad_check(name + " dlogits", b.logits, d, [&] {
+    return loss_forward_backward<double>(cfg, b.n, b.k, b.logits.data(), b.labels.data(), nullptr);
+  });
 }
 
 EOS_TEST(cross_entropy_values_and_gradients) {
@@ -55,8 +56,8 @@ EOS_TEST(cross_entropy_values_and_gradients) {
     num += -cfg.class_weights[b.labels[i]] * lp[b.labels[i]];
     den += cfg.class_weights[b.labels[i]];
   }
-  check_near(loss_forward_backward<double>(cfg, b.n, b.k, b.logits.data(), b.labels.data(), nullptr), num / den,
-             1e-13, "weighted ce = sum w_y (-log p_y) / sum w_y");
+  check_near(loss_forward_backward<double>(cfg, b.n, b.k, b.logits.data(), b.labels.data(), nullptr),
+             num / den, 1e-13, "weighted ce = sum w_y (-log p_y) / sum w_y");
   gradient_check("ce weighted", cfg, b);
   cfg.class_weights.clear();
   gradient_check("ce", cfg, b);
@@ -67,7 +68,7 @@ EOS_TEST(focal_values_and_gradients) {
   Batch b = make_batch(22, 6, 4, 1.5);
   LossConfig cfg;
   cfg.kind = LossKind::kFocal;
-  cfg.class_weights = {1.0, 0.25, 2.0, 1.5};
+  cfg.class_weights = {1.0, 0.25, 2.5, 1.5};  // sum over the batch (6.5) != N (6)
   for (double gamma : {0.0, 0.5, 1.0, 2.0}) {
     cfg.focal_gamma = gamma;
     double expect = 0;  // mean_n (1 - exp(-ce_n))^gamma ce_n with ce_n = w_y (-log p_y): the reference's form
@@ -76,8 +77,8 @@ EOS_TEST(focal_values_and_gradients) {
       expect += std::pow(1 - std::exp(-ce), gamma) * ce / b.n;
     }
     const std::string name = "focal gamma " + std::to_string(gamma).substr(0, 3);
-    check_near(loss_forward_backward<double>(cfg, b.n, b.k, b.logits.data(), b.labels.data(), nullptr), expect,
-               1e-13, name + " value (weights inside, plain mean)");
+    check_near(loss_forward_backward<double>(cfg, b.n, b.k, b.logits.data(), b.labels.data(), nullptr),
+               expect, 1e-13, name + " value (weights inside, plain mean)");
     gradient_check(name, cfg, b);
   }
 }
@@ -101,8 +102,8 @@ EOS_TEST(ldam_values_and_gradients) {
   }
   LossConfig ce;
   check_near(loss_forward_backward<double>(cfg, b.n, b.k, b.logits.data(), b.labels.data(), nullptr),
-             loss_forward_backward<double>(ce, b.n, b.k, shifted.logits.data(), b.labels.data(), nullptr), 1e-12,
-             "ldam = ce(s * (x - m_y onehot))");
+             loss_forward_backward<double>(ce, b.n, b.k, shifted.logits.data(), b.labels.data(), nullptr),
+             1e-12, "ldam = ce(s * (x - m_y onehot))");
   gradient_check("ldam", cfg, b);
   cfg.class_weights = {0.3, 1.0, 1.7};
   gradient_check("ldam weighted (drw)", cfg, b);

@@ -48,9 +48,9 @@ EOS_TEST(network_parameter_table_follows_pytorch_names) {
   check(net->parameter_count() == 269722, "resnet20 (3x32x32, 10 classes) has 269,722 parameters",
         std::to_string(net->parameter_count()));
   const auto& p = net->parameters();
-  const std::vector<std::string> first = {"conv1.weight",           "bn1.weight",           "bn1.bias",
-                                          "layer1.0.conv1.weight",  "layer1.0.bn1.weight",  "layer1.0.bn1.bias",
-                                          "layer1.0.conv2.weight",  "layer1.0.bn2.weight",  "layer1.0.bn2.bias",
+  const std::vector<std::string> first = {"conv1.weight",          "bn1.weight",          "bn1.bias",
+                                          "layer1.0.conv1.weight", "layer1.0.bn1.weight", "layer1.0.bn1.bias",
+                                          "layer1.0.conv2.weight", "layer1.0.bn2.weight", "layer1.0.bn2.bias",
                                           "layer1.1.conv1.weight"};
   bool order_ok = p.size() > first.size();
   for (size_t i = 0; order_ok && i < first.size(); ++i) order_ok = p[i].name == first[i];
@@ -59,7 +59,8 @@ EOS_TEST(network_parameter_table_follows_pytorch_names) {
             p[p.size() - 2].shape == std::vector<int64_t>{10, 64},
         "parameters end with linear.weight [10, 64] and linear.bias");
   const TensorInfo* w = net->find_parameter("layer2.0.conv1.weight");
-  check(w && w->shape == std::vector<int64_t>{32, 16, 3, 3}, "layer2.0.conv1.weight has shape [32, 16, 3, 3]");
+  check(w && w->shape == std::vector<int64_t>{32, 16, 3, 3},
+        "layer2.0.conv1.weight has shape [32, 16, 3, 3]");
   bool contiguous = true;
   int64_t offset = 0;
   for (const TensorInfo& t : p) {
@@ -99,10 +100,12 @@ EOS_TEST(network_initialisation) {
   };
   double mean, sd, lo, hi;
   stats("layer3.1.conv2.weight", mean, sd, lo, hi);  // 36,864 draws, fan_in 576
-  check_near(sd, std::sqrt(2.0 / 576), 0.02 * std::sqrt(2.0 / 576), "kaiming normal std = sqrt(2 / fan_in) (conv)");
+  check_near(sd, std::sqrt(2.0 / 576), 0.02 * std::sqrt(2.0 / 576),
+             "kaiming normal std = sqrt(2 / fan_in) (conv)");
   check_near(mean, 0, 0.03 * std::sqrt(2.0 / 576), "kaiming normal mean 0 (conv)");
   stats("conv1.weight", mean, sd, lo, hi);  // 432 draws, fan_in 27
-  check_near(sd, std::sqrt(2.0 / 27), 0.1 * std::sqrt(2.0 / 27), "kaiming normal std (first conv, fan_in 27)");
+  check_near(sd, std::sqrt(2.0 / 27), 0.1 * std::sqrt(2.0 / 27),
+             "kaiming normal std (first conv, fan_in 27)");
   stats("linear.weight", mean, sd, lo, hi);  // 640 draws, fan_in 64
   check_near(sd, std::sqrt(2.0 / 64), 0.1 * std::sqrt(2.0 / 64), "kaiming normal std (linear, fan_in 64)");
   stats("linear.bias", mean, sd, lo, hi);
@@ -122,7 +125,8 @@ EOS_TEST(network_initialisation) {
   other->get_parameters(p3.data());
   check(p == p2, "same seed, same initial parameters");
   check(p != p3, "different seed, different initial parameters");
-  // A parameter's draws depend on (seed, name) only: depth 32 shares layer1.0's initial weights with depth 20.
+  // A parameter's draws depend on (seed, name) only: depth 32 shares layer1.0's initial weights with
+  // depth 20.
   auto deeper = make_net<double>(spec_of(32, 3, 16, 10, 42));
   std::vector<double> a(2304), b(2304);
   net->read_tensor("layer1.0.conv1.weight", a.data());
@@ -246,8 +250,8 @@ EOS_TEST(network_float_agrees_with_double) {
   std::vector<float> gdf(gd.begin(), gd.end());
   double scale = 0;
   for (float g : gdf) scale = std::max(scale, static_cast<double>(std::fabs(g)));
-  check_arrays("float vs double parameter gradients", gf.data(), gdf.data(), static_cast<int64_t>(gf.size()), 1e-3,
-               1e-4 * scale);
+  check_arrays("float vs double parameter gradients", gf.data(), gdf.data(), static_cast<int64_t>(gf.size()),
+               1e-3, 1e-4 * scale);
 }
 
 EOS_TEST(network_training_is_reproducible) {
@@ -271,8 +275,8 @@ EOS_TEST(network_training_is_reproducible) {
   };
   const auto a = run(2), b = run(2), c = run(1);
   check(a == b, "same seed and thread count: identical parameters and running statistics after 3 steps");
-  check_arrays("1 thread vs 2 threads after 3 steps", c.data(), a.data(), static_cast<int64_t>(a.size()), 1e-4,
-               1e-5);
+  check_arrays("1 thread vs 2 threads after 3 steps", c.data(), a.data(), static_cast<int64_t>(a.size()),
+               1e-4, 1e-5);
 }
 
 EOS_TEST(network_batchnorm_modes_and_batch_capacity) {
@@ -295,9 +299,10 @@ EOS_TEST(network_batchnorm_modes_and_batch_capacity) {
   net->forward(x.data(), batch, Mode::kEval, all.data(), nullptr);
   net->forward(x.data(), 3, Mode::kEval, part.data(), nullptr);  // smaller batch in the same arena
   net->get_buffers(buf1.data());
-  check(buf0 == buf1 && net->num_batches_tracked()[0] == 2, "eval-mode forward leaves the running statistics alone");
-  check_arrays("eval mode: each sample's logits do not depend on the rest of the batch", part.data(), all.data(), 9,
-               1e-13, 1e-13);
+  check(buf0 == buf1 && net->num_batches_tracked()[0] == 2,
+        "eval-mode forward leaves the running statistics alone");
+  check_arrays("eval mode: each sample's logits do not depend on the rest of the batch", part.data(),
+               all.data(), 9, 1e-13, 1e-13);
   net->forward(x.data(), batch, Mode::kTrain, train.data(), nullptr);
   const Diff d = compare(train.data(), all.data(), batch * 3, 0, 0);
   check(d.max_abs > 1e-6, "train mode (batch statistics) differs from eval mode (running statistics)");
@@ -336,7 +341,8 @@ EOS_TEST(network_learns_a_separable_problem) {
   std::vector<int32_t> y(batch);
   for (int64_t i = 0; i < batch; ++i) {
     y[i] = static_cast<int32_t>(i % 2);
-    for (int64_t p = 0; p < 64; ++p) x[i * 64 + p] = static_cast<float>(0.5 * rnd.normal() + ((p < 32) == (y[i] == 0) ? 1.0 : -1.0));
+    for (int64_t p = 0; p < 64; ++p)
+      x[i * 64 + p] = static_cast<float>(0.5 * rnd.normal() + ((p < 32) == (y[i] == 0) ? 1.0 : -1.0));
   }
   LossConfig ce;
   SgdConfig sgd;

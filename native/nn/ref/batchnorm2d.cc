@@ -7,8 +7,9 @@
 namespace eos::ref {
 
 template <typename T>
-void batchnorm2d_forward_train(int64_t n, int64_t c, int64_t s, const T* x, const T* gamma, const T* beta, T* y,
-                               T* mean, T* invstd, T* running_mean, T* running_var, double momentum, double eps) {
+void batchnorm2d_forward_train(int64_t n, int64_t c, int64_t s, const T* x, const T* gamma, const T* beta,
+                               T* y, T* mean, T* invstd, T* running_mean, T* running_var, double momentum,
+                               double eps) {
   const int64_t m = n * s;
 #pragma omp parallel for schedule(static) if (n * c * s >= kParallelMinWork)
   for (int64_t ch = 0; ch < c; ++ch) {
@@ -91,12 +92,12 @@ void batchnorm2d_backward(int64_t n, int64_t c, int64_t s, const T* x, const T* 
   }
 }
 
-#define EOS_INSTANTIATE(T)                                                                                   \
-  template void batchnorm2d_forward_train<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T*, T*, \
-                                             T*, T*, T*, double, double);                                    \
-  template void batchnorm2d_forward_eval<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*,         \
-                                            const T*, const T*, double, T*);                                 \
-  template void batchnorm2d_backward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*,   \
+#define EOS_INSTANTIATE(T)                                                                                 \
+  template void batchnorm2d_forward_train<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T*,  \
+                                             T*, T*, T*, T*, double, double);                              \
+  template void batchnorm2d_forward_eval<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*,       \
+                                            const T*, const T*, double, T*);                               \
+  template void batchnorm2d_backward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*, \
                                         const T*, T*, T*, T*);
 EOS_INSTANTIATE(float)
 EOS_INSTANTIATE(double)

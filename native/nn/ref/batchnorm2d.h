@@ -19,8 +19,9 @@ namespace eos::ref {
 
 // Writes y and the batch statistics mean, invstd (kept for the backward pass) and updates the running ones.
 template <typename T>
-void batchnorm2d_forward_train(int64_t n, int64_t c, int64_t s, const T* x, const T* gamma, const T* beta, T* y,
-                               T* mean, T* invstd, T* running_mean, T* running_var, double momentum, double eps);
+void batchnorm2d_forward_train(int64_t n, int64_t c, int64_t s, const T* x, const T* gamma, const T* beta,
+                               T* y, T* mean, T* invstd, T* running_mean, T* running_var, double momentum,
+                               double eps);
 
 template <typename T>
 void batchnorm2d_forward_eval(int64_t n, int64_t c, int64_t s, const T* x, const T* gamma, const T* beta,

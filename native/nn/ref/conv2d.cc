@@ -75,7 +75,9 @@ void col2im_add(const ConvDims& d, const T* col, T* x) {
 int64_t col_size(const ConvDims& d) { return d.c * 9 * d.p * d.q; }
 
 // Multiply-adds of one pass; small convolutions stay on one thread.
-bool go_parallel(const ConvDims& d) { return d.n > 1 && d.n * d.k * d.c * 9 * d.p * d.q >= 8 * kParallelMinWork; }
+bool go_parallel(const ConvDims& d) {
+  return d.n > 1 && d.n * d.k * d.c * 9 * d.p * d.q >= 8 * kParallelMinWork;
+}
 
 }  // namespace
 
@@ -145,9 +147,9 @@ void conv2d_backward_weights(const ConvDims& d, const T* x, const T* dy, T* dw, 
   }
 }
 
-#define EOS_INSTANTIATE(T)                                                                            \
-  template void conv2d_forward<T>(const ConvDims&, const T*, const T*, T*, T*);                       \
-  template void conv2d_backward_data<T>(const ConvDims&, const T*, const T*, T*, bool, T*);           \
+#define EOS_INSTANTIATE(T)                                                                  \
+  template void conv2d_forward<T>(const ConvDims&, const T*, const T*, T*, T*);             \
+  template void conv2d_backward_data<T>(const ConvDims&, const T*, const T*, T*, bool, T*); \
   template void conv2d_backward_weights<T>(const ConvDims&, const T*, const T*, T*, T*);
 EOS_INSTANTIATE(float)
 EOS_INSTANTIATE(double)

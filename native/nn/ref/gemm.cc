@@ -63,7 +63,7 @@ template <typename T>
 inline void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* __restrict acc) {
   typedef T Row __attribute__((vector_size(kNr * sizeof(T))));
   Row r[kMr];
-  for (int64_t i = 0; i < kMr; ++i) r[i] = Row{} ;
+  for (int64_t i = 0; i < kMr; ++i) r[i] = Row{};
   for (int64_t p = 0; p < kc; ++p) {
     Row bq;
     __builtin_memcpy(&bq, bp + p * kNr, sizeof(Row));

@@ -46,11 +46,12 @@ void linear_backward(int64_t n, int64_t in, int64_t out, const T* x, const T* w,
   }
 }
 
-template void linear_forward<float>(int64_t, int64_t, int64_t, const float*, const float*, const float*, float*);
+template void linear_forward<float>(int64_t, int64_t, int64_t, const float*, const float*, const float*,
+                                    float*);
 template void linear_forward<double>(int64_t, int64_t, int64_t, const double*, const double*, const double*,
                                      double*);
-template void linear_backward<float>(int64_t, int64_t, int64_t, const float*, const float*, const float*, float*,
-                                     float*, float*);
+template void linear_backward<float>(int64_t, int64_t, int64_t, const float*, const float*, const float*,
+                                     float*, float*, float*);
 template void linear_backward<double>(int64_t, int64_t, int64_t, const double*, const double*, const double*,
                                       double*, double*, double*);
 

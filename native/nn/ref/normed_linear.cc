@@ -22,19 +22,22 @@ void normalize_vectors(int64_t count, int64_t len, int64_t stride, int64_t step,
       sq += e * e;
     }
     const double norm = std::max(std::sqrt(sq), kNormEps);
-    for (int64_t i = 0; i < len; ++i) dst[v * stride + i * step] = static_cast<T>(src[v * stride + i * step] / norm);
+    for (int64_t i = 0; i < len; ++i)
+      dst[v * stride + i * step] = static_cast<T>(src[v * stride + i * step] / norm);
     norms[v] = static_cast<T>(norm);
   }
 }
 
-// dv = (du - u (u . du)) / norm when the norm was not clamped, du / eps when it was. Same addressing as above.
+// dv = (du - u (u . du)) / norm when the norm was not clamped, du / eps when it was. Same addressing as
+// above.
 template <typename T>
 void normalize_backward(int64_t count, int64_t len, int64_t stride, int64_t step, const T* u, const T* norms,
                         const T* du, T* dv) {
   for (int64_t v = 0; v < count; ++v) {
     const double norm = norms[v];
     double dot = 0;
-    for (int64_t i = 0; i < len; ++i) dot += static_cast<double>(u[v * stride + i * step]) * du[v * stride + i * step];
+    for (int64_t i = 0; i < len; ++i)
+      dot += static_cast<double>(u[v * stride + i * step]) * du[v * stride + i * step];
     const bool clamped = !(norm > kNormEps);
     for (int64_t i = 0; i < len; ++i) {
       const int64_t e = v * stride + i * step;
@@ -56,7 +59,7 @@ void normed_linear_forward(int64_t n, int64_t in, int64_t out, const T* x, const
   T* wn = xn + n * in;
   T* xnorm = wn + in * out;
   T* wnorm = xnorm + n;
-  normalize_vectors(n, in, in, 1, x, xn, xnorm);    // rows of x
+  normalize_vectors(n, in, in, 1, x, xn, xnorm);     // rows of x
   normalize_vectors(out, in, 1, out, w, wn, wnorm);  // columns of w
   for (int64_t r = 0; r < n; ++r) {
     for (int64_t o = 0; o < out; ++o) {
@@ -99,7 +102,7 @@ void normed_linear_backward(int64_t n, int64_t in, int64_t out, const T* x, cons
 }
 
 #define EOS_INSTANTIATE(T)                                                                                 \
-  template void normed_linear_forward<T>(int64_t, int64_t, int64_t, const T*, const T*, T*, T*);          \
+  template void normed_linear_forward<T>(int64_t, int64_t, int64_t, const T*, const T*, T*, T*);           \
   template void normed_linear_backward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T*, T*, \
                                           T*);
 EOS_INSTANTIATE(float)

@@ -27,12 +27,12 @@ class RefBackend final : public Backend<T> {
     if (count <= 0) return nullptr;
     // 64-byte alignment for the vector loads of the kernels.
     const size_t bytes = static_cast<size_t>(count) * sizeof(T);
-    void* p = ::operator new(bytes, std::align_val_t{64});  // throws std::bad_alloc
+    void* p = ::operator new (bytes, std::align_val_t{64});  // throws std::bad_alloc
     std::memset(p, 0, bytes);
     return static_cast<T*>(p);
   }
   void release(T* p) override {
-    if (p) ::operator delete(p, std::align_val_t{64});
+    if (p) ::operator delete (p, std::align_val_t{64});
   }
   void upload(T* dst, const T* host, int64_t count) override {
     if (count > 0 && dst != host) std::memcpy(dst, host, static_cast<size_t>(count) * sizeof(T));
@@ -51,18 +51,18 @@ class RefBackend final : public Backend<T> {
     ref::conv2d_backward_weights(d, x, dy, dw, conv_workspace(d));
   }
 
-  void batchnorm_forward_train(int64_t n, int64_t c, int64_t s, const T* x, const T* gamma, const T* beta, T* y,
-                               T* mean, T* invstd, T* running_mean, T* running_var, double momentum,
+  void batchnorm_forward_train(int64_t n, int64_t c, int64_t s, const T* x, const T* gamma, const T* beta,
+                               T* y, T* mean, T* invstd, T* running_mean, T* running_var, double momentum,
                                double eps) override {
-    ref::batchnorm2d_forward_train(n, c, s, x, gamma, beta, y, mean, invstd, running_mean, running_var, momentum,
-                                   eps);
+    ref::batchnorm2d_forward_train(n, c, s, x, gamma, beta, y, mean, invstd, running_mean, running_var,
+                                   momentum, eps);
   }
   void batchnorm_forward_eval(int64_t n, int64_t c, int64_t s, const T* x, const T* gamma, const T* beta,
                               const T* running_mean, const T* running_var, double eps, T* y) override {
     ref::batchnorm2d_forward_eval(n, c, s, x, gamma, beta, running_mean, running_var, eps, y);
   }
-  void batchnorm_backward(int64_t n, int64_t c, int64_t s, const T* x, const T* dy, const T* gamma, const T* mean,
-                          const T* invstd, T* dx, T* dgamma, T* dbeta) override {
+  void batchnorm_backward(int64_t n, int64_t c, int64_t s, const T* x, const T* dy, const T* gamma,
+                          const T* mean, const T* invstd, T* dx, T* dgamma, T* dbeta) override {
     ref::batchnorm2d_backward(n, c, s, x, dy, gamma, mean, invstd, dx, dgamma, dbeta);
   }
 
@@ -81,7 +81,8 @@ class RefBackend final : public Backend<T> {
   void global_avgpool_forward(int64_t n, int64_t c, int64_t s, const T* x, T* y) override {
     ref::global_avgpool_forward(n, c, s, x, y);
   }
-  void global_avgpool_backward(int64_t n, int64_t c, int64_t s, const T* dy, T* dx, bool accumulate) override {
+  void global_avgpool_backward(int64_t n, int64_t c, int64_t s, const T* dy, T* dx,
+                               bool accumulate) override {
     ref::global_avgpool_backward(n, c, s, dy, dx, accumulate);
   }
 
@@ -106,7 +107,9 @@ class RefBackend final : public Backend<T> {
   }
 
  private:
-  T* conv_workspace(const ConvDims& d) { return workspace(ref::conv2d_workspace_size(d, omp_get_max_threads())); }
+  T* conv_workspace(const ConvDims& d) {
+    return workspace(ref::conv2d_workspace_size(d, omp_get_max_threads()));
+  }
 
   // One scratch buffer, grown to the largest request and then reused.
   T* workspace(int64_t count) {

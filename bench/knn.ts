@@ -1,0 +1,254 @@
+// npm run bench:knn -- exact self-kNN, k = 11 (each row is among its own 11 neighbours, as the peers return
+// it), on seeded random N(0, 1) float32 rows: N = 12,406 and 100,000 at d = 64, N = 50,000 at d = 512.
+// Ours (native/knn through the addon) against faiss IndexFlatL2 and scikit-learn
+// NearestNeighbors(algorithm='brute'), 2 threads each. Prints seconds, GFLOP/s of the distance computation
+// counted as 2 N^2 d (a brute force's work: ours computes each pair once, so it does half of that), peak
+// memory, the ratios, and how often the peers' neighbour sets equal ours; writes bench/out/knn.json.
+//
+// Every search runs in its own process (this file with --ours, or bench/peers/knn_peers.py), so that peak
+// RSS is per search; "extra" is the peak minus the resident size once the input is loaded. The peers run
+// with OPENBLAS_CORETYPE unset (the machine-wide Haswell setting halves OpenBLAS's GEMM speed).
+//
+// Options: --cases=all|small (small: N = 12,406 only), --repeats=N (best of N per search; default 3 for the
+// small case, 1 for the large ones), --threads=N (default 2).
+// Figures are wall-clock on a shared machine: compare the ratios of one run, not absolute seconds.
+
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { native } from '../lib/native.js';
+
+const K = 11;
+const SEED = 0;
+const CASES = [
+  { name: 'N=12406 d=64', n: 12406, d: 64, small: true },
+  { name: 'N=100000 d=64', n: 100000, d: 64, small: false },
+  { name: 'N=50000 d=512', n: 50000, d: 512, small: false },
+];
+const MIB = 1 << 20;
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const outDir = `${root}bench/out`;
+
+interface Run {
+  seconds: number;
+  rssBefore: number;
+  peakRss: number;
+  version?: string;
+  kernel?: string;
+  symmetric?: boolean;
+  bruteForceRows?: number;
+}
+type Outcome = Run | { error: string };
+
+/** Seeded N(0, 1) float32 rows (mulberry32 + Box-Muller). */
+function randomRows(n: number, d: number, seed: number): Float32Array {
+  let s = (seed + 0x9e3779b9) >>> 0;
+  const uniform = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const x = new Float32Array(n * d);
+  for (let i = 0; i < x.length; i++) {
+    x[i] = Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  }
+  return x;
+}
+
+/** Child mode: one of our searches, reported as JSON on stdout. */
+async function childOurs(args: string[]): Promise<void> {
+  const [path, n, d, k, repeats, threads, outPath] = args;
+  const bytes = readFileSync(path);
+  const x = new Float32Array(bytes.buffer, bytes.byteOffset, Number(n) * Number(d));
+  const rssBefore = process.memoryUsage().rss;
+  let best = Infinity;
+  let result: Awaited<ReturnType<ReturnType<typeof native>['knnSearch']>> | undefined;
+  for (let r = 0; r < Number(repeats); r++) {
+    const start = performance.now();
+    result = await native().knnSearch(x, null, Number(d), Number(k), { threads: Number(threads) });
+    best = Math.min(best, (performance.now() - start) / 1000);
+  }
+  const peakRss = process.resourceUsage().maxRSS * 1024;
+  writeFileSync(outPath, result!.indices);
+  const { kernel, symmetric, bruteForceRows } = result!.stats;
+  const run: Run = { seconds: best, rssBefore, peakRss, kernel, symmetric, bruteForceRows };
+  process.stdout.write(JSON.stringify(run));
+}
+
+function spawnJson(command: string, args: string[], env: NodeJS.ProcessEnv): Outcome {
+  const child = spawnSync(command, args, { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (child.status !== 0) {
+    return {
+      error: `${command} ${args.join(' ')} failed (${child.error?.message ?? `exit ${child.status}`}): ${child.stderr}`,
+    };
+  }
+  return JSON.parse(child.stdout) as Outcome;
+}
+
+/** Rows whose neighbour sets are equal (order ignored: ties may be ordered differently). */
+function agreement(a: Int32Array, b: Int32Array, k: number): number {
+  let same = 0;
+  const rows = a.length / k;
+  for (let i = 0; i < rows; i++) {
+    const sa = Array.from(a.subarray(i * k, i * k + k)).sort((p, q) => p - q);
+    const sb = Array.from(b.subarray(i * k, i * k + k)).sort((p, q) => p - q);
+    if (sa.every((v, j) => v === sb[j])) same++;
+  }
+  return same / rows;
+}
+
+function readIndices(path: string): Int32Array | null {
+  try {
+    const bytes = readFileSync(path);
+    return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  } catch {
+    return null;
+  }
+}
+
+function option(name: string, fallback: string): string {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return arg ? arg.slice(name.length + 3) : fallback;
+}
+
+async function main(): Promise<void> {
+  const oursAt = process.argv.indexOf('--ours');
+  if (oursAt >= 0) return childOurs(process.argv.slice(oursAt + 1));
+
+  const which = option('cases', 'all');
+  if (which !== 'all' && which !== 'small') throw new RangeError('--cases: expected all or small');
+  const threads = Number(option('threads', '2'));
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError('--threads: expected an integer >= 1');
+  const repeatsOption = option('repeats', '');
+  const repeatsArg = repeatsOption === '' ? null : Number(repeatsOption);
+  if (repeatsArg !== null && (!Number.isInteger(repeatsArg) || repeatsArg < 1)) {
+    throw new RangeError('--repeats: expected an integer >= 1');
+  }
+
+  const peerEnv = { ...process.env };
+  delete peerEnv.OPENBLAS_CORETYPE;
+  const script = `${root}bench/peers/knn_peers.py`;
+  const self = fileURLToPath(import.meta.url);
+  const tmp = mkdtempSync(join(os.tmpdir(), 'eos-knn-bench-'));
+  const report: Record<string, unknown> = {};
+  const table: string[][] = [];
+  try {
+    for (const c of CASES.filter((c) => which === 'all' || c.small)) {
+      const repeats = repeatsArg ?? (c.small ? 3 : 1);
+      const data = join(tmp, 'x.f32');
+      writeFileSync(data, randomRows(c.n, c.d, SEED));
+      const common = [data, String(c.n), String(c.d), String(K), String(repeats), String(threads)];
+      console.log(`${c.name}: ours...`);
+      const ours = spawnJson(
+        process.execPath,
+        [self, '--ours', ...common, join(tmp, 'ours.i32')],
+        process.env,
+      );
+      const peers: Record<string, Outcome> = {};
+      for (const peer of ['faiss', 'sklearn']) {
+        console.log(`${c.name}: ${peer}...`);
+        peers[peer] = spawnJson(
+          '/usr/bin/python3',
+          [script, peer, ...common, join(tmp, `${peer}.i32`)],
+          peerEnv,
+        );
+      }
+
+      const flops = 2 * c.n * c.n * c.d;
+      const oursIdx = readIndices(join(tmp, 'ours.i32'));
+      const summary = (r: Outcome) =>
+        'error' in r
+          ? r
+          : {
+              ...r,
+              gflops: flops / r.seconds / 1e9,
+              extraMiB: (r.peakRss - r.rssBefore) / MIB,
+              peakMiB: r.peakRss / MIB,
+            };
+      const ratios: Record<string, number | null> = {};
+      const agree: Record<string, number | null> = {};
+      for (const peer of ['faiss', 'sklearn']) {
+        const p = peers[peer];
+        ratios[peer] = 'error' in ours || 'error' in p ? null : p.seconds / ours.seconds;
+        const peerIdx = readIndices(join(tmp, `${peer}.i32`));
+        agree[peer] = oursIdx && peerIdx && !('error' in p) ? agreement(oursIdx, peerIdx, K) : null;
+      }
+      report[c.name] = {
+        n: c.n,
+        d: c.d,
+        k: K,
+        repeats,
+        inputMiB: (c.n * c.d * 4) / MIB,
+        ours: summary(ours),
+        faiss: summary(peers.faiss),
+        sklearn: summary(peers.sklearn),
+        ratios,
+        sameNeighbourSets: agree,
+      };
+      const sec = (r: Outcome) => ('error' in r ? 'error' : r.seconds.toFixed(3));
+      const gf = (r: Outcome) => ('error' in r ? '-' : (flops / r.seconds / 1e9).toFixed(1));
+      const mem = (r: Outcome) => ('error' in r ? '-' : `${((r.peakRss - r.rssBefore) / MIB).toFixed(0)}`);
+      const x = (v: number | null) => (v === null ? '-' : `${v.toFixed(1)}x`);
+      table.push([
+        c.name,
+        sec(ours),
+        sec(peers.faiss),
+        sec(peers.sklearn),
+        gf(ours),
+        gf(peers.faiss),
+        gf(peers.sklearn),
+        x(ratios.faiss),
+        x(ratios.sklearn),
+        `${mem(ours)}/${mem(peers.faiss)}/${mem(peers.sklearn)}`,
+        agree.faiss === null ? '-' : `${(100 * agree.faiss).toFixed(2)}%`,
+      ]);
+      for (const [name, r] of Object.entries({ ours, ...peers })) {
+        if ('error' in r) console.log(`  ${name} failed: ${r.error}`);
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const header = [
+    'case',
+    'ours s',
+    'faiss s',
+    'sklearn s',
+    'ours GF/s',
+    'faiss GF/s',
+    'skl GF/s',
+    'faiss/ours',
+    'skl/ours',
+    'extra MiB o/f/s',
+    'same as faiss',
+  ];
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+  const line = (row: string[]) =>
+    row.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  console.log(
+    `\nexact self-kNN, k = ${K}, ${threads} threads; GF/s = 2 N^2 d / seconds; extra = peak RSS - RSS with the input loaded`,
+  );
+  console.log(line(header));
+  for (const row of table) console.log(line(row));
+
+  mkdirSync(outDir, { recursive: true });
+  const file = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version },
+    threads,
+    cases: report,
+  };
+  writeFileSync(`${outDir}/knn.json`, `${JSON.stringify(file, null, 2)}\n`);
+  console.log(`\nwrote ${outDir}/knn.json`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
