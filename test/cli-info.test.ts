@@ -31,7 +31,7 @@ test('an unknown command or a bad flag fails with a clear message', (t) => {
   );
   t.regex(String((err as { stderr?: string }).stderr), /unknown command 'frobnicate'/);
   const err2 = t.throws(() =>
-    execFileSync(process.execPath, [eos, 'run', '--threads', '0'], { encoding: 'utf8', stdio: 'pipe' }),
+    execFileSync(process.execPath, [eos, 'run', '--epochs', '0'], { encoding: 'utf8', stdio: 'pipe' }),
   );
-  t.regex(String((err2 as { stderr?: string }).stderr), /--threads must be a positive integer/);
+  t.regex(String((err2 as { stderr?: string }).stderr), /--epochs must be an integer >= 1/);
 });

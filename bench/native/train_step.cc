@@ -52,15 +52,24 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&] { return std::atoll(argv[++i]); };
-    if (a == "--channels") channels = next();
-    else if (a == "--side") side = next();
-    else if (a == "--depth") depth = next();
-    else if (a == "--batch") batch = next();
-    else if (a == "--threads") threads = static_cast<int>(next());
-    else if (a == "--steps") steps = static_cast<int>(next());
-    else if (a == "--warmup") warmup = static_cast<int>(next());
-    else if (a == "--eval-steps") eval_steps = static_cast<int>(next());
-    else if (a == "--json") json = true;
+    if (a == "--channels")
+      channels = next();
+    else if (a == "--side")
+      side = next();
+    else if (a == "--depth")
+      depth = next();
+    else if (a == "--batch")
+      batch = next();
+    else if (a == "--threads")
+      threads = static_cast<int>(next());
+    else if (a == "--steps")
+      steps = static_cast<int>(next());
+    else if (a == "--warmup")
+      warmup = static_cast<int>(next());
+    else if (a == "--eval-steps")
+      eval_steps = static_cast<int>(next());
+    else if (a == "--json")
+      json = true;
   }
   omp_set_num_threads(threads);
   TrunkSpec spec;
@@ -137,7 +146,8 @@ int main(int argc, char** argv) {
       float zmax = -1e30f;
       for (int64_t k = 0; k < classes; ++k) {
         float acc = bias[k];
-        for (int64_t f = 0; f < kTrunkFeatures; ++f) acc += w[k * kTrunkFeatures + f] * feat[n * kTrunkFeatures + f];
+        for (int64_t f = 0; f < kTrunkFeatures; ++f)
+          acc += w[k * kTrunkFeatures + f] * feat[n * kTrunkFeatures + f];
         z[k] = acc;
         zmax = std::max(zmax, acc);
       }
@@ -147,7 +157,8 @@ int main(int argc, char** argv) {
       float* df = &dfeat[n * kTrunkFeatures];
       std::memset(df, 0, sizeof(float) * kTrunkFeatures);
       for (int64_t k = 0; k < classes; ++k) {
-        const float g = static_cast<float>((std::exp(z[k] - zmax) / sum - (k == labels[n] ? 1.0 : 0.0)) / batch);
+        const float g =
+            static_cast<float>((std::exp(z[k] - zmax) / sum - (k == labels[n] ? 1.0 : 0.0)) / batch);
         db[k] += g;
         for (int64_t f = 0; f < kTrunkFeatures; ++f) {
           dw[k * kTrunkFeatures + f] += g * feat[n * kTrunkFeatures + f];
@@ -183,17 +194,20 @@ int main(int argc, char** argv) {
 
   if (json) {
     std::printf(
-        "{\"train_ips\": %.1f, \"train_cpu_ips\": %.1f, \"eval_ips\": %.1f, \"peak_rss_mib\": %.1f, \"plan_mib\": %.1f, \"build_s\": %.3f, "
+        "{\"train_ips\": %.1f, \"train_cpu_ips\": %.1f, \"eval_ips\": %.1f, \"peak_rss_mib\": %.1f, "
+        "\"plan_mib\": %.1f, \"build_s\": %.3f, "
         "\"loss_first\": %.4f, \"loss_last\": %.4f}\n",
-        train_ips, train_cpu_ips, eval_ips, peak_rss_mib(), trunk.memory_bytes() / 1048576.0, build_s, first_loss,
-        loss);
+        train_ips, train_cpu_ips, eval_ips, peak_rss_mib(), trunk.memory_bytes() / 1048576.0, build_s,
+        first_loss, loss);
   } else {
     std::printf("eos dnnl (%s, %s): ResNet-%lld %lldx%lldx%lld batch %lld threads %d\n",
                 eos::dnnl_backend::dnnl_isa().c_str(), eos::dnnl_backend::dnnl_cpu_runtime().c_str(),
                 static_cast<long long>(depth), static_cast<long long>(channels), static_cast<long long>(side),
                 static_cast<long long>(side), static_cast<long long>(batch), threads);
-    std::printf("  train %.1f img/s  eval %.1f img/s  peak RSS %.1f MiB  plan %.1f MiB  build %.2f s  loss %.4f -> %.4f\n",
-                train_ips, eval_ips, peak_rss_mib(), trunk.memory_bytes() / 1048576.0, build_s, first_loss, loss);
+    std::printf(
+        "  train %.1f img/s  eval %.1f img/s  peak RSS %.1f MiB  plan %.1f MiB  build %.2f s  loss %.4f -> "
+        "%.4f\n",
+        train_ips, eval_ips, peak_rss_mib(), trunk.memory_bytes() / 1048576.0, build_s, first_loss, loss);
     const std::string prof = trunk.profile_report();
     if (!prof.empty()) std::printf("%s", prof.c_str());
   }

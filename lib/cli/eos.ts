@@ -3,7 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { exportCommand } from './export-command.js';
 import { collectInfo, formatInfo, packageVersion } from './info.js';
-import { runPipeline } from './run.js';
+import { addRunCommand } from './run.js';
 import { serveCommand } from './serve-command.js';
 
 function numberList(name: string) {
@@ -55,13 +55,7 @@ export function buildProgram(): Command {
       console.log(opts.json ? JSON.stringify(report, null, 2) : formatInfo(report));
     });
 
-  program
-    .command('run')
-    .description('the three-phase pipeline on the default data set (Fashion-MNIST, exp ratio 100)')
-    .option('--threads <n>', 'CPU threads', positiveInt('--threads'))
-    .action(async (opts: { threads?: number }) => {
-      process.exitCode = await runPipeline(opts);
-    });
+  addRunCommand(program);
 
   program
     .command('export')

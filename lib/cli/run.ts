@@ -1,23 +1,241 @@
-// `eos run`: the three-phase pipeline. Until every phase exists, it runs what exists and says what is missing.
-import { collectInfo, formatInfo } from './info.js';
+// `eos run`: the three-phase pipeline with progress bars, Ctrl-C handling and a results table.
 
-export interface RunOptions {
-  threads?: number;
+import { SingleBar } from 'cli-progress';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
+import { PRESETS, type PresetName, type RunConfig, validateConfig } from '../pipeline/config.js';
+import { formatSummary } from '../pipeline/report.js';
+import { RunAborted, runThreePhase } from '../pipeline/run-three-phase.js';
+import { isSamplerName, SAMPLER_NAMES, type SamplerName } from '../pipeline/samplers.js';
+import type { TrainRule } from '../train/class-weights.js';
+import type { LossName } from '../train/loss-config.js';
+
+const LOSSES = ['ce', 'focal', 'ldam', 'asl'];
+const RULES = ['none', 'reweight', 'drw', 'resample'];
+
+function int(name: string, min = 1) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer >= ${min}.`);
+    return n;
+  };
+}
+function positive(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number > 0.`);
+    return n;
+  };
+}
+function samplerList(v: string): SamplerName[] {
+  const names = v.split(',').filter((s) => s.length > 0);
+  for (const n of names)
+    if (!isSamplerName(n))
+      throw new InvalidArgumentError(`unknown sampler ${n}; choose from ${SAMPLER_NAMES.join(', ')}.`);
+  return names as SamplerName[];
 }
 
-export async function runPipeline(_opts: RunOptions): Promise<number> {
-  const report = collectInfo();
-  console.log(formatInfo(report));
-  if (!report.dataset.installed) {
-    console.error('eos run: the default data set is not installed: apt-get install dataset-fashion-mnist');
-    return 1;
+interface RunFlags {
+  preset: PresetName;
+  dataset?: DatasetName;
+  dataDir?: string;
+  imbalance?: 'exp' | 'step';
+  ratio?: number;
+  splitSeed?: number;
+  valFraction?: number;
+  depth?: number;
+  backend?: 'auto' | 'ref' | 'dnnl';
+  threads?: number;
+  seed?: number;
+  epochs?: number;
+  batch?: number;
+  lr?: number;
+  warmup?: number;
+  loss?: LossName;
+  trainRule?: TrainRule;
+  focalGamma?: number;
+  sampler?: SamplerName;
+  compare?: SamplerName[];
+  kNeighbors?: number;
+  headEpochs?: number;
+  headLr?: number;
+  headBatch?: number;
+  headLoss?: LossName;
+  headRule?: TrainRule;
+  out?: string;
+  resume?: boolean;
+}
+
+/** The run configuration: the preset, overridden by every flag given. */
+export function configFromFlags(f: RunFlags): RunConfig {
+  const base = structuredClone(PRESETS[f.preset]);
+  const c: RunConfig = {
+    ...base,
+    dataset: f.dataset ?? base.dataset,
+    dataDir: f.dataDir ?? base.dataDir,
+    imbalance: {
+      type: f.imbalance ?? base.imbalance.type,
+      ratio: f.ratio ?? base.imbalance.ratio,
+      seed: f.splitSeed ?? base.imbalance.seed,
+    },
+    validationFraction: f.valFraction ?? base.validationFraction,
+    depth: f.depth ?? base.depth,
+    backend: f.backend ?? base.backend,
+    threads: f.threads ?? base.threads,
+    seed: f.seed ?? base.seed,
+    phase1: {
+      epochs: f.epochs ?? base.phase1.epochs,
+      batch: f.batch ?? base.phase1.batch,
+      lr: f.lr ?? base.phase1.lr,
+      warmupEpochs: f.warmup ?? Math.min(base.phase1.warmupEpochs, (f.epochs ?? base.phase1.epochs) - 1),
+      loss: f.loss ?? base.phase1.loss,
+      trainRule: f.trainRule ?? base.phase1.trainRule,
+      focalGamma: f.focalGamma ?? base.phase1.focalGamma,
+    },
+    sampler: f.sampler ?? base.sampler,
+    compareWith: f.compare ?? base.compareWith,
+    kNeighbors: f.kNeighbors ?? base.kNeighbors,
+    phase3: {
+      epochs: f.headEpochs ?? base.phase3.epochs,
+      batch: f.headBatch ?? base.phase3.batch,
+      lr: f.headLr ?? base.phase3.lr,
+      warmupEpochs: base.phase3.warmupEpochs,
+      loss: f.headLoss ?? f.loss ?? base.phase3.loss,
+      trainRule: f.headRule ?? base.phase3.trainRule,
+    },
+    outDir: f.out ?? base.outDir,
+  };
+  validateConfig(c);
+  return c;
+}
+
+export function addRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description(
+      'the three-phase pipeline (default: Fashion-MNIST, exp ratio 100, ResNet-32, EOS vs none/ROS/SMOTE)',
+    )
+    .addOption(
+      new Option('--preset <name>', 'quick (about 15 min on 2 cores) or paper (200 epochs)')
+        .choices(['quick', 'paper'])
+        .default('quick'),
+    )
+    .addOption(new Option('--dataset <name>', 'data set').choices([...DATASET_NAMES]))
+    .option('--data-dir <dir>', "folder of the data set files (default for fashion-mnist: Debian's)")
+    .addOption(new Option('--imbalance <type>', 'imbalance profile').choices(['exp', 'step']))
+    .option('--ratio <r>', 'imbalance ratio n_max / n_min', positive('--ratio'))
+    .option('--split-seed <n>', 'seed of the imbalanced subset', int('--split-seed', 0))
+    .option(
+      '--val-fraction <f>',
+      'validation fraction carved from the training set (reported, never the test set)',
+      Number,
+    )
+    .option('--depth <n>', 'ResNet depth 6n+2', int('--depth', 8))
+    .addOption(new Option('--backend <name>', 'native backend').choices(['auto', 'ref', 'dnnl']))
+    .option('--threads <n>', 'CPU threads (0 = all)', int('--threads', 0))
+    .option('--seed <n>', 'training seed', int('--seed', 0))
+    .option('--epochs <n>', 'phase-1 epochs', int('--epochs'))
+    .option('--batch <n>', 'phase-1 batch size', int('--batch', 2))
+    .option('--lr <x>', 'phase-1 learning rate', positive('--lr'))
+    .option('--warmup <n>', 'phase-1 warm-up epochs', int('--warmup', 0))
+    .addOption(new Option('--loss <name>', 'loss for phases 1 and 3').choices(LOSSES))
+    .addOption(new Option('--train-rule <name>', 'phase-1 train rule').choices(RULES))
+    .option('--focal-gamma <g>', 'focal loss gamma', Number)
+    .addOption(new Option('--sampler <name>', 'main phase-2 method').choices([...SAMPLER_NAMES]))
+    .option('--compare <list>', 'other phase-2 methods on the same backbone (comma-separated)', samplerList)
+    .option('--k-neighbors <k>', 'neighbours for the sampler', int('--k-neighbors'))
+    .option('--head-epochs <n>', 'phase-3 epochs', int('--head-epochs'))
+    .option('--head-lr <x>', 'phase-3 learning rate', positive('--head-lr'))
+    .option('--head-batch <n>', 'phase-3 batch size', int('--head-batch'))
+    .addOption(new Option('--head-loss <name>', 'phase-3 loss (default: the phase-1 loss)').choices(LOSSES))
+    .addOption(new Option('--head-rule <name>', 'phase-3 train rule').choices(RULES))
+    .option('--out <dir>', 'output directory (config.json, checkpoints, results, models)')
+    .option('--resume', 'continue from the checkpoint in --out')
+    .action(async (flags: RunFlags) => {
+      process.exitCode = await runCommand(configFromFlags(flags), flags.resume ?? false);
+    });
+}
+
+async function runCommand(config: RunConfig, resume: boolean): Promise<number> {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    console.error(
+      '\neos run: stopping at the next batch and saving a checkpoint (Ctrl-C again to quit at once)',
+    );
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const tty = process.stderr.isTTY;
+  const bar = tty
+    ? new SingleBar({
+        format:
+          'phase 1 | epoch {epoch}/{epochs} | {bar} | batch {value}/{total} | loss {loss} | acc {acc} | {ips} img/s | ETA {eta_formatted}',
+        hideCursor: true,
+        clearOnComplete: true,
+        etaBuffer: 50,
+      })
+    : null;
+  let barEpoch = -1;
+  let epochStart = performance.now();
+  try {
+    const result = await runThreePhase(config, {
+      resume,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.kind === 'phase') {
+          bar?.stop();
+          console.error(`eos run: ${e.message}`);
+        } else if (e.kind === 'batch' && bar) {
+          if (e.epoch !== barEpoch) {
+            bar.stop();
+            bar.start(e.batchesTotal, 0, {
+              epoch: e.epoch + 1,
+              epochs: e.epochs,
+              loss: '-',
+              acc: '-',
+              ips: '-',
+            });
+            barEpoch = e.epoch;
+            epochStart = performance.now();
+          }
+          const seconds = (performance.now() - epochStart) / 1000;
+          bar.update(e.batches, {
+            loss: e.loss.toFixed(3),
+            acc: (100 * e.accuracy).toFixed(1),
+            ips: ((e.batches * config.phase1.batch) / Math.max(seconds, 1e-3)).toFixed(0),
+          });
+        } else if (e.kind === 'epoch') {
+          bar?.stop();
+          barEpoch = -1;
+          const r = e.record;
+          console.error(
+            `phase 1 epoch ${r.epoch + 1}/${e.epochs}: lr ${r.lr.toPrecision(3)} loss ${r.loss.toFixed(4)} train acc ${(100 * r.accuracy).toFixed(1)}% ` +
+              `${r.imagesPerSecond.toFixed(0)} img/s ${r.seconds.toFixed(1)} s`,
+          );
+        } else if (e.kind === 'method') {
+          console.error(
+            `phase 2+3 ${e.name}: test balanced accuracy ${(100 * e.balancedAccuracy).toFixed(2)}%`,
+          );
+        }
+      },
+    });
+    console.log(`\n${formatSummary(result)}\n`);
+    console.log(
+      `Full report: ${result.files.report}; model: ${result.files.model}, ${result.files.onnx}; ${result.seconds.total.toFixed(0)} s in all.`,
+    );
+    return 0;
+  } catch (err) {
+    bar?.stop();
+    if (err instanceof RunAborted || (err as Error).name === 'AbortError') {
+      console.error(
+        `eos run: interrupted. Resume with the same options plus: --resume --out ${config.outDir}`,
+      );
+      return 130;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
   }
-  console.log(
-    [
-      '',
-      'eos run: the pipeline is not complete yet. Present: the native addon, the augmentation kernel.',
-      'Not there yet: phase 1 training (issue 3), phase 2 samplers (issue 4), phase 3 and evaluation (issue 5).',
-    ].join('\n'),
-  );
-  return 0;
 }

@@ -47,19 +47,41 @@ using knn_detail::key_dist;
 using knn_detail::key_index;
 using knn_detail::kNR;
 
+namespace {
+
+// (double(a) - double(b))^2, rounded on its own: the barrier keeps the compiler from fusing the product
+// into the caller's addition (an FMA), whatever the flags, so every language's float64 loop agrees.
+inline double rounded_square(float a, float b) {
+  double square = (static_cast<double>(a) - static_cast<double>(b)) * (static_cast<double>(a) - static_cast<double>(b));
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm("" : "+x"(square));
+#elif defined(__GNUC__) && defined(__aarch64__)
+  asm("" : "+w"(square));
+#endif
+  return square;
+}
+
+// knn_exact_dist2 of q against four rows at once: four independent sums hide the addition latency, each
+// evaluated exactly as knn_exact_dist2 evaluates it (same operations, same order).
+void exact_dist2_x4(const float* q, const float* const b[4], int64_t d, double* out) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  for (int64_t t = 0; t < d; ++t) {
+    s0 += rounded_square(q[t], b[0][t]);
+    s1 += rounded_square(q[t], b[1][t]);
+    s2 += rounded_square(q[t], b[2][t]);
+    s3 += rounded_square(q[t], b[3][t]);
+  }
+  out[0] = s0;
+  out[1] = s1;
+  out[2] = s2;
+  out[3] = s3;
+}
+
+}  // namespace
+
 double knn_exact_dist2(const float* a, const float* b, int64_t d) {
   double sum = 0.0;
-  for (int64_t t = 0; t < d; ++t) {
-    const double diff = static_cast<double>(a[t]) - static_cast<double>(b[t]);
-    double square = diff * diff;
-    // Keep the product rounded on its own (no FMA contraction), whatever the compiler flags.
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    asm("" : "+x"(square));
-#elif defined(__GNUC__) && defined(__aarch64__)
-    asm("" : "+w"(square));
-#endif
-    sum += square;
-  }
+  for (int64_t t = 0; t < d; ++t) sum += rounded_square(a[t], b[t]);
   return sum;
 }
 
@@ -354,7 +376,16 @@ void query_tile(const Problem& pb, int64_t i0, int64_t ni, int64_t tile_cols, Wo
 void brute_force_query(const float* q, const float* b, int64_t nb, int64_t d, int64_t self_row, ExactTopK& top,
                        int32_t* out_idx, float* out_dist) {
   top.clear();
-  for (int64_t j = 0; j < nb; ++j) {
+  int64_t j = 0;
+  for (; j + 4 <= nb; j += 4) {
+    const float* rows[4] = {b + j * d, b + (j + 1) * d, b + (j + 2) * d, b + (j + 3) * d};
+    double dist[4];
+    exact_dist2_x4(q, rows, d, dist);
+    for (int64_t u = 0; u < 4; ++u) {
+      if (j + u != self_row) top.push(dist[u], static_cast<int32_t>(j + u));
+    }
+  }
+  for (; j < nb; ++j) {
     if (j != self_row) top.push(knn_exact_dist2(q, b + j * d, d), static_cast<int32_t>(j));
   }
   top.write_sorted(out_idx, out_dist);
@@ -373,15 +404,20 @@ struct FinishScratch {
 bool finish_query(const Problem& pb, int64_t i, CandidateLists& lists, int64_t row, FinishScratch& s,
                   int32_t* out_idx, float* out_dist) {
   const int64_t d = pb.d, k = pb.k;
-  const int64_t kept = lists.finish(row);
+  const int64_t kept = lists.size(row);
   const CandidateKey* cand = lists.row(row);
   const int64_t available = pb.nb - (pb.exclude_self ? 1 : 0);
   bool certified = kept == pb.cap;  // fewer only when NaN distances were refused: recompute
   if (certified) {
-    for (int64_t c = 0; c < kept; ++c) {
-      s.exact[c] = knn_exact_dist2(pb.q + i * d, pb.b + static_cast<int64_t>(key_index(cand[c])) * d, d);
-      s.order[c] = c;
+    const float* q = pb.q + i * d;
+    auto row = [&](int64_t c) { return pb.b + static_cast<int64_t>(key_index(cand[c])) * d; };
+    int64_t c = 0;
+    for (; c + 4 <= kept; c += 4) {
+      const float* rows[4] = {row(c), row(c + 1), row(c + 2), row(c + 3)};
+      exact_dist2_x4(q, rows, d, s.exact.data() + c);
     }
+    for (; c < kept; ++c) s.exact[c] = knn_exact_dist2(q, row(c), d);
+    for (c = 0; c < kept; ++c) s.order[c] = c;
     std::sort(s.order.begin(), s.order.begin() + kept, [&](int64_t x, int64_t y) {
       return knn_detail::pair_less(s.exact[x], key_index(cand[x]), s.exact[y], key_index(cand[y]));
     });
@@ -438,7 +474,7 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   pb.qnorm = mapped_norms(queries, nq, d, pb.frame, threads);
   if (!self) pb.bnorm = mapped_norms(base, nb, d, pb.frame, threads);
 
-  const int64_t list_bytes = nq * pb.cap * 2 * static_cast<int64_t>(sizeof(CandidateKey));
+  const int64_t list_bytes = nq * pb.cap * static_cast<int64_t>(sizeof(CandidateKey));
   const bool symmetric = self && tiling.symmetric && list_bytes <= kPairListBudget;
   std::vector<FinishScratch> finish(threads, FinishScratch(pb.cap, k));
   int64_t brute = 0;

@@ -11,6 +11,10 @@
 #include <limits>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace eos::knn_detail {
 
 template <typename T>
@@ -39,55 +43,72 @@ inline float key_dist(CandidateKey key) {
 }
 inline int32_t key_index(CandidateKey key) { return static_cast<int32_t>(static_cast<uint32_t>(key)); }
 
-// Candidate lists of the float pass, one per row, as buffers of 2 * cap keys: an offer is appended; a
-// full buffer is cut back to its best cap (nth_element) and the row's threshold becomes the cap-th best
-// distance. Offers above the threshold are refused; it only ever decreases, and every refused or cut pair
-// is beaten by at least cap others, so what remains at the end is the exact top-cap set. Appending is much
-// cheaper than a heap insertion for the thousands of offers a row gets early on.
+// Candidate lists of the float pass: per row, the best `cap` keys offered so far, sorted ascending
+// (unused slots hold kEmptyKey, above every real key), and the row's threshold, the cap-th best distance
+// (+inf while the list is not full). An offer is inserted by shifting the worse keys up one slot (eight at
+// a time with AVX-512). A row among N candidates receives about cap * (1 + ln(N / cap)) insertions.
 class CandidateLists {
  public:
+  static constexpr CandidateKey kEmptyKey = ~CandidateKey{0};
+
   // `pad` extra thresholds (+inf) let a kernel read whole tiles of thresholds past the last row.
   CandidateLists(int64_t rows, int64_t cap, int64_t pad)
-      : cap_(cap), keys_(rows * 2 * cap), count_(rows, 0),
+      : cap_(cap), stride_((cap + 7) / 8 * 8), keys_(rows * stride_, kEmptyKey),
         thr_(rows + pad, std::numeric_limits<float>::infinity()) {}
 
   // Empties rows [r0, r0 + count).
   void reset(int64_t r0, int64_t count) {
-    std::fill(count_.begin() + r0, count_.begin() + r0 + count, 0);
+    std::fill(keys_.begin() + r0 * stride_, keys_.begin() + (r0 + count) * stride_, kEmptyKey);
     std::fill(thr_.begin() + r0, thr_.begin() + r0 + count, std::numeric_limits<float>::infinity());
   }
 
   float* thresholds() { return thr_.data(); }
 
-  // The caller has checked dist <= the row's threshold (a cheaper test in the hot loop); never NaN.
+  // Offers (dist, index) to the row; kept when it beats the row's cap-th best in pair order.
   void offer(int64_t row, float dist, int32_t index) {
-    CandidateKey* e = keys_.data() + row * 2 * cap_;
-    int32_t& n = count_[row];
-    e[n++] = candidate_key(dist, index);
-    if (n == 2 * cap_) {
-      std::nth_element(e, e + cap_ - 1, e + 2 * cap_);
-      n = static_cast<int32_t>(cap_);
-      thr_[row] = key_dist(e[cap_ - 1]);
-    }
+    CandidateKey* e = keys_.data() + row * stride_;
+    const CandidateKey key = candidate_key(dist, index);
+    if (!(key < e[cap_ - 1])) return;
+    insert(e, key);
+    if (e[cap_ - 1] != kEmptyKey) thr_[row] = key_dist(e[cap_ - 1]);
   }
 
-  // Cuts the row to its best min(cap, offered) candidates, sorted by pair order, and returns how many
-  // there are: row(r)[0, returned).
-  int64_t finish(int64_t row) {
-    CandidateKey* e = keys_.data() + row * 2 * cap_;
-    const int64_t n = count_[row];
-    const int64_t kept = std::min<int64_t>(n, cap_);
-    std::partial_sort(e, e + kept, e + n);
-    count_[row] = static_cast<int32_t>(kept);
-    return kept;
+  // The row's candidates, best first: row(r)[0, size(r)).
+  const CandidateKey* row(int64_t r) const { return keys_.data() + r * stride_; }
+  int64_t size(int64_t r) const {
+    const CandidateKey* e = row(r);
+    return std::lower_bound(e, e + cap_, kEmptyKey) - e;
   }
-
-  const CandidateKey* row(int64_t r) const { return keys_.data() + r * 2 * cap_; }
 
  private:
-  int64_t cap_;
+  // Inserts key into the sorted slots [0, cap) (key < e[cap - 1]); the worst key falls out. Slots in
+  // [cap, stride) only ever hold keys worse than the cap-th, and are never read as candidates.
+  void insert(CandidateKey* e, CandidateKey key) const {
+#if defined(__AVX512F__)
+    const __m512i k = _mm512_set1_epi64(static_cast<long long>(key));
+    for (int64_t c = (cap_ - 1) / 8 * 8; c >= 0; c -= 8) {
+      const __m512i v = _mm512_loadu_si512(e + c);
+      const CandidateKey before = c > 0 ? e[c - 1] : 0;  // 0 is below every real key
+      // shifted = [before, v0, ..., v6]: what each slot holds if everything from it on moves up one.
+      const __m512i shifted = _mm512_alignr_epi64(v, _mm512_set1_epi64(static_cast<long long>(before)), 7);
+      const __mmask8 move = _mm512_cmpgt_epu64_mask(v, k);          // slots whose key moves up
+      const __mmask8 from_left = _mm512_cmpgt_epu64_mask(shifted, k);  // ... and get their left neighbour
+      const __m512i incoming = _mm512_mask_blend_epi64(from_left, k, shifted);
+      _mm512_storeu_si512(e + c, _mm512_mask_blend_epi64(move, v, incoming));
+      if (before < key) break;  // the insertion point was in this chunk
+    }
+#else
+    int64_t slot = cap_ - 1;
+    while (slot > 0 && e[slot - 1] > key) {
+      e[slot] = e[slot - 1];
+      --slot;
+    }
+    e[slot] = key;
+#endif
+  }
+
+  int64_t cap_, stride_;
   std::vector<CandidateKey> keys_;
-  std::vector<int32_t> count_;
   std::vector<float> thr_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace eos {
 
@@ -26,6 +27,13 @@ void log_softmax_row(const T* z, int64_t k, double scale, const double* shift, d
 template <typename T>
 double loss_forward_backward(const LossConfig& cfg, int64_t n, int64_t k, const T* logits,
                              const int32_t* labels, T* dlogits) {
+  // Cheap guards against a config that does not fit K (the addon validates everything else).
+  if (cfg.kind == LossKind::kLdam && static_cast<int64_t>(cfg.ldam_margins.size()) != k) {
+    throw std::invalid_argument("ldam needs one margin per class");
+  }
+  if (!cfg.class_weights.empty() && static_cast<int64_t>(cfg.class_weights.size()) != k) {
+    throw std::invalid_argument("class_weights needs one weight per class");
+  }
   const bool weighted = !cfg.class_weights.empty();
   auto weight = [&](int32_t c) { return weighted ? cfg.class_weights[c] : 1.0; };
   std::vector<double> logp(static_cast<size_t>(k)), shift(static_cast<size_t>(k), 0.0),

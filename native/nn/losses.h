@@ -42,8 +42,8 @@ struct LossConfig {
 };
 
 // The batch-mean loss; also dL/dlogits into dlogits unless it is null.
-// Assumes validated inputs: labels in [0, K), K >= 1, N >= 1, weights > 0 where present, margins present
-// for ldam.
+// Assumes validated inputs: labels in [0, K), K >= 1, N >= 1, weights > 0 where present. Throws
+// std::invalid_argument when class_weights is neither empty nor of size K, or ldam lacks K margins.
 template <typename T>
 double loss_forward_backward(const LossConfig& cfg, int64_t n, int64_t k, const T* logits,
                              const int32_t* labels, T* dlogits);

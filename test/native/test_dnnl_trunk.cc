@@ -64,8 +64,8 @@ struct FloatModel {
   TrunkParams tp;
 };
 
-FloatModel float_model(const Network<double>& net, const std::vector<double>& p, const std::vector<double>& bufs,
-                       int blocks) {
+FloatModel float_model(const Network<double>& net, const std::vector<double>& p,
+                       const std::vector<double>& bufs, int blocks) {
   FloatModel m;
   m.params.assign(p.begin(), p.end());
   m.grads.assign(p.size(), 0.0f);
@@ -86,7 +86,8 @@ FloatModel float_model(const Network<double>& net, const std::vector<double>& p,
 
 void run_case(const Case& c, uint64_t seed) {
   const std::string tag = "resnet" + std::to_string(c.depth) + " " + std::to_string(c.channels) + "x" +
-                          std::to_string(c.side) + "x" + std::to_string(c.side) + " batch " + std::to_string(c.batch);
+                          std::to_string(c.side) + "x" + std::to_string(c.side) + " batch " +
+                          std::to_string(c.batch);
   const int blocks = static_cast<int>((c.depth - 2) / 6);
   NetworkSpec spec;
   spec.depth = c.depth;
@@ -161,7 +162,8 @@ void run_case(const Case& c, uint64_t seed) {
       worst = std::max(worst, d.max_abs / std::max(d.max_ref, 1e-30));
       if (!(d.max_abs <= 2e-4 * d.max_ref + 1e-7)) {
         grads_ok = false;
-        check(false, tag + ": gradient of " + name, "max err " + fmt(d.max_abs) + " vs max |ref| " + fmt(d.max_ref));
+        check(false, tag + ": gradient of " + name,
+              "max err " + fmt(d.max_abs) + " vs max |ref| " + fmt(d.max_ref));
       }
     }
     for (const std::string& name : {bn[i] + ".running_mean", bn[i] + ".running_var"}) {
@@ -189,8 +191,8 @@ EOS_TEST(dnnl_trunk_matches_ref) {
   omp_set_num_threads(2);
   run_case({8, 3, 32, 4}, 1);
   run_case({8, 1, 28, 3}, 2);
-  run_case({14, 3, 9, 5}, 3);   // odd sides: 9 -> 5 -> 3
-  run_case({8, 1, 8, 2}, 4);    // smallest input, batch 2
+  run_case({14, 3, 9, 5}, 3);  // odd sides: 9 -> 5 -> 3
+  run_case({8, 1, 8, 2}, 4);   // smallest input, batch 2
   run_case({20, 3, 16, 7}, 5);
   run_case({8, 3, 13, 16}, 6);  // 13 -> 7 -> 4
   omp_set_num_threads(saved);

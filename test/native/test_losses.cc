@@ -1,5 +1,6 @@
 // Losses: values against direct formulas, gradients against central finite differences (double).
 #include <cmath>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -151,6 +152,25 @@ EOS_TEST(asl_values_and_gradients) {
   cfg.kind = LossKind::kAsl;
   cfg.class_weights = {1, 2, 3, 0.5, 1};
   gradient_check("asl weighted", cfg, b);
+}
+
+EOS_TEST(loss_config_that_does_not_fit_k_throws) {
+  const Batch b = make_batch(26, 4, 3, 1.0);
+  auto throws = [&](const LossConfig& cfg) {
+    try {
+      loss_forward_backward<double>(cfg, b.n, b.k, b.logits.data(), b.labels.data(), nullptr);
+    } catch (const std::invalid_argument&) {
+      return true;
+    }
+    return false;
+  };
+  LossConfig ldam;
+  ldam.kind = LossKind::kLdam;
+  ldam.ldam_margins = {0.1, 0.2};
+  check(throws(ldam), "ldam with 2 margins for 3 classes throws std::invalid_argument");
+  LossConfig weighted;
+  weighted.class_weights = {1, 2, 3, 4};
+  check(throws(weighted), "4 class weights for 3 classes throw std::invalid_argument");
 }
 
 EOS_TEST(loss_float_matches_double) {

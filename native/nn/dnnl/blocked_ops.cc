@@ -7,8 +7,8 @@ namespace eos::dnnl_backend {
 namespace {
 
 bool same_layout(const BlockedLayout& a, const BlockedLayout& b) {
-  return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w && a.sn == b.sn && a.sc == b.sc && a.sh == b.sh &&
-         a.sw == b.sw && a.blk == b.blk;
+  return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w && a.sn == b.sn && a.sc == b.sc &&
+         a.sh == b.sh && a.sw == b.sw && a.blk == b.blk;
 }
 
 }  // namespace
@@ -27,11 +27,26 @@ void residual_add_relu_forward(const ShortcutDims& d, const BlockedLayout& lx, c
   for (int64_t n = 0; n < d.n; ++n) {
     for (int64_t c = 0; c < d.c_in; ++c) {
       for (int64_t p = 0; p < d.p; ++p) {
-        for (int64_t q = 0; q < d.q; ++q) y[ly.at(n, c + d.pad, p, q)] += x[lx.at(n, c, p * d.stride, q * d.stride)];
+        for (int64_t q = 0; q < d.q; ++q)
+          y[ly.at(n, c + d.pad, p, q)] += x[lx.at(n, c, p * d.stride, q * d.stride)];
       }
     }
     float* yn = y + n * image;
     for (int64_t i = 0; i < image; ++i) yn[i] = std::max(yn[i], 0.0f);
+  }
+}
+
+void shortcut_fill(const ShortcutDims& d, const BlockedLayout& lx, const float* x, const BlockedLayout& ly,
+                   float* y) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < d.n; ++n) {
+    std::fill(y + n * ly.sn, y + (n + 1) * ly.sn, 0.0f);
+    for (int64_t c = 0; c < d.c_in; ++c) {
+      for (int64_t p = 0; p < d.p; ++p) {
+        for (int64_t q = 0; q < d.q; ++q)
+          y[ly.at(n, c + d.pad, p, q)] = x[lx.at(n, c, p * d.stride, q * d.stride)];
+      }
+    }
   }
 }
 
@@ -92,7 +107,8 @@ void global_avgpool_forward(const BlockedLayout& lx, const float* x, float* feat
   }
 }
 
-void global_avgpool_relu_backward(const BlockedLayout& ly, const float* y, const float* dfeatures, float* dx) {
+void global_avgpool_relu_backward(const BlockedLayout& ly, const float* y, const float* dfeatures,
+                                  float* dx) {
   const int64_t blocks = (ly.c + ly.blk - 1) / ly.blk;
   const double inv = 1.0 / static_cast<double>(ly.h * ly.w);
 #pragma omp parallel for schedule(static)

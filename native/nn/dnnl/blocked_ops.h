@@ -29,6 +29,11 @@ struct BlockedLayout {
 void residual_add_relu_forward(const ShortcutDims& d, const BlockedLayout& lx, const float* x,
                                const BlockedLayout& ly, float* y);
 
+// y = shortcut(x): y's channels outside [pad, pad + Ci) are zero (inference: the second convolution of the
+// block then adds its output onto y).
+void shortcut_fill(const ShortcutDims& d, const BlockedLayout& lx, const float* x, const BlockedLayout& ly,
+                   float* y);
+
 // dx = (dx + shortcut^T(dy)) masked by (mask > 0) when mask is non-null. dx and mask share layout ldx.
 void residual_add_relu_backward(const ShortcutDims& d, const BlockedLayout& ldy, const float* dy,
                                 const BlockedLayout& ldx, float* dx, const float* mask);

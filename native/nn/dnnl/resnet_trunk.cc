@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -27,10 +28,11 @@ using Args = std::unordered_map<int, memory>;
 
 BlockedLayout layout_of(const memory::desc& md) {
   const dnnl_memory_desc_t& d = md.data;
-  if (d.ndims != 4 || d.format_kind != dnnl_blocked) throw std::runtime_error("dnnl trunk: unexpected layout");
+  if (d.ndims != 4 || d.format_kind != dnnl_blocked)
+    throw std::runtime_error("dnnl trunk: unexpected layout");
   const dnnl_blocking_desc_t& b = d.format_desc.blocking;
-  BlockedLayout l{d.dims[0], d.dims[1], d.dims[2], d.dims[3], b.strides[0], b.strides[1], b.strides[2],
-                  b.strides[3], 1};
+  BlockedLayout l{d.dims[0],    d.dims[1],    d.dims[2],    d.dims[3], b.strides[0],
+                  b.strides[1], b.strides[2], b.strides[3], 1};
   if (b.inner_nblks == 1 && b.inner_idxs[0] == 1) {
     l.blk = b.inner_blks[0];
   } else if (b.inner_nblks != 0) {
@@ -49,11 +51,11 @@ struct Buffer {
   size_t bytes = 0;
   explicit Buffer(size_t b) : bytes(b) {
     if (bytes == 0) return;
-    p = static_cast<float*>(::operator new(bytes, std::align_val_t{64}));
+    p = static_cast<float*>(::operator new (bytes, std::align_val_t{64}));
     std::memset(p, 0, bytes);
   }
   ~Buffer() {
-    if (p) ::operator delete(p, std::align_val_t{64});
+    if (p) ::operator delete (p, std::align_val_t{64});
   }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
@@ -77,6 +79,7 @@ struct Conv {
   dnnl::convolution_backward_data::primitive_desc bwd_data_pd;
   dnnl::convolution_backward_weights::primitive_desc bwd_w_pd;
   bool has_bwd_data = false;
+  dnnl::algorithm algo = dnnl::algorithm::convolution_direct;
   memory user_w, user_dw;             // PyTorch oihw in the caller's buffers (rebound per call)
   memory fwd_w, bwd_data_w, prim_dw;  // oneDNN's preferred layouts (== user_* when they agree)
 };
@@ -85,9 +88,9 @@ struct Bn {
   int64_t c = 0, m = 0;  // channels, values per channel
   bool relu = false;
   memory::desc md;
-  dnnl::batch_normalization_forward::primitive_desc train_pd, eval_pd;
+  dnnl::batch_normalization_forward::primitive_desc train_pd;
   dnnl::batch_normalization_backward::primitive_desc bwd_pd;
-  memory scale, shift, dscale, dshift, running_mean, running_var;  // caller's buffers (rebound per call)
+  memory scale, shift, dscale, dshift, running_mean, running_var;  // caller's (rebound per call)
   memory mean, var, ws;                                            // plan's
 };
 
@@ -177,25 +180,28 @@ struct Trunk::Impl {
     return s;
   }
 
-  // Which algorithm a convolution uses. Measured on the 2-core AVX-512 machine (ResNet-32, batch 128): oneDNN's
-  // Winograd F(4x4, 3x3) kernels (jit_wino_4x3) take 30-50% less time than the direct ones for the stride-1
-  // convolutions with 32 and 64 channels in all three passes, and are no faster at 16 channels; stride 2 has
-  // no Winograd kernel. EOS_DNNL_CONV=direct|winograd overrides the rule (for benchmarking). Winograd is kept
-  // only when oneDNN implements forward, backward data and backward weights with it for this shape.
+  // Which algorithm a convolution uses. Measured on the 2-core AVX-512 machine (ResNet-32, batch 128):
+  // oneDNN's Winograd F(4x4, 3x3) kernels (jit_wino_4x3) take 30-50% less time than the direct ones for the
+  // stride-1 convolutions with 32 and 64 channels in all three passes, and are no faster at 16 channels;
+  // stride 2 has no Winograd kernel. EOS_DNNL_CONV=direct|winograd overrides the rule (for benchmarking).
+  // Winograd is kept only when oneDNN implements forward, backward data and backward weights with it for this
+  // shape.
   dnnl::algorithm pick_algorithm(const ConvDims& d, const memory::desc& src, const memory::desc& wei,
-                                 const memory::desc& dst, const memory::dims& strides, const memory::dims& pad_l,
-                                 const memory::dims& pad_r) {
+                                 const memory::desc& dst, const memory::dims& strides,
+                                 const memory::dims& pad_l, const memory::dims& pad_r) {
     const char* env = std::getenv("EOS_DNNL_CONV");
     const std::string want = env ? env : (d.k >= 32 ? "winograd" : "direct");
     if (want != "winograd" || d.stride != 1) return dnnl::algorithm::convolution_direct;
     const dnnl::algorithm algo = dnnl::algorithm::convolution_winograd;
     try {
-      dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo, src, wei, dst, strides, pad_l,
-                                         pad_r);
+      dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo, src, wei, dst, strides,
+                                         pad_l, pad_r);
       dnnl::convolution_forward::primitive_desc fpd(fd, attr, eng);
-      dnnl::convolution_backward_data::desc bd(algo, fpd.src_desc(), wei, fpd.dst_desc(), strides, pad_l, pad_r);
+      dnnl::convolution_backward_data::desc bd(algo, fpd.src_desc(), wei, fpd.dst_desc(), strides, pad_l,
+                                               pad_r);
       dnnl::convolution_backward_data::primitive_desc bpd(bd, attr, eng, fpd);
-      dnnl::convolution_backward_weights::desc wd(algo, fpd.src_desc(), wei, fpd.dst_desc(), strides, pad_l, pad_r);
+      dnnl::convolution_backward_weights::desc wd(algo, fpd.src_desc(), wei, fpd.dst_desc(), strides, pad_l,
+                                                  pad_r);
       dnnl::convolution_backward_weights::primitive_desc wpd(wd, attr, eng, fpd);
       return algo;
     } catch (const dnnl::error&) {
@@ -216,19 +222,18 @@ struct Trunk::Impl {
     const memory::desc wei_any({d.k, d.c, 3, 3}, dt::f32, tag::any);
     const memory::desc dst_any(dims4(d.n, d.k, d.p, d.q), dt::f32, act_tag);
     const dnnl::algorithm algo = pick_algorithm(d, src, wei_any, dst_any, strides, pad_l, pad_r);
-    dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo, src, wei_any, dst_any, strides,
-                                       pad_l, pad_r);
+    dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo, src, wei_any, dst_any,
+                                       strides, pad_l, pad_r);
     cv.fwd_pd = dnnl::convolution_forward::primitive_desc(fd, attr, eng);
+    cv.algo = algo;
     cv.src_md = cv.fwd_pd.src_desc();
     cv.dst_md = cv.fwd_pd.dst_desc();
     if (needs_bwd_data) {
-      dnnl::convolution_backward_data::desc bd(algo, cv.src_md, wei_any, cv.dst_md,
-                                               strides, pad_l, pad_r);
+      dnnl::convolution_backward_data::desc bd(algo, cv.src_md, wei_any, cv.dst_md, strides, pad_l, pad_r);
       cv.bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(bd, attr, eng, cv.fwd_pd);
       cv.has_bwd_data = true;
     }
-    dnnl::convolution_backward_weights::desc wd(algo, cv.src_md, wei_any,
-                                                cv.dst_md, strides, pad_l, pad_r);
+    dnnl::convolution_backward_weights::desc wd(algo, cv.src_md, wei_any, cv.dst_md, strides, pad_l, pad_r);
     cv.bwd_w_pd = dnnl::convolution_backward_weights::primitive_desc(wd, attr, eng, cv.fwd_pd);
 
     const memory::desc user_md({d.k, d.c, 3, 3}, dt::f32, tag::oihw);
@@ -239,7 +244,8 @@ struct Trunk::Impl {
       const memory::desc md = cv.bwd_data_pd.weights_desc();
       cv.bwd_data_w = md == user_md ? cv.user_w : md == cv.fwd_pd.weights_desc() ? cv.fwd_w : alloc(md);
     }
-    cv.prim_dw = cv.bwd_w_pd.diff_weights_desc() == user_md ? cv.user_dw : alloc(cv.bwd_w_pd.diff_weights_desc());
+    cv.prim_dw =
+        cv.bwd_w_pd.diff_weights_desc() == user_md ? cv.user_dw : alloc(cv.bwd_w_pd.diff_weights_desc());
     convs.push_back(std::move(cv));
     return static_cast<int>(convs.size()) - 1;
   }
@@ -255,9 +261,6 @@ struct Trunk::Impl {
     if (relu) flags |= dnnl::normalization_flags::fuse_norm_relu;
     dnnl::batch_normalization_forward::desc td(dnnl::prop_kind::forward_training, md, eps, flags);
     b.train_pd = dnnl::batch_normalization_forward::primitive_desc(td, attr, eng);
-    dnnl::batch_normalization_forward::desc ed(dnnl::prop_kind::forward_inference, md, eps,
-                                               flags | dnnl::normalization_flags::use_global_stats);
-    b.eval_pd = dnnl::batch_normalization_forward::primitive_desc(ed, attr, eng);
     dnnl::batch_normalization_backward::desc bd(dnnl::prop_kind::backward, md, md, eps, flags);
     b.bwd_pd = dnnl::batch_normalization_backward::primitive_desc(bd, attr, eng, b.train_pd);
     const memory::desc vec({b.c}, dt::f32, tag::x);
@@ -276,50 +279,41 @@ struct Trunk::Impl {
 
   Step conv_fwd_step(int i, const memory& src, const memory& dst) {
     Conv& cv = convs[i];
-    Step s = prim_step("conv_fwd k" + std::to_string(cv.d.k), cv.fwd_pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, cv.fwd_w}, {DNNL_ARG_DST, dst}});
+    Step s = prim_step("conv_fwd k" + std::to_string(cv.d.k), cv.fwd_pd,
+                       {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, cv.fwd_w}, {DNNL_ARG_DST, dst}});
     s.prim = dnnl::convolution_forward(cv.fwd_pd);
     return s;
   }
   Step conv_bwd_data_step(int i, const memory& diff_dst, const memory& diff_src) {
     Conv& cv = convs[i];
-    Step s = prim_step("conv_bwd_data k" + std::to_string(cv.d.k), cv.bwd_data_pd,
-                       {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, cv.bwd_data_w}, {DNNL_ARG_DIFF_SRC, diff_src}});
+    Step s = prim_step(
+        "conv_bwd_data k" + std::to_string(cv.d.k), cv.bwd_data_pd,
+        {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, cv.bwd_data_w}, {DNNL_ARG_DIFF_SRC, diff_src}});
     s.prim = dnnl::convolution_backward_data(cv.bwd_data_pd);
     return s;
   }
   Step conv_bwd_w_step(int i, const memory& src, const memory& diff_dst) {
     Conv& cv = convs[i];
-    Step s = prim_step("conv_bwd_weights k" + std::to_string(cv.d.k), cv.bwd_w_pd,
-                       {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, cv.prim_dw}});
+    Step s =
+        prim_step("conv_bwd_weights k" + std::to_string(cv.d.k), cv.bwd_w_pd,
+                  {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, cv.prim_dw}});
     s.prim = dnnl::convolution_backward_weights(cv.bwd_w_pd);
     return s;
   }
   Step bn_train_step(int i, const memory& src, const memory& dst) {
     Bn& b = bns[i];
-    Args a{{DNNL_ARG_SRC, src},     {DNNL_ARG_DST, dst},       {DNNL_ARG_SCALE, b.scale},
+    Args a{{DNNL_ARG_SRC, src},       {DNNL_ARG_DST, dst},     {DNNL_ARG_SCALE, b.scale},
            {DNNL_ARG_SHIFT, b.shift}, {DNNL_ARG_MEAN, b.mean}, {DNNL_ARG_VARIANCE, b.var}};
     if (b.relu) a[DNNL_ARG_WORKSPACE] = b.ws;
     Step s = prim_step(b.relu ? "bn_relu_fwd" : "bn_fwd", b.train_pd, std::move(a));
     s.prim = dnnl::batch_normalization_forward(b.train_pd);
     return s;
   }
-  Step bn_eval_step(int i, const memory& src, const memory& dst) {
-    Bn& b = bns[i];
-    Args a{{DNNL_ARG_SRC, src},
-           {DNNL_ARG_DST, dst},
-           {DNNL_ARG_SCALE, b.scale},
-           {DNNL_ARG_SHIFT, b.shift},
-           {DNNL_ARG_MEAN, b.running_mean},
-           {DNNL_ARG_VARIANCE, b.running_var}};
-    Step s = prim_step(b.relu ? "bn_relu_eval" : "bn_eval", b.eval_pd, std::move(a));
-    s.prim = dnnl::batch_normalization_forward(b.eval_pd);
-    return s;
-  }
   Step bn_bwd_step(int i, const memory& src, const memory& diff_dst, const memory& diff_src) {
     Bn& b = bns[i];
-    Args a{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_SCALE, b.scale}, {DNNL_ARG_SHIFT, b.shift},
-           {DNNL_ARG_MEAN, b.mean},      {DNNL_ARG_VARIANCE, b.var},       {DNNL_ARG_DIFF_SRC, diff_src},
-           {DNNL_ARG_DIFF_SCALE, b.dscale}, {DNNL_ARG_DIFF_SHIFT, b.dshift}};
+    Args a{{DNNL_ARG_SRC, src},           {DNNL_ARG_DIFF_DST, diff_dst},   {DNNL_ARG_SCALE, b.scale},
+           {DNNL_ARG_SHIFT, b.shift},     {DNNL_ARG_MEAN, b.mean},         {DNNL_ARG_VARIANCE, b.var},
+           {DNNL_ARG_DIFF_SRC, diff_src}, {DNNL_ARG_DIFF_SCALE, b.dscale}, {DNNL_ARG_DIFF_SHIFT, b.dshift}};
     if (b.relu) a[DNNL_ARG_WORKSPACE] = b.ws;
     Step s = prim_step(b.relu ? "bn_relu_bwd" : "bn_bwd", b.bwd_pd, std::move(a));
     s.prim = dnnl::batch_normalization_backward(b.bwd_pd);
@@ -389,7 +383,8 @@ struct Trunk::Impl {
     Program& p = fwd_train;
     // Parameters change between steps (SGD), so the blocked weight copies are refreshed every call.
     for (Conv& cv : convs) {
-      if (cv.fwd_pd.weights_desc() != cv.user_w.get_desc()) p.push_back(reorder_step("reorder_weights", cv.user_w, cv.fwd_w));
+      if (cv.fwd_pd.weights_desc() != cv.user_w.get_desc())
+        p.push_back(reorder_step("reorder_weights", cv.user_w, cv.fwd_w));
     }
     if (reorder_input) p.push_back(reorder_step("reorder_input", user_x, stem_src));
     p.push_back(conv_fwd_step(0, stem_src, stem_c));
@@ -406,7 +401,8 @@ struct Trunk::Impl {
       p.push_back(custom_step("residual_add_relu", [=] { residual_add_relu_forward(sc, lx, xp, ly, yp); }));
     }
     const float* outp = static_cast<const float*>(last_out.get_data_handle());
-    p.push_back(custom_step("avgpool", [this, outp] { global_avgpool_forward(last_layout, outp, features); }));
+    p.push_back(
+        custom_step("avgpool", [this, outp] { global_avgpool_forward(last_layout, outp, features); }));
     p.push_back(custom_step("running_stats", [this] { update_running_stats(); }));
   }
 
@@ -438,7 +434,8 @@ struct Trunk::Impl {
       const BlockedLayout l = last_layout;
       const float* y = static_cast<const float*>(last_out.get_data_handle());
       float* dx = bwd_raw[a]->p;
-      p.push_back(custom_step("avgpool_relu_bwd", [this, l, y, dx] { global_avgpool_relu_backward(l, y, dfeatures, dx); }));
+      p.push_back(custom_step("avgpool_relu_bwd",
+                              [this, l, y, dx] { global_avgpool_relu_backward(l, y, dfeatures, dx); }));
     }
     for (int bi = static_cast<int>(blocks.size()) - 1; bi >= 0; --bi) {
       Block& b = blocks[bi];
@@ -472,32 +469,111 @@ struct Trunk::Impl {
     p.push_back(bn_bwd_step(0, stem_c, d_a, d_c));
     p.push_back(conv_bwd_w_step(0, stem_src, d_c));
     for (Conv& cv : convs) {
-      if (cv.prim_dw.get_data_handle() != cv.user_dw.get_data_handle() || cv.prim_dw.get_desc() != cv.user_dw.get_desc())
+      if (cv.prim_dw.get_data_handle() != cv.user_dw.get_data_handle() ||
+          cv.prim_dw.get_desc() != cv.user_dw.get_desc())
         p.push_back(reorder_step("reorder_weight_grads", cv.prim_dw, cv.user_dw));
+    }
+  }
+
+  // Inference: each batch norm is folded into the convolution before it (w' = w * s per output channel,
+  // bias = beta - running_mean * s, s = gamma / sqrt(running_var + eps)) and ReLU and the residual sum run as
+  // post-ops, so a block is two convolutions and nothing else. The identity shortcut is summed in place: the
+  // second convolution writes onto the block input (oneDNN's sum post-op reads the old value first).
+  struct EvalConv {
+    dnnl::convolution_forward::primitive_desc pd;
+    memory folded_w, w, bias;  // folded oihw weights, oneDNN's layout of them, bias [K]
+  };
+  std::vector<EvalConv> eval_convs;
+
+  Step eval_conv_step(int i, const memory& src, const memory& dst, bool sum) {
+    Conv& cv = convs[i];
+    dnnl::post_ops po;
+    if (sum) po.append_sum(1.0f);
+    po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    dnnl::primitive_attr a;
+    a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    a.set_post_ops(po);
+    const ConvDims& d = cv.d;
+    const memory::dims strides{d.stride, d.stride}, pad_l{1, 1};
+    const memory::dims pad_r{(d.p - 1) * d.stride + 3 - d.h - 1, (d.q - 1) * d.stride + 3 - d.w - 1};
+    const memory::desc wei_any({d.k, d.c, 3, 3}, dt::f32, tag::any), bias_md({d.k}, dt::f32, tag::x);
+    EvalConv& e = eval_convs[i];
+    try {
+      dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_inference, cv.algo, cv.src_md, wei_any,
+                                         bias_md, cv.dst_md, strides, pad_l, pad_r);
+      e.pd = dnnl::convolution_forward::primitive_desc(fd, a, eng);
+    } catch (const dnnl::error&) {
+      dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_inference,
+                                         dnnl::algorithm::convolution_direct, cv.src_md, wei_any, bias_md,
+                                         cv.dst_md, strides, pad_l, pad_r);
+      e.pd = dnnl::convolution_forward::primitive_desc(fd, a, eng);
+    }
+    const memory::desc oihw({d.k, d.c, 3, 3}, dt::f32, tag::oihw);
+    e.folded_w = alloc(oihw);
+    e.w = e.pd.weights_desc() == oihw ? e.folded_w : alloc(e.pd.weights_desc());
+    e.bias = alloc(bias_md);
+    Step s = prim_step(
+        "conv_eval k" + std::to_string(d.k), e.pd,
+        {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, e.w}, {DNNL_ARG_BIAS, e.bias}, {DNNL_ARG_DST, dst}});
+    s.prim = dnnl::convolution_forward(e.pd);
+    return s;
+  }
+
+  void fold_batchnorms() {
+    const double eps = spec.bn_eps;
+    for (size_t i = 0; i < convs.size(); ++i) {
+      const Conv& cv = convs[i];
+      const Bn& b = bns[i];
+      const EvalConv& e = eval_convs[i];
+      const float* w = static_cast<const float*>(cv.user_w.get_data_handle());
+      const float* gamma = static_cast<const float*>(b.scale.get_data_handle());
+      const float* beta = static_cast<const float*>(b.shift.get_data_handle());
+      const float* rm = static_cast<const float*>(b.running_mean.get_data_handle());
+      const float* rv = static_cast<const float*>(b.running_var.get_data_handle());
+      float* fw = static_cast<float*>(e.folded_w.get_data_handle());
+      float* bias = static_cast<float*>(e.bias.get_data_handle());
+      const int64_t per_k = cv.d.c * 9;
+      for (int64_t k = 0; k < cv.d.k; ++k) {
+        const double sc = gamma[k] / std::sqrt(static_cast<double>(rv[k]) + eps);
+        for (int64_t j = 0; j < per_k; ++j) fw[k * per_k + j] = static_cast<float>(w[k * per_k + j] * sc);
+        bias[k] = static_cast<float>(beta[k] - rm[k] * sc);
+      }
     }
   }
 
   void build_forward_eval() {
     Program& p = fwd_eval;
-    for (Conv& cv : convs) {
-      if (cv.fwd_pd.weights_desc() != cv.user_w.get_desc()) p.push_back(reorder_step("reorder_weights", cv.user_w, cv.fwd_w));
-    }
-    if (reorder_input) p.push_back(reorder_step("reorder_input", user_x, stem_src));
-    p.push_back(conv_fwd_step(0, stem_src, stem_c));
-    p.push_back(bn_eval_step(0, stem_c, stem_a));
+    eval_convs.resize(convs.size());
+    Program convs_prog;
+    if (reorder_input) convs_prog.push_back(reorder_step("reorder_input", user_x, stem_src));
+    convs_prog.push_back(eval_conv_step(0, stem_src, stem_a, false));
+    memory x = stem_a;
     for (Block& b : blocks) {
-      p.push_back(conv_fwd_step(b.conv1, b.x, b.c1));
-      p.push_back(bn_eval_step(b.conv1, b.c1, b.h1));
-      p.push_back(conv_fwd_step(b.conv2, b.h1, b.c2));
-      p.push_back(bn_eval_step(b.conv2, b.c2, b.out));
-      const BlockedLayout lx = layout_of(b.x.get_desc()), ly = layout_of(b.out.get_desc());
-      const ShortcutDims sc = b.sc;
-      float* xp = static_cast<float*>(b.x.get_data_handle());
-      float* yp = static_cast<float*>(b.out.get_data_handle());
-      p.push_back(custom_step("residual_add_relu", [=] { residual_add_relu_forward(sc, lx, xp, ly, yp); }));
+      const Conv& c2 = convs[b.conv2];
+      convs_prog.push_back(eval_conv_step(b.conv1, x, b.h1, false));
+      const bool identity = b.sc.stride == 1 && b.sc.pad == 0 && x.get_desc() == c2.dst_md;
+      if (identity) {
+        convs_prog.push_back(eval_conv_step(b.conv2, b.h1, x, true));
+      } else {
+        const BlockedLayout lx = layout_of(x.get_desc()), ly = layout_of(b.out.get_desc());
+        const ShortcutDims sc = b.sc;
+        const float* xp = static_cast<const float*>(x.get_data_handle());
+        float* yp = static_cast<float*>(b.out.get_data_handle());
+        convs_prog.push_back(custom_step("shortcut_fill", [=] { shortcut_fill(sc, lx, xp, ly, yp); }));
+        convs_prog.push_back(eval_conv_step(b.conv2, b.h1, b.out, true));
+        x = b.out;
+      }
     }
-    const float* outp = static_cast<const float*>(last_out.get_data_handle());
-    p.push_back(custom_step("avgpool", [this, outp] { global_avgpool_forward(last_layout, outp, features); }));
+    // Parameters and running statistics may change between calls: fold and reorder every call.
+    p.push_back(custom_step("fold_batchnorm", [this] { fold_batchnorms(); }));
+    for (EvalConv& e : eval_convs) {
+      if (e.w.get_data_handle() != e.folded_w.get_data_handle())
+        p.push_back(reorder_step("reorder_weights", e.folded_w, e.w));
+    }
+    for (Step& st : convs_prog) p.push_back(std::move(st));
+    const BlockedLayout lo = layout_of(x.get_desc());
+    const float* outp = static_cast<const float*>(x.get_data_handle());
+    p.push_back(custom_step("avgpool", [this, lo, outp] { global_avgpool_forward(lo, outp, features); }));
   }
 
   // One scratchpad shared by every primitive (they run one at a time), sized for the largest.

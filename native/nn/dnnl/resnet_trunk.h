@@ -9,18 +9,20 @@
 //
 // Legend: N batch, C input channels (1 or 3), H x W input pixels, F = 64 pooled features (stage 3 planes).
 //   x [N, C, H, W] NCHW input; features, dfeatures [N, F] row-major (the 64-d embedding the head reads).
-// Network (DESIGN.md section 2): conv1 (C -> 16) + bn1 + relu, then three stages of `blocks` basic blocks with
-// 16/32/64 planes (the first block of stages 2 and 3 has stride 2 and an option-A shortcut), then global
+// Network (DESIGN.md section 2): conv1 (C -> 16) + bn1 + relu, then three stages of `blocks` basic blocks
+// with 16/32/64 planes (the first block of stages 2 and 3 has stride 2 and an option-A shortcut), then global
 // average pooling. Block: conv1 + bn1 + relu, conv2 + bn2, + shortcut(x), relu.
 //
 // Parameter order (TrunkParams): convs[0] / bns[0] are the stem (conv1, bn1); then for stage s, block b
 // (PyTorch `layer{s+1}.{b}`): convs[1 + 2 * (s * blocks + b)] = conv1, the next one conv2; bns likewise.
 //
-// Fused passes per block, forward: conv1; bn1 with fused ReLU (a bit mask kept for the backward pass); conv2;
-// bn2; one custom pass y = relu(y + shortcut(x)). Backward: bn2 backward (its diff_dst is already masked by
-// the block's ReLU), conv2 backward weights and data, bn1 backward with the fused ReLU mask, conv1 backward
-// weights and data, then one custom pass that adds the shortcut's gradient and applies the previous block's
-// ReLU mask. Evaluation uses running statistics (bn with fused ReLU where training has it).
+// Convolutions: Winograd for stride-1 convolutions with >= 32 channels, direct otherwise (see
+// pick_algorithm in the .cc). Fused passes per block, forward: conv1; bn1 with fused ReLU (a bit mask kept
+// for the backward pass); conv2; bn2; one custom pass y = relu(y + shortcut(x)). Backward: bn2 backward (its
+// diff_dst is already masked by the block's ReLU), conv2 backward weights and data, bn1 backward with the
+// fused ReLU mask, conv1 backward weights and data, then one custom pass that adds the shortcut's gradient
+// and applies the previous block's ReLU mask. Evaluation uses running statistics (bn with fused ReLU where
+// training has it).
 //
 // Batch norm: oneDNN returns the biased batch variance; the running variance is updated with the unbiased one
 // (var * M / (M - 1), M = N * H * W), as PyTorch does, with momentum `bn_momentum`.
@@ -38,7 +40,7 @@ namespace eos::dnnl_backend {
 
 struct TrunkSpec {
   int64_t channels = 3, height = 32, width = 32;  // input
-  int blocks = 5;                                   // blocks per stage: depth = 6 * blocks + 2
+  int blocks = 5;                                 // blocks per stage: depth = 6 * blocks + 2
   double bn_momentum = 0.1, bn_eps = 1e-5;
 };
 
@@ -83,8 +85,8 @@ class Trunk {
   void forward_train(const TrunkParams& params, const float* x, float* features);
   // Backward of the last forward_train: writes every conv and batch-norm gradient of `params`.
   void backward(const TrunkParams& params, const float* dfeatures);
-  // Inference forward with running statistics (does not disturb what backward() needs? it does: call
-  // forward_train again before the next backward()).
+  // Inference forward with running statistics. It reuses the training activation buffers, so backward()
+  // needs a forward_train after it.
   void forward_eval(const TrunkParams& params, const float* x, float* features);
 
   // Bytes of activations, workspaces and scratchpad the plan holds.

@@ -1,6 +1,7 @@
 #include "nn/ref/avgpool.h"
 
 #include "nn/ref/partition.h"
+#include "nn/ref/reduce.h"
 
 namespace eos::ref {
 
@@ -9,9 +10,9 @@ void global_avgpool_forward(int64_t n, int64_t c, int64_t s, const T* x, T* y) {
 #pragma omp parallel for schedule(static) if (n * c * s >= kParallelMinWork)
   for (int64_t plane = 0; plane < n * c; ++plane) {
     const T* xs = x + plane * s;
-    double sum = 0;
-    for (int64_t j = 0; j < s; ++j) sum += xs[j];
-    y[plane] = static_cast<T>(sum / static_cast<double>(s));
+    double lanes[8] = {};
+    add_lanes(xs, s, lanes);
+    y[plane] = static_cast<T>(combine_lanes(lanes) / static_cast<double>(s));
   }
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "nn/ref/partition.h"
+#include "nn/ref/reduce.h"
 
 namespace eos::ref {
 
@@ -13,20 +14,12 @@ void batchnorm2d_forward_train(int64_t n, int64_t c, int64_t s, const T* x, cons
   const int64_t m = n * s;
 #pragma omp parallel for schedule(static) if (n * c * s >= kParallelMinWork)
   for (int64_t ch = 0; ch < c; ++ch) {
-    double sum = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      const T* xs = x + (i * c + ch) * s;
-      for (int64_t j = 0; j < s; ++j) sum += xs[j];
-    }
-    const double mu = sum / static_cast<double>(m);
-    double sq = 0;  // second pass: exact centring, no cancellation
-    for (int64_t i = 0; i < n; ++i) {
-      const T* xs = x + (i * c + ch) * s;
-      for (int64_t j = 0; j < s; ++j) {
-        const double d = xs[j] - mu;
-        sq += d * d;
-      }
-    }
+    double lanes[8] = {};
+    for (int64_t i = 0; i < n; ++i) add_lanes(x + (i * c + ch) * s, s, lanes);
+    const double mu = combine_lanes(lanes) / static_cast<double>(m);
+    double sq_lanes[8] = {};  // second pass: exact centring, no cancellation
+    for (int64_t i = 0; i < n; ++i) add_sq_lanes(x + (i * c + ch) * s, s, mu, sq_lanes);
+    const double sq = combine_lanes(sq_lanes);
     const double var = sq / static_cast<double>(m);
     const double is = 1.0 / std::sqrt(var + eps);
     const double scale = is * gamma[ch];
@@ -66,15 +59,10 @@ void batchnorm2d_backward(int64_t n, int64_t c, int64_t s, const T* x, const T* 
 #pragma omp parallel for schedule(static) if (n * c * s >= kParallelMinWork)
   for (int64_t ch = 0; ch < c; ++ch) {
     const double mu = mean[ch], is = invstd[ch];
-    double sum_dy = 0, sum_dy_xc = 0;  // sum(dy) and sum(dy * (x - mean))
-    for (int64_t i = 0; i < n; ++i) {
-      const T* xs = x + (i * c + ch) * s;
-      const T* ds = dy + (i * c + ch) * s;
-      for (int64_t j = 0; j < s; ++j) {
-        sum_dy += ds[j];
-        sum_dy_xc += ds[j] * (xs[j] - mu);
-      }
-    }
+    double dy_lanes[8] = {}, dot_lanes[8] = {};  // sum(dy) and sum(dy * (x - mean))
+    for (int64_t i = 0; i < n; ++i)
+      add_dot_lanes(dy + (i * c + ch) * s, x + (i * c + ch) * s, s, mu, dy_lanes, dot_lanes);
+    const double sum_dy = combine_lanes(dy_lanes), sum_dy_xc = combine_lanes(dot_lanes);
     const double dg = sum_dy_xc * is;
     // dx = k * dy + a * (x - mean) + b: gamma * invstd * (dy - sum_dy / M - xhat * dg / M) regrouped.
     const double k = gamma[ch] * is;

@@ -1,0 +1,267 @@
+// The whole method on one data set: phase 1 (train the CNN), phase 2 (resample its embeddings), phase 3
+// (a fresh head on the balanced embeddings), evaluated on the untouched test set. Phases 2 and 3 cost seconds,
+// so besides the main sampler the run fits heads for `compareWith` on the same backbone: the report shows what
+// the main method adds over no resampling, ROS and SMOTE on the user's own data.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { channelStats } from '../data/channel-stats.js';
+import { type Dataset, loadDataset } from '../data/dataset.js';
+import { classCounts } from '../data/dataset-ops.js';
+import { makeImbalanced } from '../data/imbalance.js';
+import { splitValidation } from '../data/validation-split.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import type { ClassificationMetrics } from '../metrics/classification.js';
+import { type GeneralizationGap, generalizationGap } from '../metrics/generalization-gap.js';
+import { exportOnnx } from '../model/onnx-export.js';
+import { ResNet } from '../model/resnet.js';
+import { EMBEDDING_SIZE } from '../model/spec.js';
+import { fineTuneHead, headLogits } from '../train/fine-tune-head.js';
+import { type EpochRecord, trainPhase1 } from '../train/phase1.js';
+import type { RunConfig } from './config.js';
+import { scoreLogits } from './evaluate.js';
+import { formatReport } from './report.js';
+import { resampleWith, type SamplerName } from './samplers.js';
+
+export type PipelineEvent =
+  | { kind: 'phase'; phase: 'data' | 'phase1' | 'embed' | 'phase2+3' | 'save'; message: string }
+  | {
+      kind: 'batch';
+      epoch: number;
+      epochs: number;
+      batches: number;
+      batchesTotal: number;
+      loss: number;
+      accuracy: number;
+    }
+  | { kind: 'epoch'; epochs: number; record: EpochRecord }
+  | { kind: 'method'; name: string; balancedAccuracy: number };
+
+export interface MethodResult {
+  name: string;
+  /** Rows added by phase 2. */
+  synthetic: number;
+  fallbacks: string[];
+  seconds: { resample: number; phase3: number };
+  test: ClassificationMetrics;
+  validation?: ClassificationMetrics;
+  /** Mean loss of the last phase-3 epoch. */
+  finalLoss: number;
+}
+
+export interface RunResult {
+  config: RunConfig;
+  data: {
+    train: number;
+    test: number;
+    validation: number;
+    classCounts: number[];
+    normalization: { mean: number[]; std: number[] };
+  };
+  backend: string;
+  phase1: {
+    history: EpochRecord[];
+    seconds: number;
+    resumedFrom: { epoch: number; batch: number } | null;
+    test: ClassificationMetrics;
+  };
+  methods: MethodResult[];
+  /** Generalization gap of the embeddings: real training set vs test, and with the main sampler's synthetic rows. */
+  gap: { before: GeneralizationGap; after: GeneralizationGap; sampler: SamplerName };
+  seconds: { total: number; embed: number };
+  files: Record<string, string>;
+}
+
+export interface RunOptions {
+  resume?: boolean;
+  signal?: AbortSignal;
+  onEvent?: (e: PipelineEvent) => void;
+}
+
+export class RunAborted extends Error {
+  constructor(readonly checkpoint: string) {
+    super(`interrupted; the phase-1 state is saved in ${checkpoint}`);
+    this.name = 'RunAborted';
+  }
+}
+
+function batchOf(d: Dataset) {
+  return { images: d.images, shape: d.shape };
+}
+
+export async function runThreePhase(config: RunConfig, options: RunOptions = {}): Promise<RunResult> {
+  const started = performance.now();
+  const emit = options.onEvent ?? (() => {});
+  const out = config.outDir;
+  mkdirSync(join(out, 'checkpoints'), { recursive: true });
+  writeFileAtomic(join(out, 'config.json'), [Buffer.from(`${JSON.stringify(config, null, 2)}\n`)]);
+
+  emit({ kind: 'phase', phase: 'data', message: `loading ${config.dataset}` });
+  const data = await loadDataset(config.dataset, { dataDir: config.dataDir });
+  const longTailed = makeImbalanced(data.train, config.imbalance);
+  const split =
+    config.validationFraction > 0
+      ? splitValidation(longTailed, { fraction: config.validationFraction, seed: config.seed })
+      : null;
+  const train = split ? split.train : longTailed;
+  const validation = split?.validation;
+  const classes = train.classes;
+  const normalization = channelStats(train);
+  const counts = classCounts(train.labels, classes);
+
+  const [, inChannels, inputSize] = train.shape;
+  const head = config.phase1.loss === 'ldam' ? 'cosine' : 'linear';
+  const model = ResNet.create({
+    depth: config.depth,
+    inChannels,
+    inputSize,
+    classes,
+    head,
+    seed: config.seed,
+    backend: config.backend,
+    threads: config.threads,
+    normalization,
+  });
+  try {
+    emit({
+      kind: 'phase',
+      phase: 'phase1',
+      message: `phase 1: ResNet-${config.depth} on ${train.labels.length} images (${model.backend})`,
+    });
+    const checkpoint = join(out, 'checkpoints', 'phase1.safetensors');
+    const p1Start = performance.now();
+    const p1 = await trainPhase1(model, train, {
+      epochs: config.phase1.epochs,
+      schedule: {
+        lr: config.phase1.lr,
+        warmupEpochs: config.phase1.warmupEpochs,
+        steps: [
+          [Math.max(1, Math.round(config.phase1.epochs * 0.8)), 0.01],
+          [Math.max(2, Math.round(config.phase1.epochs * 0.9)), 0.0001],
+        ],
+      },
+      batch: config.phase1.batch,
+      loss: config.phase1.loss,
+      focalGamma: config.phase1.focalGamma,
+      trainRule: config.phase1.trainRule,
+      seed: config.seed,
+      checkpointPath: checkpoint,
+      resume: options.resume,
+      progressEvery: 5,
+      signal: options.signal,
+      onProgress: (epoch, p) => emit({ kind: 'batch', epoch, epochs: config.phase1.epochs, ...p }),
+      onEpoch: (record) => emit({ kind: 'epoch', epochs: config.phase1.epochs, record }),
+    });
+    if (p1.aborted) throw new RunAborted(checkpoint);
+    const p1Seconds = (performance.now() - p1Start) / 1000;
+    const phase1Model = join(out, 'phase1-model.safetensors');
+    model.save(phase1Model);
+
+    emit({ kind: 'phase', phase: 'embed', message: 'embedding the training and test sets' });
+    const embedStart = performance.now();
+    const trainEmb = await model.embed(batchOf(train), options.signal);
+    const testOut = await model.predict(batchOf(data.test), {
+      logits: true,
+      embeddings: true,
+      signal: options.signal,
+    });
+    const valEmb = validation ? await model.embed(batchOf(validation), options.signal) : null;
+    const embedSeconds = (performance.now() - embedStart) / 1000;
+    const testEmb = testOut.embeddings!;
+    const phase1Test = scoreLogits(testOut.logits!, data.test.labels, classes);
+
+    emit({ kind: 'phase', phase: 'phase2+3', message: 'phase 2 + 3 for every method on the same backbone' });
+    const names = [config.sampler, ...config.compareWith.filter((n) => n !== config.sampler)];
+    const methods: MethodResult[] = [];
+    let mainHead: Awaited<ReturnType<typeof fineTuneHead>> | null = null;
+    let gapAfter: GeneralizationGap | null = null;
+    for (const name of names) {
+      const t0 = performance.now();
+      const resampled = await resampleWith(name, trainEmb, train.labels, EMBEDDING_SIZE, {
+        seed: config.seed,
+        kNeighbors: config.kNeighbors,
+        threads: config.threads || undefined,
+      });
+      const t1 = performance.now();
+      const fitted = await fineTuneHead(resampled.x, resampled.y, classes, {
+        head,
+        loss: config.phase3.loss,
+        epochs: config.phase3.epochs,
+        batch: config.phase3.batch,
+        schedule: {
+          lr: config.phase3.lr,
+          warmupEpochs: Math.min(config.phase3.warmupEpochs, config.phase3.epochs - 1),
+          steps: [],
+        },
+        trainRule: config.phase3.trainRule,
+        seed: config.seed,
+        threads: config.threads || undefined,
+        signal: options.signal,
+      });
+      const t2 = performance.now();
+      const result: MethodResult = {
+        name,
+        synthetic: resampled.y.length - train.labels.length,
+        fallbacks: resampled.fallbacks.map((f) => f.message),
+        seconds: { resample: (t1 - t0) / 1000, phase3: (t2 - t1) / 1000 },
+        test: scoreLogits(headLogits(fitted, testEmb), data.test.labels, classes),
+        validation:
+          valEmb && validation
+            ? scoreLogits(headLogits(fitted, valEmb), validation.labels, classes)
+            : undefined,
+        finalLoss: fitted.losses[fitted.losses.length - 1],
+      };
+      methods.push(result);
+      emit({ kind: 'method', name, balancedAccuracy: result.test.balancedAccuracy });
+      if (name === config.sampler) {
+        mainHead = fitted;
+        gapAfter = generalizationGap(
+          { embeddings: resampled.x, labels: resampled.y },
+          { embeddings: testEmb, labels: data.test.labels },
+          { dim: EMBEDDING_SIZE, classes },
+        );
+      }
+    }
+    const gapBefore = generalizationGap(
+      { embeddings: trainEmb, labels: train.labels },
+      { embeddings: testEmb, labels: data.test.labels },
+      { dim: EMBEDDING_SIZE, classes },
+    );
+
+    emit({ kind: 'phase', phase: 'save', message: 'saving the final model' });
+    model.setHead(mainHead!);
+    const finalModel = join(out, 'model.safetensors');
+    const onnx = join(out, 'model.onnx');
+    model.save(finalModel);
+    exportOnnx(model, onnx, { outputs: ['logits', 'embedding'] });
+    const files = {
+      config: join(out, 'config.json'),
+      checkpoint,
+      phase1Model,
+      model: finalModel,
+      onnx,
+      results: join(out, 'results.json'),
+      report: join(out, 'results.md'),
+    };
+    const result: RunResult = {
+      config,
+      data: {
+        train: train.labels.length,
+        test: data.test.labels.length,
+        validation: validation?.labels.length ?? 0,
+        classCounts: counts,
+        normalization,
+      },
+      backend: model.backend,
+      phase1: { history: p1.history, seconds: p1Seconds, resumedFrom: p1.resumedFrom, test: phase1Test },
+      methods,
+      gap: { before: gapBefore, after: gapAfter!, sampler: config.sampler },
+      seconds: { total: (performance.now() - started) / 1000, embed: embedSeconds },
+      files,
+    };
+    writeFileAtomic(files.results, [Buffer.from(`${JSON.stringify(result, null, 2)}\n`)]);
+    writeFileAtomic(files.report, [Buffer.from(formatReport(result, data.train.classNames))]);
+    return result;
+  } finally {
+    model.dispose();
+  }
+}
