@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `eos` command.
 import { Command, InvalidArgumentError } from 'commander';
+import { addDataCommands } from './data-commands.js';
 import { exportCommand } from './export-command.js';
 import { collectInfo, formatInfo, packageVersion } from './info.js';
 import { addRunCommand } from './run.js';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
     });
 
   addRunCommand(program);
+  addDataCommands(program);
 
   program
     .command('export')

@@ -5,7 +5,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
 import { PRESETS, type PresetName, type RunConfig, validateConfig } from '../pipeline/config.js';
 import { formatSummary } from '../pipeline/report.js';
-import { RunAborted, runThreePhase } from '../pipeline/run-three-phase.js';
+import { type PipelineEvent, RunAborted, runPhase1Only, runThreePhase } from '../pipeline/run-three-phase.js';
 import { isSamplerName, SAMPLER_NAMES, type SamplerName } from '../pipeline/samplers.js';
 import type { TrainRule } from '../train/class-weights.js';
 import type { LossName } from '../train/loss-config.js';
@@ -110,12 +110,9 @@ export function configFromFlags(f: RunFlags): RunConfig {
   return c;
 }
 
-export function addRunCommand(program: Command): void {
-  program
-    .command('run')
-    .description(
-      'the three-phase pipeline (default: Fashion-MNIST, exp ratio 100, ResNet-32, EOS vs none/ROS/SMOTE)',
-    )
+/** The flags shared by `eos run` and `eos train`. */
+function addRunOptions(command: Command): Command {
+  return command
     .addOption(
       new Option('--preset <name>', 'quick (about 15 min on 2 cores) or paper (200 epochs)')
         .choices(['quick', 'paper'])
@@ -151,27 +148,41 @@ export function addRunCommand(program: Command): void {
     .addOption(new Option('--head-loss <name>', 'phase-3 loss (default: the phase-1 loss)').choices(LOSSES))
     .addOption(new Option('--head-rule <name>', 'phase-3 train rule').choices(RULES))
     .option('--out <dir>', 'output directory (config.json, checkpoints, results, models)')
-    .option('--resume', 'continue from the checkpoint in --out')
-    .action(async (flags: RunFlags) => {
-      process.exitCode = await runCommand(configFromFlags(flags), flags.resume ?? false);
-    });
+    .option('--resume', 'continue from the checkpoint in --out');
 }
 
-async function runCommand(config: RunConfig, resume: boolean): Promise<number> {
+export function addRunCommand(program: Command): void {
+  addRunOptions(
+    program
+      .command('run')
+      .description(
+        'the three-phase pipeline (default: Fashion-MNIST, exp ratio 100, ResNet-32, EOS vs none/ROS/SMOTE)',
+      ),
+  ).action(async (flags: RunFlags) => {
+    process.exitCode = await runCommand(configFromFlags(flags), flags.resume ?? false);
+  });
+  addRunOptions(
+    program
+      .command('train')
+      .description('phase 1 only: train the CNN, writing checkpoints and the phase-1 model'),
+  ).action(async (flags: RunFlags) => {
+    process.exitCode = await runCommand(configFromFlags(flags), flags.resume ?? false, true);
+  });
+}
+
+async function runCommand(config: RunConfig, resume: boolean, phase1Only = false): Promise<number> {
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
-    console.error(
-      '\neos run: stopping at the next batch and saving a checkpoint (Ctrl-C again to quit at once)',
-    );
+    console.error('\neos: stopping at the next batch and saving a checkpoint (Ctrl-C again to quit at once)');
     controller.abort();
   };
   process.on('SIGINT', onSigint);
-  const tty = process.stderr.isTTY;
-  const bar = tty
+  // A live bar only on a terminal; otherwise one line per epoch (logs stay readable).
+  const bar = process.stderr.isTTY
     ? new SingleBar({
         format:
-          'phase 1 | epoch {epoch}/{epochs} | {bar} | batch {value}/{total} | loss {loss} | acc {acc} | {ips} img/s | ETA {eta_formatted}',
+          'phase 1 | epoch {epoch}/{epochs} | {bar} | batch {value}/{total} | loss {loss} | acc {acc}% | {ips} img/s | ETA {eta_formatted}',
         hideCursor: true,
         clearOnComplete: true,
         etaBuffer: 50,
@@ -179,59 +190,54 @@ async function runCommand(config: RunConfig, resume: boolean): Promise<number> {
     : null;
   let barEpoch = -1;
   let epochStart = performance.now();
+  const onEvent = (e: PipelineEvent) => {
+    if (e.kind === 'phase') {
+      bar?.stop();
+      console.error(`eos: ${e.message}`);
+    } else if (e.kind === 'batch' && bar) {
+      if (e.epoch !== barEpoch) {
+        bar.stop();
+        bar.start(e.batchesTotal, 0, { epoch: e.epoch + 1, epochs: e.epochs, loss: '-', acc: '-', ips: '-' });
+        barEpoch = e.epoch;
+        epochStart = performance.now();
+      }
+      const seconds = Math.max((performance.now() - epochStart) / 1000, 1e-3);
+      bar.update(e.batches, {
+        loss: e.loss.toFixed(3),
+        acc: (100 * e.accuracy).toFixed(1),
+        ips: ((e.batches * config.phase1.batch) / seconds).toFixed(0),
+      });
+    } else if (e.kind === 'epoch') {
+      bar?.stop();
+      barEpoch = -1;
+      const r = e.record;
+      console.error(
+        `phase 1 epoch ${r.epoch + 1}/${e.epochs}: lr ${r.lr.toPrecision(3)} loss ${r.loss.toFixed(4)} ` +
+          `train acc ${(100 * r.accuracy).toFixed(1)}% ${r.imagesPerSecond.toFixed(0)} img/s ${r.seconds.toFixed(1)} s`,
+      );
+    } else if (e.kind === 'method') {
+      console.error(`phase 2+3 ${e.name}: test balanced accuracy ${(100 * e.balancedAccuracy).toFixed(2)}%`);
+    }
+  };
   try {
-    const result = await runThreePhase(config, {
-      resume,
-      signal: controller.signal,
-      onEvent: (e) => {
-        if (e.kind === 'phase') {
-          bar?.stop();
-          console.error(`eos run: ${e.message}`);
-        } else if (e.kind === 'batch' && bar) {
-          if (e.epoch !== barEpoch) {
-            bar.stop();
-            bar.start(e.batchesTotal, 0, {
-              epoch: e.epoch + 1,
-              epochs: e.epochs,
-              loss: '-',
-              acc: '-',
-              ips: '-',
-            });
-            barEpoch = e.epoch;
-            epochStart = performance.now();
-          }
-          const seconds = (performance.now() - epochStart) / 1000;
-          bar.update(e.batches, {
-            loss: e.loss.toFixed(3),
-            acc: (100 * e.accuracy).toFixed(1),
-            ips: ((e.batches * config.phase1.batch) / Math.max(seconds, 1e-3)).toFixed(0),
-          });
-        } else if (e.kind === 'epoch') {
-          bar?.stop();
-          barEpoch = -1;
-          const r = e.record;
-          console.error(
-            `phase 1 epoch ${r.epoch + 1}/${e.epochs}: lr ${r.lr.toPrecision(3)} loss ${r.loss.toFixed(4)} train acc ${(100 * r.accuracy).toFixed(1)}% ` +
-              `${r.imagesPerSecond.toFixed(0)} img/s ${r.seconds.toFixed(1)} s`,
-          );
-        } else if (e.kind === 'method') {
-          console.error(
-            `phase 2+3 ${e.name}: test balanced accuracy ${(100 * e.balancedAccuracy).toFixed(2)}%`,
-          );
-        }
-      },
-    });
+    if (phase1Only) {
+      const r = await runPhase1Only(config, { resume, signal: controller.signal, onEvent });
+      console.log(
+        `phase 1 done (${r.seconds.toFixed(0)} s): ${r.files.phase1Model}; checkpoint ${r.files.checkpoint}`,
+      );
+      return 0;
+    }
+    const result = await runThreePhase(config, { resume, signal: controller.signal, onEvent });
     console.log(`\n${formatSummary(result)}\n`);
     console.log(
-      `Full report: ${result.files.report}; model: ${result.files.model}, ${result.files.onnx}; ${result.seconds.total.toFixed(0)} s in all.`,
+      `Full report: ${result.files.report}; models: ${result.files.model}, ${result.files.onnx}; ` +
+        `${result.seconds.total.toFixed(0)} s in all.`,
     );
     return 0;
   } catch (err) {
     bar?.stop();
     if (err instanceof RunAborted || (err as Error).name === 'AbortError') {
-      console.error(
-        `eos run: interrupted. Resume with the same options plus: --resume --out ${config.outDir}`,
-      );
+      console.error(`eos: interrupted. Resume with the same options plus: --resume --out ${config.outDir}`);
       return 130;
     }
     throw err;

@@ -4,22 +4,22 @@
 // the main method adds over no resampling, ROS and SMOTE on the user's own data.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { channelStats } from '../data/channel-stats.js';
-import { type Dataset, loadDataset } from '../data/dataset.js';
-import { classCounts } from '../data/dataset-ops.js';
-import { makeImbalanced } from '../data/imbalance.js';
-import { splitValidation } from '../data/validation-split.js';
+import type { Dataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import type { ClassificationMetrics } from '../metrics/classification.js';
 import { type GeneralizationGap, generalizationGap } from '../metrics/generalization-gap.js';
 import { exportOnnx } from '../model/onnx-export.js';
-import { ResNet } from '../model/resnet.js';
 import { EMBEDDING_SIZE } from '../model/spec.js';
 import { fineTuneHead, headLogits } from '../train/fine-tune-head.js';
-import { type EpochRecord, trainPhase1 } from '../train/phase1.js';
+import type { EpochRecord } from '../train/phase1.js';
 import type { RunConfig } from './config.js';
 import { scoreLogits } from './evaluate.js';
+import { createModel, prepareData } from './prepare-data.js';
 import { formatReport } from './report.js';
+import { RunAborted, trainBackbone } from './train-backbone.js';
+
+export { RunAborted };
+
 import { resampleWith, type SamplerName } from './samplers.js';
 
 export type PipelineEvent =
@@ -77,12 +77,7 @@ export interface RunOptions {
   onEvent?: (e: PipelineEvent) => void;
 }
 
-export class RunAborted extends Error {
-  constructor(readonly checkpoint: string) {
-    super(`interrupted; the phase-1 state is saved in ${checkpoint}`);
-    this.name = 'RunAborted';
-  }
-}
+export { type Phase1OnlyResult, runPhase1Only } from './train-backbone.js';
 
 function batchOf(d: Dataset) {
   return { images: d.images, shape: d.shape };
@@ -96,70 +91,32 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
   writeFileAtomic(join(out, 'config.json'), [Buffer.from(`${JSON.stringify(config, null, 2)}\n`)]);
 
   emit({ kind: 'phase', phase: 'data', message: `loading ${config.dataset}` });
-  const data = await loadDataset(config.dataset, { dataDir: config.dataDir });
-  const longTailed = makeImbalanced(data.train, config.imbalance);
-  const split =
-    config.validationFraction > 0
-      ? splitValidation(longTailed, { fraction: config.validationFraction, seed: config.seed })
-      : null;
-  const train = split ? split.train : longTailed;
-  const validation = split?.validation;
-  const classes = train.classes;
-  const normalization = channelStats(train);
-  const counts = classCounts(train.labels, classes);
-
-  const [, inChannels, inputSize] = train.shape;
+  const runData = await prepareData(config);
+  const { train, test, classes, counts, normalization } = runData;
+  const validation = runData.validation ?? undefined;
   const head = config.phase1.loss === 'ldam' ? 'cosine' : 'linear';
-  const model = ResNet.create({
-    depth: config.depth,
-    inChannels,
-    inputSize,
-    classes,
-    head,
-    seed: config.seed,
-    backend: config.backend,
-    threads: config.threads,
-    normalization,
-  });
+  const model = createModel(config, runData);
   try {
     emit({
       kind: 'phase',
       phase: 'phase1',
       message: `phase 1: ResNet-${config.depth} on ${train.labels.length} images (${model.backend})`,
     });
-    const checkpoint = join(out, 'checkpoints', 'phase1.safetensors');
-    const p1Start = performance.now();
-    const p1 = await trainPhase1(model, train, {
-      epochs: config.phase1.epochs,
-      schedule: {
-        lr: config.phase1.lr,
-        warmupEpochs: config.phase1.warmupEpochs,
-        steps: [
-          [Math.max(1, Math.round(config.phase1.epochs * 0.8)), 0.01],
-          [Math.max(2, Math.round(config.phase1.epochs * 0.9)), 0.0001],
-        ],
-      },
-      batch: config.phase1.batch,
-      loss: config.phase1.loss,
-      focalGamma: config.phase1.focalGamma,
-      trainRule: config.phase1.trainRule,
-      seed: config.seed,
-      checkpointPath: checkpoint,
+    const {
+      p1,
+      seconds: p1Seconds,
+      checkpoint,
+      phase1Model,
+    } = await trainBackbone(config, runData, model, {
       resume: options.resume,
-      progressEvery: 5,
       signal: options.signal,
-      onProgress: (epoch, p) => emit({ kind: 'batch', epoch, epochs: config.phase1.epochs, ...p }),
-      onEpoch: (record) => emit({ kind: 'epoch', epochs: config.phase1.epochs, record }),
+      emit,
     });
-    if (p1.aborted) throw new RunAborted(checkpoint);
-    const p1Seconds = (performance.now() - p1Start) / 1000;
-    const phase1Model = join(out, 'phase1-model.safetensors');
-    model.save(phase1Model);
 
     emit({ kind: 'phase', phase: 'embed', message: 'embedding the training and test sets' });
     const embedStart = performance.now();
     const trainEmb = await model.embed(batchOf(train), options.signal);
-    const testOut = await model.predict(batchOf(data.test), {
+    const testOut = await model.predict(batchOf(test), {
       logits: true,
       embeddings: true,
       signal: options.signal,
@@ -167,7 +124,7 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
     const valEmb = validation ? await model.embed(batchOf(validation), options.signal) : null;
     const embedSeconds = (performance.now() - embedStart) / 1000;
     const testEmb = testOut.embeddings!;
-    const phase1Test = scoreLogits(testOut.logits!, data.test.labels, classes);
+    const phase1Test = scoreLogits(testOut.logits!, test.labels, classes);
 
     emit({ kind: 'phase', phase: 'phase2+3', message: 'phase 2 + 3 for every method on the same backbone' });
     const names = [config.sampler, ...config.compareWith.filter((n) => n !== config.sampler)];
@@ -203,7 +160,7 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
         synthetic: resampled.y.length - train.labels.length,
         fallbacks: resampled.fallbacks.map((f) => f.message),
         seconds: { resample: (t1 - t0) / 1000, phase3: (t2 - t1) / 1000 },
-        test: scoreLogits(headLogits(fitted, testEmb), data.test.labels, classes),
+        test: scoreLogits(headLogits(fitted, testEmb), test.labels, classes),
         validation:
           valEmb && validation
             ? scoreLogits(headLogits(fitted, valEmb), validation.labels, classes)
@@ -216,14 +173,14 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
         mainHead = fitted;
         gapAfter = generalizationGap(
           { embeddings: resampled.x, labels: resampled.y },
-          { embeddings: testEmb, labels: data.test.labels },
+          { embeddings: testEmb, labels: test.labels },
           { dim: EMBEDDING_SIZE, classes },
         );
       }
     }
     const gapBefore = generalizationGap(
       { embeddings: trainEmb, labels: train.labels },
-      { embeddings: testEmb, labels: data.test.labels },
+      { embeddings: testEmb, labels: test.labels },
       { dim: EMBEDDING_SIZE, classes },
     );
 
@@ -246,7 +203,7 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
       config,
       data: {
         train: train.labels.length,
-        test: data.test.labels.length,
+        test: test.labels.length,
         validation: validation?.labels.length ?? 0,
         classCounts: counts,
         normalization,
@@ -259,7 +216,7 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
       files,
     };
     writeFileAtomic(files.results, [Buffer.from(`${JSON.stringify(result, null, 2)}\n`)]);
-    writeFileAtomic(files.report, [Buffer.from(formatReport(result, data.train.classNames))]);
+    writeFileAtomic(files.report, [Buffer.from(formatReport(result, runData.classNames))]);
     return result;
   } finally {
     model.dispose();

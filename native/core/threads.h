@@ -11,9 +11,8 @@ namespace eos {
 // Number of threads OpenMP would use by default (OMP_NUM_THREADS or the core count).
 inline int default_thread_count() { return omp_get_max_threads(); }
 
-// Sets the calling thread's OpenMP team size for subsequent parallel regions; threads <= 0 keeps the default.
-inline void use_threads(int threads) {
-  if (threads > 0) omp_set_num_threads(threads);
-}
+// Sets the calling thread's OpenMP team size for subsequent parallel regions; threads <= 0 means every core.
+// Always set (never "keep"): libuv reuses worker threads, and a count left by an earlier call must not leak.
+inline void use_threads(int threads) { omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs()); }
 
 }  // namespace eos

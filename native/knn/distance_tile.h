@@ -26,23 +26,10 @@ constexpr int kMR = 12;  // 12 x 2 accumulators of 16 floats: 24 of the 32 zmm r
 constexpr int kNR = 32;
 constexpr const char* kKernelName = "avx512";
 
+// D = (na + nb) - 2 acc, the fast rejection and the write-out, shared by the float32 and bf16 kernels.
 template <bool kCols>
-inline bool distance_tile(const float* a, const float* b, int64_t d, const float* na, const float* nb,
-                          const float* thr_row, const float* thr_col, float* out, uint32_t* hits) {
-  __m512 acc[kMR][2];
-#pragma GCC unroll 12
-  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  for (int64_t t = 0; t < d; ++t) {
-    const __m512 b0 = _mm512_loadu_ps(b + t * kNR);
-    const __m512 b1 = _mm512_loadu_ps(b + t * kNR + 16);
-    const float* at = a + t * kMR;
-#pragma GCC unroll 12
-    for (int r = 0; r < kMR; ++r) {
-      const __m512 ar = _mm512_set1_ps(at[r]);
-      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
-    }
-  }
+inline bool tile_epilogue(__m512 (&acc)[kMR][2], const float* na, const float* nb, const float* thr_row,
+                          const float* thr_col, float* out, uint32_t* hits) {
   const __m512 two = _mm512_set1_ps(2.0f);
   const __m512 nb0 = _mm512_loadu_ps(nb), nb1 = _mm512_loadu_ps(nb + 16);
   __m512 tc0 = _mm512_setzero_ps(), tc1 = _mm512_setzero_ps();
@@ -77,6 +64,62 @@ inline bool distance_tile(const float* a, const float* b, int64_t d, const float
   return true;
 }
 
+template <bool kCols>
+inline bool distance_tile(const float* a, const float* b, int64_t d, const float* na, const float* nb,
+                          const float* thr_row, const float* thr_col, float* out, uint32_t* hits) {
+  __m512 acc[kMR][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t t = 0; t < d; ++t) {
+    const __m512 b0 = _mm512_loadu_ps(b + t * kNR);
+    const __m512 b1 = _mm512_loadu_ps(b + t * kNR + 16);
+    const float* at = a + t * kMR;
+#pragma GCC unroll 12
+    for (int r = 0; r < kMR; ++r) {
+      const __m512 ar = _mm512_set1_ps(at[r]);
+      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+    }
+  }
+  return tile_epilogue<kCols>(acc, na, nb, thr_row, thr_col, out, hits);
+}
+
+#if defined(__AVX512BF16__)
+constexpr bool kHaveBf16 = true;
+
+// The same tile from bf16 operands: a[p * MR + r] holds features 2p (low half) and 2p + 1 (high half) of
+// query row r, b[p * NR + c] those of base row c; pairs = ceil(d / 2). VDPBF16PS adds both products of a
+// pair to the float32 accumulator (products exact, sums rounded), twice the arithmetic per instruction of
+// an FMA. Subnormal bf16 inputs read as zero, so the packing flushes them (see bf16_bits in knn.cc).
+template <bool kCols>
+inline bool distance_tile_bf16(const uint32_t* a, const uint32_t* b, int64_t pairs, const float* na,
+                               const float* nb, const float* thr_row, const float* thr_col, float* out,
+                               uint32_t* hits) {
+  __m512 acc[kMR][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + p * kNR);
+    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + p * kNR + 16);
+    const uint32_t* ap = a + p * kMR;
+#pragma GCC unroll 12
+    for (int r = 0; r < kMR; ++r) {
+      const __m512bh ar = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[r]));
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], ar, b0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], ar, b1);
+    }
+  }
+  return tile_epilogue<kCols>(acc, na, nb, thr_row, thr_col, out, hits);
+}
+#else
+constexpr bool kHaveBf16 = false;
+template <bool kCols>
+inline bool distance_tile_bf16(const uint32_t*, const uint32_t*, int64_t, const float*, const float*,
+                               const float*, const float*, float*, uint32_t*) {
+  return true;  // never called: kHaveBf16 is false
+}
+#endif
+
 #else  // portable C++: fixed-size loops the compiler can vectorise over c
 
 constexpr int kMR = 6;
@@ -108,6 +151,13 @@ inline bool distance_tile(const float* a, const float* b, int64_t d, const float
     any |= row_hits != 0;
   }
   return any;
+}
+
+constexpr bool kHaveBf16 = false;
+template <bool kCols>
+inline bool distance_tile_bf16(const uint32_t*, const uint32_t*, int64_t, const float*, const float*,
+                               const float*, const float*, float*, uint32_t*) {
+  return true;  // never called: kHaveBf16 is false
 }
 
 #endif

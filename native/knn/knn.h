@@ -7,12 +7,13 @@
 // "Exact" means: the same answer as knn_search_reference, which evaluates every distance in double
 // precision as sum_t (double(q_t) - double(b_t))^2 (t ascending) and rounds it to float for the output.
 //
-// How (see knn.cc): a float32 GEMM-style pass computes |q|^2 + |b|^2 - 2 q.b tile by tile (centred and
-// scaled by powers of two first, so cancellation stays small) and keeps the best k + m candidates per
-// query; the candidates are then re-ranked with the exact double distances, and a rounding-error bound
-// certifies that no row outside the candidates can beat the k-th. A query whose certificate fails (only
-// on massively tied data: e.g. more than m exact duplicates at the k-th place) is solved by brute force.
-// Self-search (queries are the base) computes every pair once and updates both rows' top lists.
+// How (see knn.cc): a GEMM-style pass computes |q|^2 + |b|^2 - 2 q.b tile by tile (centred and scaled by
+// powers of two first, so cancellation stays small), in bfloat16 where the CPU has AVX512-BF16 and in
+// float32 otherwise, and keeps the best k + m candidates per query; the candidates are then re-ranked with
+// the exact double distances, and a rounding-error bound certifies that no row outside them can beat the
+// k-th. A query whose certificate fails (rows tied or within rounding error at the k-th place) is redone
+// in float32 (after bf16), then by brute force. Self-search (queries are the base) computes every pair
+// once and offers it to both rows.
 //
 // Determinism: the answer is unique (a total order on (distance, index)), so it is bitwise the same for
 // any thread count and tile sizes.
@@ -27,14 +28,16 @@ struct KnnTiling {
   int64_t tile_cols = 0;  // base rows per tile when sweeping queries against the base; 0 = automatic
   int threads = 0;        // OpenMP threads; 0 = OpenMP's default
   bool symmetric = true;  // self-search may compute each pair once; false forces the query x base sweep
+  bool bf16 = true;       // first pass in bfloat16 where the CPU has AVX512-BF16; false: float32 only
 };
 
 // What the search did, for tests and benchmarks.
 struct KnnStats {
   int64_t candidates = 0;        // candidates kept per query before the exact re-ranking (k + m)
-  int64_t brute_force_rows = 0;  // queries whose certificate failed and that were solved by brute force
+  int64_t float32_rows = 0;      // queries the bf16 pass could not certify, redone in float32
+  int64_t brute_force_rows = 0;  // queries no pass could certify, solved by brute force
   bool symmetric = false;        // the self-search computed each pair once
-  const char* kernel = "";       // distance micro-kernel used: "avx512" or "portable"
+  const char* kernel = "";       // first-pass micro-kernel: "avx512bf16", "avx512" or "portable"
 };
 
 // queries: [nq, d]; base: [nb, d], or nullptr for self-search (base = queries, nb = nq).

@@ -482,6 +482,8 @@ struct Trunk::Impl {
   struct EvalConv {
     dnnl::convolution_forward::primitive_desc pd;
     memory folded_w, w, bias;  // folded oihw weights, oneDNN's layout of them, bias [K]
+    dnnl::primitive reorder;   // folded_w -> w when the layouts differ
+    bool dirty = true;         // folded_w changed since the last reorder
   };
   std::vector<EvalConv> eval_convs;
 
@@ -524,7 +526,7 @@ struct Trunk::Impl {
     for (size_t i = 0; i < convs.size(); ++i) {
       const Conv& cv = convs[i];
       const Bn& b = bns[i];
-      const EvalConv& e = eval_convs[i];
+      EvalConv& e = eval_convs[i];
       const float* w = static_cast<const float*>(cv.user_w.get_data_handle());
       const float* gamma = static_cast<const float*>(b.scale.get_data_handle());
       const float* beta = static_cast<const float*>(b.shift.get_data_handle());
@@ -533,11 +535,21 @@ struct Trunk::Impl {
       float* fw = static_cast<float*>(e.folded_w.get_data_handle());
       float* bias = static_cast<float*>(e.bias.get_data_handle());
       const int64_t per_k = cv.d.c * 9;
+      // Written only where a value changes, so that an evaluation pass over many batches with the same
+      // parameters reorders the weights (a Winograd transform for most layers) once, not per batch.
+      bool changed = false;
       for (int64_t k = 0; k < cv.d.k; ++k) {
         const double sc = gamma[k] / std::sqrt(static_cast<double>(rv[k]) + eps);
-        for (int64_t j = 0; j < per_k; ++j) fw[k * per_k + j] = static_cast<float>(w[k * per_k + j] * sc);
+        for (int64_t j = 0; j < per_k; ++j) {
+          const float v = static_cast<float>(w[k * per_k + j] * sc);
+          if (fw[k * per_k + j] != v) {
+            fw[k * per_k + j] = v;
+            changed = true;
+          }
+        }
         bias[k] = static_cast<float>(beta[k] - rm[k] * sc);
       }
+      if (changed) e.dirty = true;
     }
   }
 
@@ -567,8 +579,14 @@ struct Trunk::Impl {
     // Parameters and running statistics may change between calls: fold and reorder every call.
     p.push_back(custom_step("fold_batchnorm", [this] { fold_batchnorms(); }));
     for (EvalConv& e : eval_convs) {
-      if (e.w.get_data_handle() != e.folded_w.get_data_handle())
-        p.push_back(reorder_step("reorder_weights", e.folded_w, e.w));
+      if (e.w.get_data_handle() == e.folded_w.get_data_handle()) continue;
+      e.reorder = dnnl::reorder(e.folded_w, e.w);
+      EvalConv* ep = &e;
+      p.push_back(custom_step("reorder_weights", [this, ep] {
+        if (!ep->dirty) return;
+        ep->reorder.execute(strm, {{DNNL_ARG_FROM, ep->folded_w}, {DNNL_ARG_TO, ep->w}});
+        ep->dirty = false;
+      }));
     }
     for (Step& st : convs_prog) p.push_back(std::move(st));
     const BlockedLayout lo = layout_of(x.get_desc());
