@@ -42,6 +42,8 @@ export interface KnnSearchOptions {
   tileRows?: number;
   /** Base rows per tile when queries are swept against a separate base; absent: automatic. */
   tileCols?: number;
+  /** First pass in bfloat16 where the CPU has AVX512-BF16 (default true); the answer is the same either way. */
+  bf16?: boolean;
 }
 
 export interface KnnSearchResult {
@@ -50,13 +52,15 @@ export interface KnnSearchResult {
   /** Squared Euclidean distances matching `indices` (exact: double-precision sums rounded to float). */
   distances: Float32Array;
   stats: {
-    /** Candidates kept per query by the float32 pass before the exact re-ranking. */
+    /** Candidates kept per query by the first pass before the exact re-ranking. */
     candidates: number;
-    /** Queries the float32 pass could not certify, recomputed by brute force. */
+    /** Queries the bf16 first pass could not certify, redone in float32. */
+    float32Rows: number;
+    /** Queries no pass could certify, recomputed by brute force. */
     bruteForceRows: number;
     /** Whether the self-search computed each pair once. */
     symmetric: boolean;
-    /** Distance micro-kernel: 'avx512' or 'portable'. */
+    /** First-pass distance micro-kernel: 'avx512bf16', 'avx512' or 'portable'. */
     kernel: string;
   };
 }

@@ -80,9 +80,15 @@ function firstDifference(
   return null;
 }
 
-const builds: { name: string; addon: () => NativeAddon }[] = [{ name: 'cmake-js', addon: native }];
+// Each variant runs every case: the cmake-js build with its first pass as chosen for this CPU (bf16 where
+// AVX512-BF16 exists), the same build in float32 only, and the portable node-gyp build.
+const builds: { name: string; addon: () => NativeAddon; options: KnnSearchOptions }[] = [
+  { name: 'cmake-js', addon: native, options: {} },
+  { name: 'cmake-js float32', addon: native, options: { bf16: false } },
+];
 const gypPath = resolve(packageRoot, 'build/Release/eos_native.node');
-if (existsSync(gypPath)) builds.push({ name: 'node-gyp', addon: () => loadNative([gypPath]).addon });
+if (existsSync(gypPath))
+  builds.push({ name: 'node-gyp', addon: () => loadNative([gypPath]).addon, options: {} });
 
 interface Case {
   name: string;
@@ -198,7 +204,9 @@ const cases: Case[] = [
 for (const build of builds) {
   for (const c of cases) {
     test(`${build.name}: ${c.name} equals the float64 brute force`, (t) => {
-      const got = build.addon().knnSearchSync(c.x, c.base ?? null, c.d, c.k, c.options);
+      const got = build
+        .addon()
+        .knnSearchSync(c.x, c.base ?? null, c.d, c.k, { ...c.options, ...build.options });
       const want = reference(c.x, c.base ?? null, c.d, c.k, c.options?.excludeSelf);
       t.is(firstDifference(got, want, c.k), null);
     });
@@ -217,7 +225,9 @@ for (const build of builds) {
     }
     const x = new Float32Array(rows.length * d);
     for (let i = 0; i < rows.length; i++) x.set(points.subarray(rows[i] * d, rows[i] * d + d), i * d);
-    const got = build.addon().knnSearchSync(x, null, d, 20, { excludeSelf: true, tileRows: 50 });
+    const got = build
+      .addon()
+      .knnSearchSync(x, null, d, 20, { excludeSelf: true, tileRows: 50, ...build.options });
     t.is(firstDifference(got, reference(x, null, d, 20, true), 20), null);
     t.true(got.stats.bruteForceRows > 0, 'the certificate should have refused the tied queries');
   });
@@ -231,16 +241,32 @@ for (const build of builds) {
     for (let i = 0; i < 300; i++) {
       for (let f = 0; f < d; f++) x[i * d + f] += i % 2 === 0 ? 1000 : -1000;
     }
-    const got = build.addon().knnSearchSync(x, null, d, 5, { excludeSelf: true });
+    const got = build.addon().knnSearchSync(x, null, d, 5, { excludeSelf: true, ...build.options });
     t.is(firstDifference(got, reference(x, null, d, 5, true), 5), null);
     t.true(got.stats.bruteForceRows > 0);
   });
 
+  test(`${build.name}: distances closer than bf16 can resolve are settled by the float32 pass`, (t) => {
+    // Grid points 0..3 plus offsets ~1e-3: neighbour distances differ by ~1e-3 relative, below bf16's
+    // 2^-9 resolution but far above float32's.
+    const d = 8;
+    const u = uniform(41);
+    const x = Float32Array.from({ length: 500 * d }, () => Math.floor(u() * 4) + 1e-3 * u());
+    const got = build.addon().knnSearchSync(x, null, d, 10, { excludeSelf: true, ...build.options });
+    t.is(firstDifference(got, reference(x, null, d, 10, true), 10), null);
+    if (got.stats.kernel === 'avx512bf16') t.true(got.stats.float32Rows > 0);
+    else t.is(got.stats.float32Rows, 0);
+  });
+
   test(`${build.name}: the answer does not depend on threads or tiles`, (t) => {
     const x = normals(900 * 24, 25);
-    const one = build.addon().knnSearchSync(x, null, 24, 7, { excludeSelf: true, threads: 1 });
+    const one = build
+      .addon()
+      .knnSearchSync(x, null, 24, 7, { excludeSelf: true, threads: 1, ...build.options });
     for (const options of [{ threads: 2 }, { threads: 3, tileRows: 100 }, { threads: 2, tileRows: 7 }]) {
-      const other = build.addon().knnSearchSync(x, null, 24, 7, { excludeSelf: true, ...options });
+      const other = build
+        .addon()
+        .knnSearchSync(x, null, 24, 7, { excludeSelf: true, ...options, ...build.options });
       t.is(firstDifference(other, one, 7), null, JSON.stringify(options));
     }
   });
@@ -344,6 +370,10 @@ test('bad arguments throw named TypeErrors and RangeErrors', (t) => {
   t.throws(search(x, null, 4, 1, { tileRows: 0 }), {
     instanceOf: RangeError,
     message: /^options.tileRows must be in/,
+  });
+  t.throws(search(x, null, 4, 1, { bf16: 'yes' }), {
+    instanceOf: TypeError,
+    message: /^options.bf16 must be a boolean/,
   });
   t.throws(search(x, null, 4, 1, { tileCols: 1.5 }), {
     instanceOf: TypeError,

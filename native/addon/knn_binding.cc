@@ -1,7 +1,7 @@
 // `knnSearch` / `knnSearchSync`: exact k-nearest neighbours (native/knn), validated.
 //
 // JS: knnSearch(queries: Float32Array, base: Float32Array | null, d: number, k: number,
-//               options?: { excludeSelf?: false, threads?: 0, tileRows?: auto, tileCols?: auto })
+//               options?: { excludeSelf?: false, threads?: 0, tileRows?: auto, tileCols?: auto, bf16?: true })
 //       -> Promise<{ indices: Int32Array, distances: Float32Array, stats }>   (nq x k, nearest first)
 //     knnSearchSync(...same arguments) -> { indices, distances, stats }
 // base null (or undefined) searches the queries among themselves. The promise form runs in an AsyncWorker
@@ -114,6 +114,8 @@ KnnJob parse(const Napi::CallbackInfo& info, Napi::TypedArrayOf<float>* queries,
     throw_range(env, "queries x k = " + std::to_string(job.nq * job.k) + " results exceed " +
                          std::to_string(kMaxOutput) + "; search in chunks of queries");
   }
+  const Napi::Value bf16 = option(options, "bf16");
+  job.tiling.bf16 = bf16.IsUndefined() ? true : bool_arg(bf16, "options.bf16");
   const Napi::Value threads = option(options, "threads");
   const Napi::Value rows = option(options, "tileRows"), cols = option(options, "tileCols");
   job.tiling.threads = threads.IsUndefined() ? 0 : static_cast<int>(integer_arg(threads, "options.threads", 0, 1024));
@@ -125,6 +127,7 @@ KnnJob parse(const Napi::CallbackInfo& info, Napi::TypedArrayOf<float>* queries,
 Napi::Object stats_object(Napi::Env env, const KnnStats& s) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("candidates", Napi::Number::New(env, static_cast<double>(s.candidates)));
+  o.Set("float32Rows", Napi::Number::New(env, static_cast<double>(s.float32_rows)));
   o.Set("bruteForceRows", Napi::Number::New(env, static_cast<double>(s.brute_force_rows)));
   o.Set("symmetric", Napi::Boolean::New(env, s.symmetric));
   o.Set("kernel", Napi::String::New(env, s.kernel));

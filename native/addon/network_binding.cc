@@ -24,6 +24,10 @@
 #include "nn/ref/ref_backend.h"
 #include "nn/training_loop.h"
 
+#ifdef EOS_HAVE_DNNL
+#include "nn/dnnl/dnnl_trunk_provider.h"
+#endif
+
 namespace eos::addon {
 namespace {
 
@@ -81,9 +85,17 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
     if (backend_name != "auto" && backend_name != "ref" && backend_name != "dnnl") {
       throw_type(env, "spec.backend must be 'auto', 'ref' or 'dnnl'");
     }
-    if (backend_name == "dnnl")
-      throw_range(env, "spec.backend 'dnnl' is not available in this build yet; use 'ref'");
     net_ = std::make_unique<Network<float>>(spec, make_ref_backend<float>());
+#ifdef EOS_HAVE_DNNL
+    // 'auto' takes the fast path when it is built in; the head, loss and SGD stay on the ref ops either way.
+    if (backend_name != "ref") net_->set_trunk(dnnl_backend::make_trunk_provider(*net_));
+#else
+    if (backend_name == "dnnl") {
+      throw_range(env,
+                  "spec.backend 'dnnl': this addon was built without oneDNN (install libdnnl-dev and rebuild "
+                  "with npm run build:native); use 'auto' or 'ref'");
+    }
+#endif
     net_->set_threads(
         threads.IsUndefined() ? 0 : static_cast<int>(integer_arg(threads, "spec.threads", 0, 1024)));
   }

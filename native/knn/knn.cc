@@ -301,6 +301,10 @@ bool finish_query(const Problem& pb, int64_t r, const CandidateLists& lists, int
   const CandidateKey* cand = lists.row(l);
   const float* q = pb.q + i * d;
   auto row = [&](int64_t c) { return pb.b + static_cast<int64_t>(key_index(cand[c])) * d; };
+  for (int64_t c = 0; c < kept; ++c) {  // candidates are scattered over the base: fetch them all at once
+    const char* p = reinterpret_cast<const char*>(row(c));
+    for (int64_t byte = 0; byte < d * static_cast<int64_t>(sizeof(float)); byte += 64) __builtin_prefetch(p + byte);
+  }
   int64_t c = 0;
   for (; c + 4 <= kept; c += 4) {
     const float* rows[4] = {row(c), row(c + 1), row(c + 2), row(c + 3)};

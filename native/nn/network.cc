@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 #include "core/rng.h"
 #include "core/threads.h"
@@ -375,15 +376,21 @@ bool Network<T>::write_tensor(const std::string& name, const T* host) {
 template <typename T>
 void Network<T>::reserve(int64_t capacity) {
   if (capacity <= capacity_) return;
+  // With a fused trunk only the head's tensors live in the arena (the trunk holds its own activations).
+  const Layer& head = layers_.back();
   int64_t offset = 0;
-  for (Act& a : acts_) {
+  for (size_t i = 0; i < acts_.size(); ++i) {
+    Act& a = acts_[i];
     a.offset = offset;
-    offset += capacity * a.c * a.side * a.side;
+    const bool needed = !trunk_ || static_cast<int>(i) == embedding_ || static_cast<int>(i) == logits_;
+    if (needed) offset += capacity * a.c * a.side * a.side;
   }
   slot_offsets_.resize(slot_sizes_.size());
   for (size_t s = 0; s < slot_sizes_.size(); ++s) {
     slot_offsets_[s] = offset;
-    offset += capacity * slot_sizes_[s];
+    const bool needed =
+        !trunk_ || static_cast<int>(s) == head.grad_in || static_cast<int>(s) == head.grad_out;
+    if (needed) offset += capacity * slot_sizes_[s];
   }
   T* fresh = backend_->allocate(offset);  // allocate first: on failure the old arena stays valid
   backend_->release(arena_);
@@ -402,9 +409,23 @@ void Network<T>::forward(const T* x, int64_t batch, Mode mode, T* logits, T* emb
   reserve(batch);
   const bool train = mode == Mode::kTrain;
   train_batch_ = 0;
-  backend_->upload(act(input_), x, batch * act_count(input_));
   Backend<T>& be = *backend_;
-  for (const Layer& l : layers_) {
+  size_t first_layer = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    if (trunk_) {
+      // The provider writes the pooled features straight into the head's input (host memory).
+      if (train) {
+        trunk_->forward_train(x, batch, act(embedding_));
+        for (int64_t& n : num_batches_tracked_) ++n;
+      } else {
+        trunk_->forward_eval(x, batch, act(embedding_));
+      }
+      first_layer = layers_.size() - 1;  // only the head remains
+    }
+  }
+  if (first_layer == 0) backend_->upload(act(input_), x, batch * act_count(input_));
+  for (size_t li = first_layer; li < layers_.size(); ++li) {
+    const Layer& l = layers_[li];
     const int64_t s_in = l.side_in * l.side_in;
     switch (l.kind) {
       case LayerKind::kConv:
@@ -455,8 +476,9 @@ void Network<T>::backward(const T* dlogits) {
   const int64_t batch = train_batch_;
   Backend<T>& be = *backend_;
   be.upload(grad(layers_.back().grad_out), dlogits, batch * spec_.classes);
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
-    const Layer& l = *it;
+  const size_t last = (std::is_same_v<T, float> && trunk_) ? 1 : layers_.size();
+  for (size_t ri = 0; ri < last; ++ri) {
+    const Layer& l = layers_[layers_.size() - 1 - ri];
     const int64_t s_in = l.side_in * l.side_in;
     switch (l.kind) {
       case LayerKind::kConv: {
@@ -491,6 +513,16 @@ void Network<T>::backward(const T* dlogits) {
         break;
     }
   }
+  if constexpr (std::is_same_v<T, float>) {
+    if (trunk_) trunk_->backward(grad(layers_.back().grad_in));
+  }
+}
+
+template <typename T>
+void Network<T>::set_trunk(std::unique_ptr<TrunkProvider> trunk) {
+  trunk_ = std::move(trunk);
+  capacity_ = 0;  // the arena's layout depends on whether a trunk is used
+  train_batch_ = 0;
 }
 
 template <typename T>

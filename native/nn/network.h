@@ -33,6 +33,7 @@
 #include "nn/backend.h"
 #include "nn/losses.h"
 #include "nn/sgd.h"
+#include "nn/trunk.h"
 
 namespace eos {
 
@@ -74,7 +75,15 @@ class Network {
   Network& operator=(const Network&) = delete;
 
   const NetworkSpec& spec() const { return spec_; }
-  const char* backend_name() const { return backend_->name(); }
+  const char* backend_name() const { return trunk_ ? trunk_->name() : backend_->name(); }
+
+  // Hands the trunk to a fused provider (float networks on a host-memory backend only); the head, loss and
+  // SGD stay on the backend. Null restores the per-op path.
+  void set_trunk(std::unique_ptr<TrunkProvider> trunk);
+  // Host views of the flat buffers, for a TrunkProvider built over them (host-memory backends only).
+  T* parameter_data() { return params_; }
+  T* gradient_data() { return grads_; }
+  T* buffer_data() { return buffers_; }
 
   // --- tables and flat buffers
   const std::vector<TensorInfo>& parameters() const { return params_table_; }
@@ -152,6 +161,7 @@ class Network {
 
   NetworkSpec spec_;
   std::unique_ptr<Backend<T>> backend_;
+  std::unique_ptr<TrunkProvider> trunk_;
   int threads_ = 0;
 
   std::vector<Layer> layers_;
