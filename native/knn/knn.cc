@@ -101,9 +101,19 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 int lowest_bit(uint32_t m) { return __builtin_ctz(m); }  // m != 0
 
-// Spare candidates beyond k: enough for the certificate to clear ordinary near-ties. The bf16 pass errs
-// by ~2^-9 relative, and its distance gaps shrink as 1/d, so it keeps more for large d.
-int64_t extra_candidates(bool bf16, int64_t d) { return bf16 ? std::clamp<int64_t>(8 + d / 48, 8, 24) : 8; }
+// Candidates kept per query: k plus spares, enough for the certificate to clear ordinary near-ties. The
+// float32 pass errs by ~1e-7 relative: 8 spares. The bf16 pass errs by up to ~0.5% of a distance; with
+// about e^(d g / 2) rows within a factor e^g of the k-th distance (d-dimensional data), spares for a
+// margin of ~d / 300 in log-count are needed. Beyond d = 1024 the bf16 pass is not used (kBf16MaxDim).
+constexpr int64_t kBf16MaxDim = 1024;
+int64_t candidates_kept(bool bf16, int64_t d, int64_t k, int64_t available) {
+  int64_t extra = 8;
+  if (bf16) {
+    const double spares = std::ceil(static_cast<double>(k) * std::expm1(static_cast<double>(d) / 300.0)) + 4;
+    extra = std::clamp<int64_t>(static_cast<int64_t>(std::min(spares, 1e9)), 8, std::max<int64_t>(24, k));
+  }
+  return std::min(k + extra, available);
+}
 
 // What the passes share. Query r of the problem is row qrow(r) of `q` (a subset, for the float32 redo).
 struct Problem {
@@ -356,7 +366,7 @@ std::vector<int64_t> run_pass(const Problem& pb, bool symmetric, const KnnTiling
                               int32_t* out_idx, float* out_dist) {
   using Word = typename Pass<kBf16>::Word;
   const int64_t k = pb.k, depth = Pass<kBf16>::depth(pb.d);
-  const int64_t cap = std::min(k + extra_candidates(kBf16, pb.d), pb.nb - (pb.exclude_self ? 1 : 0));
+  const int64_t cap = candidates_kept(kBf16, pb.d, k, pb.nb - (pb.exclude_self ? 1 : 0));
   std::vector<uint8_t> failed(pb.nq, 0);
   std::vector<FinishScratch> finish(threads, FinishScratch(cap, k));
   auto done = [&](int64_t r, const CandidateLists& lists, int64_t l, int t) {
@@ -414,14 +424,14 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
     nb = nq;
   }
   const int threads = tiling.threads > 0 ? tiling.threads : omp_get_max_threads();
-  const bool bf16 = knn_detail::kHaveBf16 && tiling.bf16;
+  const bool bf16 = knn_detail::kHaveBf16 && tiling.bf16 && d <= kBf16MaxDim;
 
   Problem pb{queries, nq, nullptr, base, nb, d, k, exclude_self, {}, {}, {}, self};
   pb.frame = knn_detail::make_frame(queries, nq, base, nb, d, threads);
   pb.qs = knn_detail::row_stats(queries, nq, d, pb.frame, bf16, threads);
   if (!self) pb.bs = knn_detail::row_stats(base, nb, d, pb.frame, bf16, threads);
 
-  const int64_t cap = std::min(k + extra_candidates(bf16, d), nb - (exclude_self ? 1 : 0));
+  const int64_t cap = candidates_kept(bf16, d, k, nb - (exclude_self ? 1 : 0));
   const int64_t list_bytes = nq * round_up(cap, 8) * static_cast<int64_t>(sizeof(CandidateKey));
   const bool symmetric = self && tiling.symmetric && list_bytes <= kListBudget;
 
