@@ -1,8 +1,7 @@
-// Seeded Fisher-Yates shuffle shared by the split helpers. The generator is the samplers' xoshiro128**
-// (lib/resample/random.ts): exact 32-bit integer arithmetic, so the same seed gives the same permutation on
-// every machine and Node version. (It lives under resample/ for now; data/ should not reach upwards, so the
-// generator belongs in a lower shared place once the layout settles.)
-import { Xoshiro128 } from '../resample/random.js';
+// Seeded Fisher-Yates shuffle shared by the split helpers. The generator is xoshiro128** (lib/random.ts, shared
+// with the samplers and the epoch orders): exact 32-bit integer arithmetic, so the same seed gives the same
+// permutation on every machine and Node version.
+import { Xoshiro128 } from '../random.js';
 
 export { Xoshiro128 };
 

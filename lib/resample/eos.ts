@@ -7,7 +7,7 @@
 
 import { interpolateFromTable } from './interpolate.js';
 import { nearestOthers } from './neighbours.js';
-import type { Xoshiro128 } from './random.js';
+import type { Xoshiro128 } from '../random.js';
 import { OverSampler, type ResampleJob } from './sampler.js';
 import type { SyntheticRows } from './synthetic-rows.js';
 import type { SamplerOptions } from './types.js';

@@ -9,7 +9,7 @@ export {
   dangerFlags,
 } from './borderline-smote.js';
 export { EOS, type EOSOptions } from './eos.js';
-export { Xoshiro128 } from './random.js';
+export { Xoshiro128 } from '../random.js';
 export { ROS, type ROSOptions } from './ros.js';
 export { OverSampler } from './sampler.js';
 export { SMOTE, type SMOTEOptions } from './smote.js';

@@ -1,7 +1,7 @@
 // The SMOTE family's generation step (imbalanced-learn's BaseSMOTE._make_samples): draw one (base, neighbour)
 // pair uniformly among all bases x k table entries, a coefficient uniformly in [0, step), and interpolate.
 
-import type { Xoshiro128 } from './random.js';
+import type { Xoshiro128 } from '../random.js';
 import type { SyntheticRows } from './synthetic-rows.js';
 
 export interface NeighbourTable {

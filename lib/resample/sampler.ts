@@ -1,7 +1,7 @@
 // The shared shape of every over-sampler: options, input validation, strategy resolution, and assembly of
 // the result. Each method supplies only how it generates rows for one class.
 
-import { Xoshiro128 } from './random.js';
+import { Xoshiro128 } from '../random.js';
 import { resolveSamplingStrategy } from './strategy.js';
 import { SyntheticRows } from './synthetic-rows.js';
 import type { ResampleResult, SamplerOptions, SamplingStrategy } from './types.js';

@@ -2,7 +2,7 @@
 //
 // Drawn from a generator seeded by (seed, epoch) alone, so epoch e has the same order whether the run started
 // at epoch 0 or resumed at e: a resumed run equals an uninterrupted one.
-import { Xoshiro128 } from '../resample/random.js';
+import { Xoshiro128 } from '../random.js';
 import type { TrainRule } from './class-weights.js';
 
 const MAX_SEED = 2 ** 32;

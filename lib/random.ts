@@ -1,4 +1,4 @@
-// Seeded random numbers for the samplers: xoshiro128** (Blackman & Vigna, 2018), seeded through SplitMix64
+// Seeded random numbers for the TypeScript side (samplers, data splits, epoch orders): xoshiro128** (Blackman & Vigna, 2018), seeded through SplitMix64
 // as its authors recommend.
 //
 // Why not Math.random: results must be reproducible from a seed on every machine. Why xoshiro128**: a small,
