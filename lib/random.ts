@@ -1,5 +1,5 @@
-// Seeded random numbers for the TypeScript side (samplers, data splits, epoch orders): xoshiro128** (Blackman & Vigna, 2018), seeded through SplitMix64
-// as its authors recommend.
+// Seeded random numbers for the TypeScript side (samplers, data splits, epoch orders): xoshiro128**
+// (Blackman & Vigna, 2018), seeded through SplitMix64 as its authors recommend.
 //
 // Why not Math.random: results must be reproducible from a seed on every machine. Why xoshiro128**: a small,
 // well-studied generator whose 32-bit arithmetic maps onto Math.imul and >>> without BigInt in the hot path.
