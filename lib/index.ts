@@ -1,2 +1,19 @@
-// Public API of eos-imbalance.
+// Public API of eos-imbalance (see README.md for examples).
+export * from './data/index.js';
+export * from './metrics/index.js';
+export { type ExportOptions, exportOnnx, type ModelWeights, type OnnxOutput } from './model/onnx-export.js';
+export { type BackendName, type CreateOptions, type ImageBatch, ResNet } from './model/resnet.js';
+export { readSafetensors, type Tensor, writeSafetensors } from './model/safetensors.js';
+export { type Normalization, parameterShapes, type ResNetSpec } from './model/spec.js';
+export { readStateDict, weightsOf } from './model/state-dict.js';
 export { type AugmentOptions, loadNative, type NativeInfo, NativeLoadError, native } from './native.js';
+export { PRESETS, type RunConfig } from './pipeline/config.js';
+export { type RunResult, runPhase1Only, runThreePhase } from './pipeline/run-three-phase.js';
+export { resampleWith, SAMPLER_NAMES, type SamplerName } from './pipeline/samplers.js';
+export * from './resample/index.js';
+export { Classifier, type ClassifierOptions, type Prediction } from './serve/classifier.js';
+export { serve } from './serve/http-server.js';
+export { effectiveNumberWeights, type TrainRule } from './train/class-weights.js';
+export { type FineTunedHead, fineTuneHead, headLogits } from './train/fine-tune-head.js';
+export { type LrSchedule, learningRateAt, PAPER_PHASE1_SCHEDULE } from './train/lr-schedule.js';
+export { type EpochRecord, type Phase1Options, trainPhase1 } from './train/phase1.js';

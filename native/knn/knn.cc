@@ -109,7 +109,7 @@ constexpr int64_t kBf16MaxDim = 1024;
 int64_t candidates_kept(bool bf16, int64_t d, int64_t k, int64_t available) {
   int64_t extra = 8;
   if (bf16) {
-    const double spares = std::ceil(static_cast<double>(k) * std::expm1(static_cast<double>(d) / 300.0)) + 4;
+    const double spares = std::ceil(static_cast<double>(k) * std::expm1(static_cast<double>(d) / 300.0)) + 6;
     extra = std::clamp<int64_t>(static_cast<int64_t>(std::min(spares, 1e9)), 8, std::max<int64_t>(24, k));
   }
   return std::min(k + extra, available);
