@@ -90,3 +90,50 @@ test('bad export options and incomplete state dicts give clear errors', (t) => {
     message: /missing float32 tensor layer2\.0\.bn1\.running_var/,
   });
 });
+
+for (const [channels, head, outputs] of [
+  [1, 'linear', ['logits']],
+  [3, 'cosine', ['logits', 'embedding']],
+] as const) {
+  test(`onnxruntime-node equals the native engine on 300 images (${channels} channel(s), ${head} head, outputs ${outputs.join('+')})`, async (t) => {
+    const { ResNet } = await import('../lib/model/resnet.js');
+    const side = 12;
+    const model = ResNet.create({
+      depth: 8,
+      inChannels: channels,
+      inputSize: side,
+      classes: 5,
+      head,
+      seed: 4,
+      normalization: { mean: new Array(channels).fill(0.4), std: new Array(channels).fill(0.3) },
+    });
+    const n = 300;
+    const size = channels * side * side;
+    const images = Uint8Array.from({ length: n * size }, (_, i) => (i * 29 + ((i * i) % 97)) % 256);
+    const labels = Int32Array.from({ length: n }, (_, i) => i % 5);
+    const shape: [number, number, number, number] = [n, channels, side, side];
+    // One epoch so that batch-norm statistics and weights are far from their initial values.
+    await model.trainEpoch(
+      { images, shape },
+      {
+        order: Int32Array.from({ length: n }, (_, i) => i),
+        labels,
+        epoch: 0,
+        lr: 0.05,
+        batch: 50,
+        loss: { kind: 'ce' },
+      },
+    );
+    const native = await model.predict({ images, shape }, { embeddings: true });
+    const path = join(mkdtempSync(join(tmpdir(), 'eos-onnx-')), 'model.onnx');
+    exportOnnx(model, path, { outputs: [...outputs] });
+    const session = await ort.InferenceSession.create(path);
+    const result = await session.run({ pixels: new ort.Tensor('float32', Float32Array.from(images), shape) });
+    t.true(maxRelativeError(result.logits.data as Float32Array, native.logits!) < 1e-4);
+    if (outputs.length === 2)
+      t.true(maxRelativeError(result.embedding.data as Float32Array, native.embeddings!) < 1e-4);
+    else t.false('embedding' in result);
+    await session.release();
+    model.dispose();
+  });
+}

@@ -1,7 +1,8 @@
 // `knnSearch` / `knnSearchSync`: exact k-nearest neighbours (native/knn), validated.
 //
 // JS: knnSearch(queries: Float32Array, base: Float32Array | null, d: number, k: number,
-//               options?: { excludeSelf?: false, threads?: 0, tileRows?: auto, tileCols?: auto, bf16?: true })
+//               options?: { excludeSelf?: false, threads?: 0, tileRows?: auto, tileCols?: auto, bf16?: true
+//               })
 //       -> Promise<{ indices: Int32Array, distances: Float32Array, stats }>   (nq x k, nearest first)
 //     knnSearchSync(...same arguments) -> { indices, distances, stats }
 // base null (or undefined) searches the queries among themselves. The promise form runs in an AsyncWorker
@@ -21,8 +22,8 @@ namespace eos::addon {
 namespace {
 
 constexpr int64_t kMaxDim = 1 << 16;
-constexpr int64_t kMaxRows = INT32_MAX - 1;        // indices are int32
-constexpr int64_t kMaxOutput = (1LL << 31) - 1;    // nq * k elements per output array
+constexpr int64_t kMaxRows = INT32_MAX - 1;      // indices are int32
+constexpr int64_t kMaxOutput = (1LL << 31) - 1;  // nq * k elements per output array
 constexpr int64_t kMaxTile = 1 << 20;
 
 struct KnnJob {
@@ -44,8 +45,10 @@ std::string non_finite_message(const char* name, const float* data, int64_t rows
   if (at < 0) return "";
   const float v = data[at];
   return std::string(name) + ": row " + std::to_string(at / d) + " has a non-finite value (" +
-         (std::isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity") + " at feature " + std::to_string(at % d) +
-         "); every value must be finite";
+         (std::isnan(v) ? "NaN"
+          : v > 0       ? "Infinity"
+                        : "-Infinity") +
+         " at feature " + std::to_string(at % d) + "); every value must be finite";
 }
 
 // Runs a validated job; returns "" or the RangeError message of a non-finite value.
@@ -62,22 +65,25 @@ int64_t rows_of(Napi::Env env, const Napi::TypedArrayOf<float>& a, const char* n
   const int64_t length = static_cast<int64_t>(a.ElementLength());
   if (length == 0) throw_range(env, std::string(name) + " must not be empty");
   if (length % d != 0) {
-    throw_range(env, std::string(name) + " length " + std::to_string(length) + " is not a multiple of d = " +
-                         std::to_string(d));
+    throw_range(env, std::string(name) + " length " + std::to_string(length) +
+                         " is not a multiple of d = " + std::to_string(d));
   }
   const int64_t rows = length / d;
-  if (rows > kMaxRows) throw_range(env, std::string(name) + " has more than " + std::to_string(kMaxRows) + " rows");
+  if (rows > kMaxRows)
+    throw_range(env, std::string(name) + " has more than " + std::to_string(kMaxRows) + " rows");
   return rows;
 }
 
 // Validates the arguments (everything but the values themselves) and fills the job but its outputs.
-KnnJob parse(const Napi::CallbackInfo& info, Napi::TypedArrayOf<float>* queries, Napi::TypedArrayOf<float>* base) {
+KnnJob parse(const Napi::CallbackInfo& info, Napi::TypedArrayOf<float>* queries,
+             Napi::TypedArrayOf<float>* base) {
   Napi::Env env = info.Env();
   if (info.Length() < 4) throw_type(env, "expected (queries, base, d, k, options?)");
   KnnJob job;
   *queries = typed_array_arg<float>(info[0], "queries");
   const bool self = info[1].IsNull() || info[1].IsUndefined();
-  if (!self && (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)) {
+  if (!self &&
+      (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)) {
     throw_type(env, "base must be a Float32Array, or null to search the queries among themselves");
   }
   if (!self) *base = info[1].As<Napi::TypedArrayOf<float>>();
@@ -103,7 +109,8 @@ KnnJob parse(const Napi::CallbackInfo& info, Napi::TypedArrayOf<float>* queries,
   if (available < 1) throw_range(env, "k: excludeSelf leaves no candidate in a base of 1 row");
   if (!info[3].IsNumber()) throw_type(env, "k must be a number (an integer)");
   const double k = info[3].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(k) || k != std::floor(k)) throw_type(env, "k must be an integer, got " + std::to_string(k));
+  if (!std::isfinite(k) || k != std::floor(k))
+    throw_type(env, "k must be an integer, got " + std::to_string(k));
   if (k < 1 || k > static_cast<double>(available)) {
     throw_range(env, "k must be in [1, " + std::to_string(available) + "] (" + std::to_string(job.nb) +
                          " base rows" + (job.exclude_self ? ", minus the query itself" : "") + "), got " +
@@ -118,7 +125,8 @@ KnnJob parse(const Napi::CallbackInfo& info, Napi::TypedArrayOf<float>* queries,
   job.tiling.bf16 = bf16.IsUndefined() ? true : bool_arg(bf16, "options.bf16");
   const Napi::Value threads = option(options, "threads");
   const Napi::Value rows = option(options, "tileRows"), cols = option(options, "tileCols");
-  job.tiling.threads = threads.IsUndefined() ? 0 : static_cast<int>(integer_arg(threads, "options.threads", 0, 1024));
+  job.tiling.threads =
+      threads.IsUndefined() ? 0 : static_cast<int>(integer_arg(threads, "options.threads", 0, 1024));
   job.tiling.tile_rows = rows.IsUndefined() ? 0 : integer_arg(rows, "options.tileRows", 1, kMaxTile);
   job.tiling.tile_cols = cols.IsUndefined() ? 0 : integer_arg(cols, "options.tileCols", 1, kMaxTile);
   return job;
@@ -163,10 +171,13 @@ Napi::Value KnnSearchSync(const Napi::CallbackInfo& info) {
 
 class KnnWorker : public Napi::AsyncWorker {
  public:
-  KnnWorker(Napi::Env env, const KnnJob& job, Napi::TypedArrayOf<float> queries, Napi::TypedArrayOf<float> base,
-            Napi::Int32Array indices, Napi::Float32Array distances)
-      : Napi::AsyncWorker(env, "eos.knnSearch"), deferred_(Napi::Promise::Deferred::New(env)), job_(job),
-        queries_(Napi::Persistent(queries)), indices_(Napi::Persistent(indices)),
+  KnnWorker(Napi::Env env, const KnnJob& job, Napi::TypedArrayOf<float> queries,
+            Napi::TypedArrayOf<float> base, Napi::Int32Array indices, Napi::Float32Array distances)
+      : Napi::AsyncWorker(env, "eos.knnSearch"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        job_(job),
+        queries_(Napi::Persistent(queries)),
+        indices_(Napi::Persistent(indices)),
         distances_(Napi::Persistent(distances)) {
     if (job.base != nullptr) base_ = Napi::Persistent(base);
   }

@@ -94,7 +94,7 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr int64_t kListBudget = 48LL << 20;  // bytes of candidate lists the self-search may keep for all rows
-constexpr int64_t kMaxBlocks = 4096;         // bounds the pair queue (8M pairs) whatever tile size is asked for
+constexpr int64_t kMaxBlocks = 4096;  // bounds the pair queue (8M pairs) whatever tile size is asked for
 constexpr double kU = 0x1p-24;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -118,14 +118,14 @@ int64_t candidates_kept(bool bf16, int64_t d, int64_t k, int64_t available) {
 // What the passes share. Query r of the problem is row qrow(r) of `q` (a subset, for the float32 redo).
 struct Problem {
   const float* q;
-  int64_t nq;              // queries in this problem
-  const int64_t* qrows;    // their rows in q (nullptr: row r)
+  int64_t nq;            // queries in this problem
+  const int64_t* qrows;  // their rows in q (nullptr: row r)
   const float* b;
   int64_t nb;
   int64_t d, k;
-  bool exclude_self;       // query row i never gets base row i
+  bool exclude_self;  // query row i never gets base row i
   Frame frame;
-  RowStats qs, bs;         // bs unused in self-search (qs serves both)
+  RowStats qs, bs;  // bs unused in self-search (qs serves both)
   bool self;
   int64_t qrow(int64_t r) const { return qrows == nullptr ? r : qrows[r]; }
   const RowStats& base_stats() const { return self ? qs : bs; }
@@ -146,8 +146,8 @@ struct Pass<false> {
     knn_detail::pack_f32<P>(x, pb.d, rows, count, pb.frame, norms, out, pnorm);
   }
   template <bool kCols>
-  static bool tile(const Word* a, const Word* b, int64_t depth, const float* na, const float* nb, const float* tr,
-                   const float* tc, float* out, uint32_t* hits) {
+  static bool tile(const Word* a, const Word* b, int64_t depth, const float* na, const float* nb,
+                   const float* tr, const float* tc, float* out, uint32_t* hits) {
     return knn_detail::distance_tile<kCols>(a, b, depth, na, nb, tr, tc, out, hits);
   }
 };
@@ -163,8 +163,8 @@ struct Pass<true> {
     knn_detail::pack_bf16<P>(x, pb.d, rows, count, pb.frame, norms, out, pnorm);
   }
   template <bool kCols>
-  static bool tile(const Word* a, const Word* b, int64_t depth, const float* na, const float* nb, const float* tr,
-                   const float* tc, float* out, uint32_t* hits) {
+  static bool tile(const Word* a, const Word* b, int64_t depth, const float* na, const float* nb,
+                   const float* tr, const float* tc, float* out, uint32_t* hits) {
     return knn_detail::distance_tile_bf16<kCols>(a, b, depth, na, nb, tr, tc, out, hits);
   }
 };
@@ -179,8 +179,11 @@ struct Workspace {
   uint32_t hits[kMR] = {};
   float tr_scratch[kMR] = {}, tc_scratch[kNR] = {};
   Workspace(int64_t rows, int64_t cols, int64_t depth)
-      : pa(round_up(rows, kMR) * depth), pbk(round_up(cols, kNR) * depth), na(round_up(rows, kMR)),
-        nbn(round_up(cols, kNR)), tile(kMR * kNR) {}
+      : pa(round_up(rows, kMR) * depth),
+        pbk(round_up(cols, kNR) * depth),
+        na(round_up(rows, kMR)),
+        nbn(round_up(cols, kNR)),
+        tile(kMR * kNR) {}
 };
 
 // Thresholds of rows [r0, r0 + count) for a tile of P rows: the live array when the tile is whole, else a
@@ -202,8 +205,10 @@ void block_pair(const Problem& pb, int64_t i0, int64_t ni, int64_t j0, int64_t n
   const bool diagonal = i0 == j0;
   float* thr = lists.thresholds();
   const float* norms = P::norms(pb.qs);
-  P::template pack<kMR>(pb, pb.q, [i0](int64_t r) { return i0 + r; }, ni, norms, w.pa.data(), w.na.data());
-  P::template pack<kNR>(pb, pb.q, [j0](int64_t r) { return j0 + r; }, nj, norms, w.pbk.data(), w.nbn.data());
+  P::template pack<kMR>(
+      pb, pb.q, [i0](int64_t r) { return i0 + r; }, ni, norms, w.pa.data(), w.na.data());
+  P::template pack<kNR>(
+      pb, pb.q, [j0](int64_t r) { return j0 + r; }, nj, norms, w.pbk.data(), w.nbn.data());
   for (int64_t cp = 0; cp < ceil_div(nj, kNR); ++cp) {
     const int64_t c0 = j0 + cp * kNR, cn = std::min<int64_t>(kNR, j0 + nj - c0);
     const auto* b = w.pbk.data() + cp * kNR * depth;
@@ -214,9 +219,10 @@ void block_pair(const Problem& pb, int64_t i0, int64_t ni, int64_t j0, int64_t n
       const float* na = w.na.data() + rp * kMR;
       const float* tr = thresholds<kMR>(thr, r0, rn, w.tr_scratch);
       const bool hit =
-          diagonal ? P::template tile<false>(a, b, depth, na, nb, tr, nullptr, w.tile.data(), w.hits)
-                   : P::template tile<true>(a, b, depth, na, nb, tr, thresholds<kNR>(thr, c0, cn, w.tc_scratch),
-                                            w.tile.data(), w.hits);
+          diagonal
+              ? P::template tile<false>(a, b, depth, na, nb, tr, nullptr, w.tile.data(), w.hits)
+              : P::template tile<true>(a, b, depth, na, nb, tr, thresholds<kNR>(thr, c0, cn, w.tc_scratch),
+                                       w.tile.data(), w.hits);
       if (!hit) continue;
       for (int64_t r = 0; r < rn; ++r) {
         const int64_t i = r0 + r;
@@ -236,18 +242,20 @@ void block_pair(const Problem& pb, int64_t i0, int64_t ni, int64_t j0, int64_t n
 // Queries [r0, r0 + nr) of the problem against the whole base, tile_cols base rows at a time; list row
 // `l` holds query r0 + l.
 template <bool kBf16>
-void query_tile(const Problem& pb, int64_t r0, int64_t nr, int64_t tile_cols, Workspace<typename Pass<kBf16>::Word>& w,
-                CandidateLists& lists) {
+void query_tile(const Problem& pb, int64_t r0, int64_t nr, int64_t tile_cols,
+                Workspace<typename Pass<kBf16>::Word>& w, CandidateLists& lists) {
   using P = Pass<kBf16>;
   const int64_t depth = P::depth(pb.d);
   float* thr = lists.thresholds();
   lists.reset(0, round_up(nr, kMR));
-  P::template pack<kMR>(pb, pb.q, [&pb, r0](int64_t r) { return pb.qrow(r0 + r); }, nr, P::norms(pb.qs),
-                        w.pa.data(), w.na.data());
+  P::template pack<kMR>(
+      pb, pb.q, [&pb, r0](int64_t r) { return pb.qrow(r0 + r); }, nr, P::norms(pb.qs), w.pa.data(),
+      w.na.data());
   for (int64_t j0 = 0; j0 < pb.nb; j0 += tile_cols) {
     const int64_t nj = std::min(tile_cols, pb.nb - j0);
-    P::template pack<kNR>(pb, pb.b, [j0](int64_t r) { return j0 + r; }, nj, P::norms(pb.base_stats()),
-                          w.pbk.data(), w.nbn.data());
+    P::template pack<kNR>(
+        pb, pb.b, [j0](int64_t r) { return j0 + r; }, nj, P::norms(pb.base_stats()), w.pbk.data(),
+        w.nbn.data());
     for (int64_t cp = 0; cp < ceil_div(nj, kNR); ++cp) {
       const int64_t c0 = j0 + cp * kNR;
       const auto* b = w.pbk.data() + cp * kNR * depth;
@@ -274,8 +282,8 @@ void query_tile(const Problem& pb, int64_t r0, int64_t nr, int64_t tile_cols, Wo
 }
 
 // Brute force for one query: exact distances to every base row but `self_row`, best k by (distance, index).
-void brute_force_query(const float* q, const float* b, int64_t nb, int64_t d, int64_t self_row, ExactTopK& top,
-                       int32_t* out_idx, float* out_dist) {
+void brute_force_query(const float* q, const float* b, int64_t nb, int64_t d, int64_t self_row,
+                       ExactTopK& top, int32_t* out_idx, float* out_dist) {
   top.clear();
   int64_t j = 0;
   for (; j + 4 <= nb; j += 4) {
@@ -313,7 +321,8 @@ bool finish_query(const Problem& pb, int64_t r, const CandidateLists& lists, int
   auto row = [&](int64_t c) { return pb.b + static_cast<int64_t>(key_index(cand[c])) * d; };
   for (int64_t c = 0; c < kept; ++c) {  // candidates are scattered over the base: fetch them all at once
     const char* p = reinterpret_cast<const char*>(row(c));
-    for (int64_t byte = 0; byte < d * static_cast<int64_t>(sizeof(float)); byte += 64) __builtin_prefetch(p + byte);
+    for (int64_t byte = 0; byte < d * static_cast<int64_t>(sizeof(float)); byte += 64)
+      __builtin_prefetch(p + byte);
   }
   int64_t c = 0;
   for (; c + 4 <= kept; c += 4) {
@@ -385,8 +394,8 @@ std::vector<int64_t> run_pass(const Problem& pb, bool symmetric, const KnnTiling
       Workspace<Word>& w = ws[omp_get_thread_num()];
       int64_t I = 0, J = 0;
       while (queue.acquire(&I, &J)) {
-        block_pair<kBf16>(pb, I * block, std::min(block, n - I * block), J * block, std::min(block, n - J * block),
-                          w, lists);
+        block_pair<kBf16>(pb, I * block, std::min(block, n - I * block), J * block,
+                          std::min(block, n - J * block), w, lists);
         queue.release(I, J);
       }
     }
@@ -395,8 +404,9 @@ std::vector<int64_t> run_pass(const Problem& pb, bool symmetric, const KnnTiling
   } else {
     const int64_t tile_rows =
         tiling.tile_rows > 0 ? tiling.tile_rows : std::clamp<int64_t>(round_up(16384 / depth, kMR), kMR, 480);
-    const int64_t tile_cols =
-        tiling.tile_cols > 0 ? tiling.tile_cols : std::clamp<int64_t>(round_up(65536 / depth, kNR), kNR, 2048);
+    const int64_t tile_cols = tiling.tile_cols > 0
+                                  ? tiling.tile_cols
+                                  : std::clamp<int64_t>(round_up(65536 / depth, kNR), kNR, 2048);
     std::vector<Workspace<Word>> ws(threads, Workspace<Word>(tile_rows, tile_cols, depth));
     std::vector<CandidateLists> lists(threads, CandidateLists(round_up(tile_rows, kMR), cap, 0));
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
@@ -417,7 +427,8 @@ std::vector<int64_t> run_pass(const Problem& pb, bool symmetric, const KnnTiling
 }  // namespace
 
 void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb, int64_t d, int64_t k,
-                bool exclude_self, int32_t* out_idx, float* out_dist2, const KnnTiling& tiling, KnnStats* stats) {
+                bool exclude_self, int32_t* out_idx, float* out_dist2, const KnnTiling& tiling,
+                KnnStats* stats) {
   const bool self = base == nullptr || (base == queries && nb == nq);
   if (base == nullptr) {
     base = queries;
@@ -442,12 +453,11 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   if (bf16 && !redo.empty()) {
     float32_rows = static_cast<int64_t>(redo.size());
     std::vector<int64_t> rows = std::move(redo);
-    Problem sub = pb;
-    sub.qrows = rows.data();
-    sub.nq = static_cast<int64_t>(rows.size());
+    pb.qrows = rows.data();  // the problem becomes the subset
+    pb.nq = static_cast<int64_t>(rows.size());
     KnnTiling sweep = tiling;
     sweep.tile_rows = 0;  // tiles sized for the redo, not the caller's pass 1
-    std::vector<int64_t> left = run_pass<false>(sub, false, sweep, threads, out_idx, out_dist2);
+    std::vector<int64_t> left = run_pass<false>(pb, false, sweep, threads, out_idx, out_dist2);
     for (int64_t& r : left) r = rows[r];
     redo = std::move(left);
   }
@@ -470,8 +480,8 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   }
 }
 
-void knn_search_reference(const float* queries, int64_t nq, const float* base, int64_t nb, int64_t d, int64_t k,
-                          bool exclude_self, int32_t* out_idx, float* out_dist2, int threads) {
+void knn_search_reference(const float* queries, int64_t nq, const float* base, int64_t nb, int64_t d,
+                          int64_t k, bool exclude_self, int32_t* out_idx, float* out_dist2, int threads) {
   if (base == nullptr) {
     base = queries;
     nb = nq;

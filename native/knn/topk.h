@@ -53,7 +53,9 @@ class CandidateLists {
 
   // `pad` extra thresholds (+inf) let a kernel read whole tiles of thresholds past the last row.
   CandidateLists(int64_t rows, int64_t cap, int64_t pad)
-      : cap_(cap), stride_((cap + 7) / 8 * 8), keys_(rows * stride_, kEmptyKey),
+      : cap_(cap),
+        stride_((cap + 7) / 8 * 8),
+        keys_(rows * stride_, kEmptyKey),
         thr_(rows + pad, std::numeric_limits<float>::infinity()) {}
 
   // Empties rows [r0, r0 + count).
@@ -90,8 +92,10 @@ class CandidateLists {
       const __m512i v = _mm512_loadu_si512(e + c);
       const CandidateKey before = c > 0 ? e[c - 1] : 0;  // 0 is below every real key
       // shifted = [before, v0, ..., v6]: what each slot holds if everything from it on moves up one.
-      const __m512i shifted = _mm512_alignr_epi64(v, _mm512_set1_epi64(static_cast<long long>(before)), 7);
-      const __mmask8 move = _mm512_cmpgt_epu64_mask(v, k);          // slots whose key moves up
+      // (The maskz form, all lanes on, avoids GCC 12's false "uninitialized" warning on the plain one.)
+      const __m512i shifted =
+          _mm512_maskz_alignr_epi64(0xFF, v, _mm512_set1_epi64(static_cast<long long>(before)), 7);
+      const __mmask8 move = _mm512_cmpgt_epu64_mask(v, k);             // slots whose key moves up
       const __mmask8 from_left = _mm512_cmpgt_epu64_mask(shifted, k);  // ... and get their left neighbour
       const __m512i incoming = _mm512_mask_blend_epi64(from_left, k, shifted);
       _mm512_storeu_si512(e + c, _mm512_mask_blend_epi64(move, v, incoming));
