@@ -9,6 +9,7 @@ import {
   type NativeNetwork,
   native,
 } from '../native.js';
+import { stopFlagFor } from '../stop-flag.js';
 import { readSafetensors, type Tensor, writeSafetensors } from './safetensors.js';
 import { EMBEDDING_SIZE, type Normalization, type ResNetSpec, validateSpec } from './spec.js';
 
@@ -229,12 +230,7 @@ export class ResNet {
 
   /** One training epoch natively (augment, forward, loss, backward, SGD per batch). */
   async trainEpoch(data: ImageBatch, options: EpochOptions): Promise<EpochProgress> {
-    const stopFlag = new Int32Array(1);
-    const onAbort = () => {
-      stopFlag[0] = 1;
-    };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) onAbort();
+    const stop = stopFlagFor(options.signal);
     try {
       return await this.native().trainEpoch(
         data.images,
@@ -258,10 +254,10 @@ export class ResNet {
           progressEvery: options.progressEvery ?? 10,
         },
         options.onProgress,
-        stopFlag,
+        stop.flag,
       );
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
+      stop.dispose();
     }
   }
 
@@ -276,12 +272,7 @@ export class ResNet {
       signal?: AbortSignal;
     } = {},
   ): Promise<{ logits: Float32Array | null; embeddings: Float32Array | null }> {
-    const stopFlag = new Int32Array(1);
-    const onAbort = () => {
-      stopFlag[0] = 1;
-    };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) onAbort();
+    const stop = stopFlagFor(options.signal);
     try {
       return await this.native().predict(
         data.images,
@@ -294,10 +285,10 @@ export class ResNet {
           logits: options.logits ?? true,
           embeddings: options.embeddings ?? false,
         },
-        stopFlag,
+        stop.flag,
       );
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
+      stop.dispose();
     }
   }
 

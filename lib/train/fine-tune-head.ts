@@ -1,11 +1,11 @@
 // Phase 3: a fresh classifier head trained on the balanced embeddings; the backbone is not touched.
 // Defaults (DESIGN.md): SGD lr 0.1, momentum 0.9, weight decay 2e-4, batch 128, 10 epochs, 5-epoch warm-up.
 import { type HeadKindName, type HeadWeights, native } from '../native.js';
+import { stopFlagFor } from '../stop-flag.js';
 import { classWeightsAt, type TrainRule } from './class-weights.js';
 import { type LossSettings, lossOptions } from './loss-config.js';
 import { type LrSchedule, learningRateAt, validateSchedule } from './lr-schedule.js';
 import { epochOrder } from './sample-order.js';
-import { stopFlagFor } from './stop-flag.js';
 
 export interface FineTuneOptions extends Partial<LossSettings> {
   head?: HeadKindName;

@@ -136,15 +136,11 @@ struct Trunk::Impl {
   Program fwd_train, bwd, fwd_eval;
 
   bool profile = false;
-  tag act_tag = tag::any;  // EOS_DNNL_ACT=nhwc forces channels-last activations (experiment)
   std::map<std::string, std::pair<double, int64_t>> prof;  // name -> seconds, calls
 
   Impl(const TrunkSpec& s, int64_t n) : spec(s), batch(n) {
     const char* env = std::getenv("EOS_DNNL_PROFILE");
     profile = env && env[0] == '1';
-    const char* act = std::getenv("EOS_DNNL_ACT");
-    if (act && std::string(act) == "nhwc") act_tag = tag::nhwc;
-    if (act && std::string(act) == "nChw16c") act_tag = tag::nChw16c;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     build();
   }
@@ -217,10 +213,10 @@ struct Trunk::Impl {
     const memory::dims strides{d.stride, d.stride}, pad_l{1, 1};
     // Right padding that makes oneDNN's output size formula give exactly PyTorch's P and Q.
     const memory::dims pad_r{(d.p - 1) * d.stride + 3 - d.h - 1, (d.q - 1) * d.stride + 3 - d.w - 1};
-    const memory::desc src_any(dims4(d.n, d.c, d.h, d.w), dt::f32, act_tag);
+    const memory::desc src_any(dims4(d.n, d.c, d.h, d.w), dt::f32, tag::any);
     const memory::desc src = src_exact ? *src_exact : src_any;
     const memory::desc wei_any({d.k, d.c, 3, 3}, dt::f32, tag::any);
-    const memory::desc dst_any(dims4(d.n, d.k, d.p, d.q), dt::f32, act_tag);
+    const memory::desc dst_any(dims4(d.n, d.k, d.p, d.q), dt::f32, tag::any);
     const dnnl::algorithm algo = pick_algorithm(d, src, wei_any, dst_any, strides, pad_l, pad_r);
     dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo, src, wei_any, dst_any,
                                        strides, pad_l, pad_r);

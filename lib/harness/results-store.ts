@@ -1,0 +1,79 @@
+// The comparison's results store: one JSON file per finished unit, written atomically, next to the
+// backbone's checkpoints (<out>/units/<variant>-seed<i>/phase1.json and phase23-<sampler>.json). A file exists
+// only once its unit is complete, so "is it finished?" is "does its file exist?". Each file records the
+// settings that produced it; reading one made with other settings is an error, never a silent mix.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { backboneDir, type ComparisonSettings, type Unit } from './plan.js';
+import type { BackboneResult, SamplerResult, UnitResult } from './unit-results.js';
+
+export class SettingsMismatchError extends Error {
+  constructor(
+    readonly file: string,
+    readonly differences: string[],
+  ) {
+    super(
+      `${file} was made with other settings (${differences.join('; ')}); continue with the settings it was made ` +
+        'with, or choose another --out',
+    );
+    this.name = 'SettingsMismatchError';
+  }
+}
+
+/** The paths where two JSON values differ, as "path: stored vs expected". */
+export function jsonDifferences(stored: unknown, expected: unknown, path = ''): string[] {
+  if (
+    typeof stored === 'object' &&
+    stored !== null &&
+    typeof expected === 'object' &&
+    expected !== null &&
+    !Array.isArray(stored) &&
+    !Array.isArray(expected)
+  ) {
+    const keys = new Set([...Object.keys(stored), ...Object.keys(expected)]);
+    return [...keys].flatMap((k) =>
+      jsonDifferences(
+        (stored as Record<string, unknown>)[k],
+        (expected as Record<string, unknown>)[k],
+        path ? `${path}.${k}` : k,
+      ),
+    );
+  }
+  const a = JSON.stringify(stored ?? null);
+  const b = JSON.stringify(expected ?? null);
+  return a === b ? [] : [`${path || '(root)'}: ${a} vs ${b}`];
+}
+
+export class ResultsStore {
+  constructor(private readonly settings: ComparisonSettings) {}
+
+  path(unit: Unit): string {
+    const dir = backboneDir(this.settings, unit);
+    return unit.kind === 'phase1' ? join(dir, 'phase1.json') : join(dir, `phase23-${unit.sampler}.json`);
+  }
+
+  /** The stored result of a unit, or null when it has not finished; throws when its key differs. */
+  read(unit: Unit & { kind: 'phase1' }, expectedKey: unknown): BackboneResult | null;
+  read(unit: Unit & { kind: 'phase23' }, expectedKey: unknown): SamplerResult | null;
+  read(unit: Unit, expectedKey: unknown): UnitResult | null {
+    const file = this.path(unit);
+    if (!existsSync(file)) return null;
+    let stored: UnitResult;
+    try {
+      stored = JSON.parse(readFileSync(file, 'utf8')) as UnitResult;
+    } catch (err) {
+      throw new Error(`${file}: not a readable unit result (${(err as Error).message}); delete it to redo the unit`);
+    }
+    const differences = jsonDifferences(stored.key, expectedKey);
+    if (differences.length > 0) throw new SettingsMismatchError(file, differences);
+    return stored;
+  }
+
+  write(unit: Unit, result: UnitResult): string {
+    const file = this.path(unit);
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileAtomic(file, [Buffer.from(`${JSON.stringify(result, null, 1)}\n`)]);
+    return file;
+  }
+}

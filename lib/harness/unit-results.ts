@@ -1,0 +1,95 @@
+// What one finished unit stores (one JSON file each), and the key that says which settings produced it.
+import type { ClassificationMetrics } from '../metrics/classification.js';
+import type { GeneralizationGap } from '../metrics/generalization-gap.js';
+import type { RunConfig } from '../pipeline/config.js';
+import type { SamplerName } from '../pipeline/samplers.js';
+import type { EpochRecord } from '../train/phase1.js';
+import type { DataLimits } from './plan.js';
+import type { Phase1Variant } from './phase1-variants.js';
+
+/** Everything a phase-1 result depends on (threads and backend are recorded, not part of the key). */
+export interface BackboneKey {
+  dataset: RunConfig['dataset'];
+  dataDir: string | null;
+  imbalance: RunConfig['imbalance'];
+  depth: number;
+  seed: number;
+  phase1: RunConfig['phase1'];
+  limits: { maxTrainPerClass: number | null; maxTestPerClass: number | null };
+}
+
+/** Everything a phase-2+3 result depends on. */
+export interface SamplerKey extends BackboneKey {
+  sampler: SamplerName;
+  kNeighbors: number | null;
+  phase3: RunConfig['phase3'];
+}
+
+export function backboneKey(config: RunConfig, limits: DataLimits): BackboneKey {
+  return {
+    dataset: config.dataset,
+    dataDir: config.dataDir ?? null,
+    imbalance: config.imbalance,
+    depth: config.depth,
+    seed: config.seed,
+    phase1: config.phase1,
+    limits: {
+      maxTrainPerClass: limits.maxTrainPerClass ?? null,
+      maxTestPerClass: limits.maxTestPerClass ?? null,
+    },
+  };
+}
+
+export function samplerKey(config: RunConfig, limits: DataLimits, sampler: SamplerName): SamplerKey {
+  return {
+    ...backboneKey(config, limits),
+    sampler,
+    kNeighbors: config.kNeighbors ?? null,
+    phase3: config.phase3,
+  };
+}
+
+export interface BackboneResult {
+  kind: 'phase1';
+  backbone: Phase1Variant;
+  seedIndex: number;
+  key: BackboneKey;
+  backend: string;
+  threads: number;
+  data: { train: number; test: number; classCounts: number[]; classNames: string[] | null };
+  history: EpochRecord[];
+  resumedFrom: { epoch: number; batch: number } | null;
+  seconds: {
+    /** Sum of the epochs' training times (survives resumption; the lost part of an aborted epoch is not in it). */
+    phase1: number;
+    /** Embedding the training set and predicting the test set. */
+    embed: number;
+    /** The generalization gap of the real training embeddings. */
+    gap: number;
+  };
+  /** The phase-1 network alone on the test set. */
+  test: ClassificationMetrics;
+  /** Generalization gap of the real training embeddings vs the test embeddings ("before"). */
+  gap: GeneralizationGap;
+  finishedAt: string;
+}
+
+export interface SamplerResult {
+  kind: 'phase23';
+  backbone: Phase1Variant;
+  seedIndex: number;
+  sampler: SamplerName;
+  key: SamplerKey;
+  /** Rows phase 2 added. */
+  synthetic: number;
+  fallbacks: string[];
+  seconds: { resample: number; phase3: number };
+  test: ClassificationMetrics;
+  /** Mean loss of the last phase-3 epoch. */
+  finalLoss: number;
+  /** The gap with this sampler's synthetic rows in the training set ("after"); for the main sampler only. */
+  gapAfter: GeneralizationGap | null;
+  finishedAt: string;
+}
+
+export type UnitResult = BackboneResult | SamplerResult;
