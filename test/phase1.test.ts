@@ -97,7 +97,7 @@ test('same seed and thread count give bitwise identical weights', async (t) => {
   t.deepEqual(a.tensor('bn1.running_var'), b.tensor('bn1.running_var'));
 });
 
-test('learning works: two epochs on 2,000 Fashion-MNIST images reach > 45% test accuracy (chance is 10%)', async (t) => {
+test('learning works: three epochs on 2,000 Fashion-MNIST images reach > 55% test accuracy (chance is 10%)', async (t) => {
   const { train, test: testSet } = await loadFashionMnist();
   const tr = subsetDataset(
     train,
@@ -117,16 +117,18 @@ test('learning works: two epochs on 2,000 Fashion-MNIST images reach > 45% test 
     normalization: { mean: [0.286], std: [0.353] },
   });
   const result = await trainPhase1(model, tr, {
-    epochs: 2,
+    epochs: 3,
     batch: 64,
-    schedule: { lr: 0.05, warmupEpochs: 0, steps: [] },
+    // The last epoch at a tenth of the rate lets the batch-norm running statistics settle: without it, eval
+    // accuracy of such a young network swings by +-10 points between runs that differ only in rounding.
+    schedule: { lr: 0.05, warmupEpochs: 0, steps: [[2, 0.1]] },
   });
-  t.true(result.history[1].loss < result.history[0].loss);
+  t.true(result.history[2].loss < result.history[0].loss);
   const { logits } = await model.predict({ images: te.images, shape: te.shape });
   let right = 0;
   for (let i = 0; i < 1000; i++) {
     const row = Array.from(logits!.subarray(i * 10, i * 10 + 10));
     if (row.indexOf(Math.max(...row)) === te.labels[i]) right++;
   }
-  t.true(right / 1000 > 0.45, `test accuracy ${right / 1000}`);
+  t.true(right / 1000 > 0.55, `test accuracy ${right / 1000}`);
 });

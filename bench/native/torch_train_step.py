@@ -1,6 +1,6 @@
-"""Peer of eos_bench_train_step: one PyTorch training step of the same CIFAR ResNet (option-A shortcuts, linear
-head, cross-entropy, SGD momentum 0.9 / weight decay 2e-4), images/s at a batch, input shape and thread count,
-then eval images/s and peak resident memory. Prints one JSON line.
+"""Peer of eos_bench_train_step: one PyTorch training step of the same CIFAR ResNet (option-A shortcuts,
+linear head, cross-entropy, SGD momentum 0.9 / weight decay 2e-4), images/s at a batch, input shape and
+thread count, then eval images/s and peak resident memory. Prints one JSON line.
 
 Usage: python3 torch_train_step.py [--channels 3] [--side 32] [--depth 32] [--batch 128] [--threads 2]
                                    [--steps 20] [--warmup 3] [--eval-steps 20]

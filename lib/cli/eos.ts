@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `eos` command.
 import { Command, InvalidArgumentError } from 'commander';
+import { addCompareCommand } from './compare-command.js';
 import { addDataCommands } from './data-commands.js';
 import { exportCommand } from './export-command.js';
 import { collectInfo, formatInfo, packageVersion } from './info.js';
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
     });
 
   addRunCommand(program);
+  addCompareCommand(program);
   addDataCommands(program);
 
   program

@@ -12,7 +12,9 @@ import type { DataLimits } from './plan.js';
 
 /** The first `perClass` rows of each class, kept in file order (a balanced test subset). */
 function firstOfEachClass(data: TrainTest['test'], perClass: number) {
-  const kept = indicesByClass(data.labels, data.classes).flatMap((rows) => Array.from(rows.subarray(0, perClass)));
+  const kept = indicesByClass(data.labels, data.classes).flatMap((rows) =>
+    Array.from(rows.subarray(0, perClass)),
+  );
   return subsetDataset(
     data,
     kept.sort((a, b) => a - b),
@@ -36,7 +38,9 @@ export class ComparisonData {
       maxPerClass: this.limits.maxTrainPerClass,
     });
     const test =
-      this.limits.maxTestPerClass !== undefined ? firstOfEachClass(data.test, this.limits.maxTestPerClass) : data.test;
+      this.limits.maxTestPerClass !== undefined
+        ? firstOfEachClass(data.test, this.limits.maxTestPerClass)
+        : data.test;
     const runData: RunData = {
       train,
       validation: null,

@@ -24,6 +24,7 @@ export function isPhase1Variant(name: string): name is Phase1Variant {
 /** The phase-1 loss and train rule of a variant. */
 export function variantSettings(variant: Phase1Variant): { loss: LossName; trainRule: TrainRule } {
   const s = SETTINGS[variant];
-  if (!s) throw new RangeError(`unknown phase-1 variant ${variant}; choose from ${PHASE1_VARIANTS.join(', ')}`);
+  if (!s)
+    throw new RangeError(`unknown phase-1 variant ${variant}; choose from ${PHASE1_VARIANTS.join(', ')}`);
   return s;
 }

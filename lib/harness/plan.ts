@@ -76,7 +76,8 @@ export function samplersFor(settings: ComparisonSettings, backbone: Phase1Varian
 }
 
 export function validateSettings(s: ComparisonSettings): void {
-  if (!Number.isInteger(s.seeds) || s.seeds < 1) throw new RangeError(`seeds must be an integer >= 1, got ${s.seeds}`);
+  if (!Number.isInteger(s.seeds) || s.seeds < 1)
+    throw new RangeError(`seeds must be an integer >= 1, got ${s.seeds}`);
   if (s.backbones.length === 0) throw new RangeError('backbones: name at least one phase-1 variant');
   for (const [name, list] of [
     ['backbones', s.backbones],
@@ -84,8 +85,11 @@ export function validateSettings(s: ComparisonSettings): void {
   ] as const) {
     for (const b of list)
       if (!isPhase1Variant(b))
-        throw new RangeError(`${name}: unknown phase-1 variant ${b}; choose from ${PHASE1_VARIANTS.join(', ')}`);
-    if (new Set(list).size !== list.length) throw new RangeError(`${name}: ${list.join(',')} names one twice`);
+        throw new RangeError(
+          `${name}: unknown phase-1 variant ${b}; choose from ${PHASE1_VARIANTS.join(', ')}`,
+        );
+    if (new Set(list).size !== list.length)
+      throw new RangeError(`${name}: ${list.join(',')} names one twice`);
   }
   for (const [name, list] of [
     ['samplers', s.samplers],
@@ -93,14 +97,17 @@ export function validateSettings(s: ComparisonSettings): void {
     ['mainSampler', [s.mainSampler]],
   ] as const) {
     for (const n of list) if (!isSamplerName(n)) throw new RangeError(`${name}: unknown sampler ${n}`);
-    if (new Set(list).size !== list.length) throw new RangeError(`${name}: ${list.join(',')} names one twice`);
+    if (new Set(list).size !== list.length)
+      throw new RangeError(`${name}: ${list.join(',')} names one twice`);
   }
   for (const [name, v] of Object.entries(s.limits)) {
     if (v !== undefined && (!Number.isInteger(v) || v < 1))
       throw new RangeError(`limits.${name} must be a positive integer, got ${v}`);
   }
   if (s.base.validationFraction !== 0)
-    throw new RangeError('base.validationFraction: the comparison trains on the whole imbalanced split (use 0)');
+    throw new RangeError(
+      'base.validationFraction: the comparison trains on the whole imbalanced split (use 0)',
+    );
   validateConfig(s.base);
 }
 
@@ -128,7 +135,10 @@ export function makePlan(settings: ComparisonSettings): ComparisonPlan {
 }
 
 /** The folder of one backbone's files: config, checkpoints, phase-1 model and the stored unit results. */
-export function backboneDir(settings: ComparisonSettings, unit: { backbone: Phase1Variant; seedIndex: number }) {
+export function backboneDir(
+  settings: ComparisonSettings,
+  unit: { backbone: Phase1Variant; seedIndex: number },
+) {
   return join(settings.outDir, 'units', backboneId(unit.backbone, unit.seedIndex));
 }
 

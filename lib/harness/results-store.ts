@@ -63,7 +63,9 @@ export class ResultsStore {
     try {
       stored = JSON.parse(readFileSync(file, 'utf8')) as UnitResult;
     } catch (err) {
-      throw new Error(`${file}: not a readable unit result (${(err as Error).message}); delete it to redo the unit`);
+      throw new Error(
+        `${file}: not a readable unit result (${(err as Error).message}); delete it to redo the unit`,
+      );
     }
     const differences = jsonDifferences(stored.key, expectedKey);
     if (differences.length > 0) throw new SettingsMismatchError(file, differences);

@@ -22,7 +22,9 @@ export class SessionLog {
   constructor(outDir: string, command: string, machine: MachineInfo, now = new Date()) {
     mkdirSync(outDir, { recursive: true });
     this.file = join(outDir, 'sessions.json');
-    this.sessions = existsSync(this.file) ? (JSON.parse(readFileSync(this.file, 'utf8')) as SessionRecord[]) : [];
+    this.sessions = existsSync(this.file)
+      ? (JSON.parse(readFileSync(this.file, 'utf8')) as SessionRecord[])
+      : [];
     this.current = { command, machine, started: now.toISOString(), updated: now.toISOString() };
     this.sessions.push(this.current);
     this.save();

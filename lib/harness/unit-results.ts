@@ -4,8 +4,8 @@ import type { GeneralizationGap } from '../metrics/generalization-gap.js';
 import type { RunConfig } from '../pipeline/config.js';
 import type { SamplerName } from '../pipeline/samplers.js';
 import type { EpochRecord } from '../train/phase1.js';
-import type { DataLimits } from './plan.js';
 import type { Phase1Variant } from './phase1-variants.js';
+import type { DataLimits } from './plan.js';
 
 /** Everything a phase-1 result depends on (threads and backend are recorded, not part of the key). */
 export interface BackboneKey {

@@ -483,6 +483,16 @@ struct Trunk::Impl {
   };
   std::vector<EvalConv> eval_convs;
 
+  // Inference uses Winograd for every stride-1 convolution: without the backward passes it is ~10% faster
+  // than direct at 16 channels too (measured), for ~34 MiB more scratchpad at batch 128.
+  // EOS_DNNL_EVAL_CONV=direct keeps the training rule. Falls back to direct when oneDNN has no Winograd
+  // kernel for the shape (the stem).
+  dnnl::algorithm eval_algo(const Conv& cv) {
+    const char* env = std::getenv("EOS_DNNL_EVAL_CONV");
+    if (env && std::string(env) == "direct") return cv.algo;
+    return cv.d.stride == 1 ? dnnl::algorithm::convolution_winograd : cv.algo;
+  }
+
   Step eval_conv_step(int i, const memory& src, const memory& dst, bool sum) {
     Conv& cv = convs[i];
     dnnl::post_ops po;
@@ -497,8 +507,8 @@ struct Trunk::Impl {
     const memory::desc wei_any({d.k, d.c, 3, 3}, dt::f32, tag::any), bias_md({d.k}, dt::f32, tag::x);
     EvalConv& e = eval_convs[i];
     try {
-      dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_inference, cv.algo, cv.src_md, wei_any,
-                                         bias_md, cv.dst_md, strides, pad_l, pad_r);
+      dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_inference, eval_algo(cv), cv.src_md,
+                                         wei_any, bias_md, cv.dst_md, strides, pad_l, pad_r);
       e.pd = dnnl::convolution_forward::primitive_desc(fd, a, eng);
     } catch (const dnnl::error&) {
       dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_inference,

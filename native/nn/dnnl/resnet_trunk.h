@@ -21,8 +21,9 @@
 // for the backward pass); conv2; bn2; one custom pass y = relu(y + shortcut(x)). Backward: bn2 backward (its
 // diff_dst is already masked by the block's ReLU), conv2 backward weights and data, bn1 backward with the
 // fused ReLU mask, conv1 backward weights and data, then one custom pass that adds the shortcut's gradient
-// and applies the previous block's ReLU mask. Evaluation uses running statistics (bn with fused ReLU where
-// training has it).
+// and applies the previous block's ReLU mask. Evaluation folds each batch norm (running statistics) into
+// its convolution's weights and a bias, with ReLU and the residual sum as post-ops (Winograd for every
+// stride-1 convolution there).
 //
 // Batch norm: oneDNN returns the biased batch variance; the running variance is updated with the unbiased one
 // (var * M / (M - 1), M = N * H * W), as PyTorch does, with momentum `bn_momentum`.

@@ -1,0 +1,285 @@
+// `eos compare`: the method-comparison harness (lib/harness/) from the command line: progress lines per
+// unit, Ctrl-C stops at the next batch, and the same command again continues where it stopped.
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
+import {
+  ComparisonAborted,
+  type ComparisonEvent,
+  type ComparisonSettings,
+  isPhase1Variant,
+  makePlan,
+  PHASE1_VARIANTS,
+  type Phase1Variant,
+  runComparison,
+} from '../harness/index.js';
+import { markdownTable } from '../harness/render-markdown.js';
+import { metricsTable } from '../harness/report-sections.js';
+import type { PresetName } from '../pipeline/config.js';
+import { isSamplerName, SAMPLER_NAMES, type SamplerName } from '../pipeline/samplers.js';
+import type { LossName } from '../train/loss-config.js';
+import { configFromFlags } from './run.js';
+
+function int(name: string, min = 1) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer >= ${min}.`);
+    return n;
+  };
+}
+
+function positive(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number > 0.`);
+    return n;
+  };
+}
+
+function listOf<T extends string>(flag: string, valid: readonly T[], check: (s: string) => s is T) {
+  return (v: string): T[] => {
+    const names = v.split(',').filter((s) => s.length > 0);
+    for (const n of names)
+      if (!check(n))
+        throw new InvalidArgumentError(`${flag}: unknown name ${n}; choose from ${valid.join(', ')}.`);
+    if (new Set(names).size !== names.length)
+      throw new InvalidArgumentError(`${flag}: a name is given twice.`);
+    return names as T[];
+  };
+}
+
+const samplerList = (flag: string) => listOf<SamplerName>(flag, SAMPLER_NAMES, isSamplerName);
+const variantList = (flag: string) => listOf<Phase1Variant>(flag, PHASE1_VARIANTS, isPhase1Variant);
+
+interface CompareFlags {
+  preset: PresetName;
+  dataset?: DatasetName;
+  dataDir?: string;
+  imbalance?: 'exp' | 'step';
+  ratio?: number;
+  depth?: number;
+  backend?: 'auto' | 'ref' | 'dnnl';
+  threads?: number;
+  epochs?: number;
+  batch?: number;
+  lr?: number;
+  warmup?: number;
+  focalGamma?: number;
+  kNeighbors?: number;
+  headEpochs?: number;
+  headLr?: number;
+  headBatch?: number;
+  headLoss?: LossName;
+  seeds: number;
+  backbones: Phase1Variant[];
+  samplers: SamplerName[];
+  fullBackbones: Phase1Variant[];
+  otherSamplers: SamplerName[];
+  mainSampler: SamplerName;
+  maxTrainPerClass?: number;
+  maxTestPerClass?: number;
+  out: string;
+}
+
+/** The comparison settings: `eos run`'s configuration from the shared flags, plus the plan's own. */
+export function settingsFromFlags(f: CompareFlags): ComparisonSettings {
+  const base = configFromFlags({
+    preset: f.preset,
+    dataset: f.dataset,
+    dataDir: f.dataDir,
+    imbalance: f.imbalance,
+    ratio: f.ratio,
+    depth: f.depth,
+    backend: f.backend,
+    threads: f.threads,
+    epochs: f.epochs,
+    batch: f.batch,
+    lr: f.lr,
+    warmup: f.warmup,
+    focalGamma: f.focalGamma,
+    kNeighbors: f.kNeighbors,
+    headEpochs: f.headEpochs,
+    headLr: f.headLr,
+    headBatch: f.headBatch,
+    out: f.out,
+  });
+  return {
+    base,
+    seeds: f.seeds,
+    backbones: f.backbones,
+    samplers: f.samplers,
+    fullBackbones: f.fullBackbones,
+    otherSamplers: f.otherSamplers,
+    mainSampler: f.mainSampler,
+    headLoss: f.headLoss,
+    limits: { maxTrainPerClass: f.maxTrainPerClass, maxTestPerClass: f.maxTestPerClass },
+    outDir: f.out,
+  };
+}
+
+export function addCompareCommand(program: Command): void {
+  program
+    .command('compare')
+    .description(
+      'the method-comparison table: phase-1 variants x seeds, each backbone trained once and reused by every ' +
+        'sampler; resumable (run the same command again to continue)',
+    )
+    .addOption(
+      new Option('--preset <name>', 'base schedule: quick (8 phase-1 epochs) or paper (200)')
+        .choices(['quick', 'paper'])
+        .default('quick'),
+    )
+    .addOption(new Option('--dataset <name>', 'data set (default fashion-mnist)').choices([...DATASET_NAMES]))
+    .option('--data-dir <dir>', "folder of the data set files (default for fashion-mnist: Debian's)")
+    .addOption(new Option('--imbalance <type>', 'imbalance profile (default exp)').choices(['exp', 'step']))
+    .option('--ratio <r>', 'imbalance ratio n_max / n_min (default 100)', positive('--ratio'))
+    .option('--depth <n>', 'ResNet depth 6n+2 (default 32)', int('--depth', 8))
+    .addOption(new Option('--backend <name>', 'native backend').choices(['auto', 'ref', 'dnnl']))
+    .option('--threads <n>', 'CPU threads (0 = all)', int('--threads', 0))
+    .option('--epochs <n>', 'phase-1 epochs (every backbone)', int('--epochs'))
+    .option('--batch <n>', 'phase-1 batch size', int('--batch', 2))
+    .option('--lr <x>', 'phase-1 learning rate', positive('--lr'))
+    .option('--warmup <n>', 'phase-1 warm-up epochs', int('--warmup', 0))
+    .option('--focal-gamma <g>', 'focal loss gamma', positive('--focal-gamma'))
+    .option(
+      '--k-neighbors <k>',
+      "neighbours for the samplers (default: each method's own)",
+      int('--k-neighbors'),
+    )
+    .option('--head-epochs <n>', 'phase-3 epochs (every sampler)', int('--head-epochs'))
+    .option('--head-lr <x>', 'phase-3 learning rate', positive('--head-lr'))
+    .option('--head-batch <n>', 'phase-3 batch size', int('--head-batch'))
+    .addOption(
+      new Option('--head-loss <name>', "phase-3 loss (default: the backbone's phase-1 loss)").choices([
+        'ce',
+        'focal',
+        'ldam',
+        'asl',
+      ]),
+    )
+    .option('--seeds <n>', 'seeds; seed i varies the split and the training', int('--seeds'), 3)
+    .option(
+      '--backbones <list>',
+      `phase-1 variants (${PHASE1_VARIANTS.join(',')})`,
+      variantList('--backbones'),
+      [...PHASE1_VARIANTS],
+    )
+    .option('--samplers <list>', 'phase-2 methods on the full backbones', samplerList('--samplers'), [
+      ...SAMPLER_NAMES,
+    ])
+    .option(
+      '--full-backbones <list>',
+      'backbones that get every --samplers method',
+      variantList('--full-backbones'),
+      ['ce'],
+    )
+    .option(
+      '--other-samplers <list>',
+      "phase-2 methods on the other backbones ('' for phase 1 only)",
+      samplerList('--other-samplers'),
+      ['eos'],
+    )
+    .addOption(
+      new Option('--main-sampler <name>', 'the sampler whose synthetic rows give the "after" gap')
+        .choices([...SAMPLER_NAMES])
+        .default('eos'),
+    )
+    .option(
+      '--max-train-per-class <n>',
+      'n_max of the imbalanced split (a smaller, faster comparison)',
+      int('--max-train-per-class'),
+    )
+    .option('--max-test-per-class <n>', 'test images kept per class', int('--max-test-per-class'))
+    .option(
+      '--out <dir>',
+      'output directory (results store, checkpoints, results.{json,md,html})',
+      'runs/compare',
+    )
+    .action(async (flags: CompareFlags) => {
+      process.exitCode = await compareCommand(settingsFromFlags(flags));
+    });
+}
+
+const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);
+
+function progressPrinter(settings: ComparisonSettings): (e: ComparisonEvent) => void {
+  return (e) => {
+    switch (e.kind) {
+      case 'plan':
+        console.error(
+          `eos compare: ${e.units} units (${e.trainings} phase-1 trainings); ${e.finished} already stored, ` +
+            `${e.trainingsLeft} trainings to go; writing to ${settings.outDir}`,
+        );
+        break;
+      case 'unit-start':
+        console.error(
+          `[${e.index}/${e.total}] ${e.unit.id}: ` +
+            (e.unit.kind === 'phase1'
+              ? `${e.action === 'resume' ? 'resuming' : 'training'} phase 1 (ResNet-${settings.base.depth}, ` +
+                `${settings.base.phase1.epochs} epochs)`
+              : 'phases 2 + 3'),
+        );
+        break;
+      case 'reload':
+        console.error(`${e.unit.id}: phase 1 stored; embedding with the saved phase-1 model`);
+        break;
+      case 'pipeline':
+        if (e.event.kind === 'epoch') {
+          const r = e.event.record;
+          console.error(
+            `  ${e.unit.id} epoch ${r.epoch + 1}/${e.event.epochs}: lr ${r.lr.toPrecision(3)} loss ${r.loss.toFixed(4)} ` +
+              `train acc ${(100 * r.accuracy).toFixed(1)}% ${r.imagesPerSecond.toFixed(0)} img/s ${r.seconds.toFixed(1)} s`,
+          );
+        }
+        break;
+      case 'unit-done':
+        console.error(
+          `[${e.index}/${e.total}] ${e.unit.id}: test balanced accuracy ${(100 * e.balancedAccuracy).toFixed(2)}% ` +
+            `(${e.seconds.toFixed(1)} s)`,
+        );
+        break;
+      case 'unit-failed':
+        console.error(`${e.unit.id} FAILED: ${e.message} (not stored; the next run retries it)`);
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+export async function compareCommand(settings: ComparisonSettings): Promise<number> {
+  makePlan(settings); // fails on bad settings before anything is written
+  const command = `eos ${process.argv.slice(2).map(quote).join(' ')}`;
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    console.error('\neos: stopping at the next batch and saving a checkpoint (Ctrl-C again to quit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const { report, files } = await runComparison(settings, {
+      command,
+      signal: controller.signal,
+      onEvent: progressPrinter(settings),
+    });
+    console.log(`\n${markdownTable(metricsTable(report))}\n`);
+    console.log(`Reports: ${files.markdown}, ${files.html}, ${files.json}`);
+    if (report.failures.length > 0) {
+      console.error(
+        `eos: ${report.failures.length} units failed (listed in the report); run the command again to retry`,
+      );
+      return 1;
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof ComparisonAborted) {
+      console.error(`eos: ${err.message}:\n  ${command}`);
+      console.error(`eos: partial reports: ${err.outcome.files.markdown}, ${err.outcome.files.html}`);
+      return 130;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}

@@ -1,0 +1,149 @@
+// The content of a comparison report as plain tables and sentences, shared by the Markdown and HTML
+// renderers so that the two pages always say the same thing.
+import type { ComparisonReport, MethodRow } from './aggregate.js';
+import { duration, num, pct, pctStat, secondsStat } from './format.js';
+
+export interface Table {
+  header: string[];
+  rows: string[][];
+  /** Rows to emphasise (e.g. the best balanced accuracy). */
+  emphasis?: number[];
+}
+
+export function partialNotice(r: ComparisonReport): string | null {
+  if (!r.partial) return null;
+  return (
+    `PARTIAL RESULTS: ${r.units.finished} of ${r.units.total} units finished ` +
+    `(${r.units.trainings.finished} of ${r.units.trainings.total} phase-1 trainings); ` +
+    'each row shows the seeds finished so far. Run the same command again to continue.'
+  );
+}
+
+export function provenance(r: ComparisonReport): string[] {
+  const m = r.machine;
+  return [
+    `Command: ${r.command}`,
+    `Machine: ${m.os}; ${m.cpus} x ${m.cpu}; ${m.memoryGiB} GiB; node ${m.node}; addon ${m.addon}` +
+      (r.backends.length > 0 ? `; backbones trained with ${r.backends.join(', ')}` : ''),
+    `Date: ${r.date}; wall time ${duration(r.wallSeconds)} over ${r.sessions} session${r.sessions === 1 ? '' : 's'}.`,
+  ];
+}
+
+const seedsCell = (row: MethodRow) => `${row.seeds}/${row.plannedSeeds}`;
+
+export function metricsTable(r: ComparisonReport): Table {
+  let bestIndex = -1;
+  let bestValue = -Infinity;
+  r.rows.forEach((row, i) => {
+    const v = row.metrics.balancedAccuracy.mean;
+    if (v !== null && v > bestValue) {
+      bestValue = v;
+      bestIndex = i;
+    }
+  });
+  return {
+    header: [
+      'method',
+      'seeds',
+      'balanced acc',
+      'gm',
+      'gmMacro',
+      'macro F1',
+      'accuracy',
+      'phase 1 s',
+      'phase 2 s',
+      'phase 3 s',
+    ],
+    rows: r.rows.map((row) => [
+      row.label,
+      seedsCell(row),
+      pctStat(row.metrics.balancedAccuracy),
+      pctStat(row.metrics.gm),
+      pctStat(row.metrics.gmMacro),
+      pctStat(row.metrics.macroF1),
+      pctStat(row.metrics.accuracy),
+      secondsStat(row.seconds.phase1),
+      secondsStat(row.seconds.phase2),
+      secondsStat(row.seconds.phase3),
+    ]),
+    emphasis: bestIndex >= 0 ? [bestIndex] : [],
+  };
+}
+
+export const METRICS_NOTE =
+  'Test-set metrics in %, mean ± sample standard deviation (divisor n − 1) over the finished seeds; one seed ' +
+  'gives the mean alone. Phase 1 s: training the backbone (shared by every sampler on it, spent once per seed); ' +
+  'phase 2 s: resampling the embeddings; phase 3 s: training the head. Bold: the best mean balanced accuracy.';
+
+export function classLabel(r: ComparisonReport, k: number): string {
+  const n = r.classes.trainCounts[k];
+  return `${r.classes.labels[k]}${n !== undefined ? ` (n=${n})` : ''}`;
+}
+
+export function bestRows(r: ComparisonReport): MethodRow[] {
+  return r.best.map((id) => r.rows.find((row) => row.id === id)!).filter(Boolean);
+}
+
+export function perClassTable(r: ComparisonReport): Table {
+  const best = bestRows(r);
+  return {
+    header: ['class (train count)', ...best.map((row) => row.label)],
+    rows: r.classes.labels.map((_, k) => [
+      classLabel(r, k),
+      ...best.map((row) => pct(row.perClassAccuracy[k])),
+    ]),
+  };
+}
+
+export function gapTables(r: ComparisonReport): { title: string; table: Table }[] {
+  return r.gap.map((g) => ({
+    title: `${g.backbone} backbone, after = with ${g.sampler}'s synthetic rows (${g.seeds} seed${g.seeds === 1 ? '' : 's'})`,
+    table: {
+      header: ['class (train count)', 'distance ratio before', 'after', 'feature gap before', 'after'],
+      rows: [
+        ...g.perClass.map((c, k) => [
+          classLabel(r, k),
+          num(c.distanceRatio.before),
+          num(c.distanceRatio.after),
+          num(c.featureGap.before),
+          num(c.featureGap.after),
+        ]),
+        [
+          'mean over classes',
+          num(g.mean.distanceRatio.before),
+          num(g.mean.distanceRatio.after),
+          num(g.mean.featureGap.before),
+          num(g.mean.featureGap.after),
+        ],
+      ],
+    },
+  }));
+}
+
+export const GAP_NOTE =
+  "Distance ratio: mean distance of a class's test embeddings to their nearest training embedding of the class, " +
+  'divided by the same for the training embeddings (leave-one-out); 1 means the test points sit as close to the ' +
+  "training set as training points sit to each other. Feature gap: relative L1 gap of the train and test means of the class's " +
+  'top-10 features. Mean over seeds.';
+
+export function curvesTable(r: ComparisonReport): Table {
+  return {
+    header: ['backbone', 'seed', 'epochs', 'first-epoch loss', 'last-epoch loss', 'last-epoch train acc'],
+    rows: r.curves.map((c) => [
+      c.backbone,
+      String(c.seedIndex),
+      String(c.loss.length),
+      num(c.loss[0] ?? null),
+      num(c.loss[c.loss.length - 1] ?? null),
+      pct(c.accuracy[c.accuracy.length - 1] ?? null),
+    ]),
+  };
+}
+
+export function fallbackLines(r: ComparisonReport): string[] {
+  return r.rows.flatMap((row) => row.fallbacks.map((f) => `${row.label}, ${f}`));
+}
+
+export function failureLines(r: ComparisonReport): string[] {
+  return r.failures.map((f) => `${f.unit}: ${f.message} (not stored; retried by the next run)`);
+}

@@ -1,0 +1,189 @@
+// Runs a comparison plan unit by unit. Every phase-1 backbone is trained once, then reused for each sampler
+// planned on it; each finished unit is stored at once (results-store.ts) and the reports are rewritten, so
+// an interrupted comparison shows what it has and a restart skips what is done: a stored backbone is reloaded
+// from its phase-1 model, an interrupted phase 1 continues from its checkpoint.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import type { PipelineEvent } from '../pipeline/run-three-phase.js';
+import { RunAborted } from '../pipeline/train-backbone.js';
+import { aggregate, type ComparisonReport } from './aggregate.js';
+import {
+  phase1CheckpointPath,
+  reloadEmbeddings,
+  type TrainBackbone,
+  trainBackboneUnit,
+} from './backbone-unit.js';
+import { ComparisonData } from './comparison-data.js';
+import { type BackboneEmbeddings, fitSampler } from './fit-sampler.js';
+import { describeMachine, type MachineInfo } from './machine.js';
+import { type BackboneUnit, type ComparisonSettings, makePlan, type Unit, unitConfig } from './plan.js';
+import { ResultsStore } from './results-store.js';
+import { SessionLog } from './session-log.js';
+import { backboneKey, samplerKey, type UnitResult } from './unit-results.js';
+import { type ReportFiles, writeReports } from './write-reports.js';
+
+export type ComparisonEvent =
+  | { kind: 'plan'; units: number; finished: number; trainings: number; trainingsLeft: number }
+  | { kind: 'unit-start'; unit: Unit; index: number; total: number; action: 'train' | 'resume' | 'fit' }
+  | { kind: 'unit-skip'; unit: Unit; file: string }
+  | { kind: 'unit-done'; unit: Unit; index: number; total: number; balancedAccuracy: number; seconds: number }
+  | { kind: 'unit-failed'; unit: Unit; message: string }
+  | { kind: 'reload'; unit: BackboneUnit }
+  | { kind: 'pipeline'; unit: BackboneUnit; event: PipelineEvent }
+  | { kind: 'report'; files: ReportFiles; partial: boolean };
+
+export interface ComparisonOptions {
+  /** The command line the reports state (default: this process's argv). */
+  command?: string;
+  signal?: AbortSignal;
+  onEvent?: (e: ComparisonEvent) => void;
+  /** The phase-1 trainer (default trainBackbone; tests wrap it to count trainings). */
+  train?: TrainBackbone;
+  machine?: MachineInfo;
+}
+
+export interface ComparisonOutcome {
+  report: ComparisonReport;
+  files: ReportFiles;
+}
+
+export class ComparisonAborted extends Error {
+  constructor(
+    readonly outDir: string,
+    readonly outcome: ComparisonOutcome,
+  ) {
+    super(
+      `comparison interrupted: ${outcome.report.units.finished} of ${outcome.report.units.total} units are ` +
+        `stored in ${outDir}; run the same command again to continue`,
+    );
+    this.name = 'ComparisonAborted';
+  }
+}
+
+const isAbort = (err: unknown, signal?: AbortSignal) =>
+  err instanceof RunAborted || (err as Error)?.name === 'AbortError' || signal?.aborted === true;
+
+export async function runComparison(
+  settings: ComparisonSettings,
+  options: ComparisonOptions = {},
+): Promise<ComparisonOutcome> {
+  const plan = makePlan(settings);
+  const emit = options.onEvent ?? (() => {});
+  const { signal } = options;
+  const store = new ResultsStore(settings);
+  const results = new Map<string, UnitResult>();
+  for (const bp of plan.backbones) {
+    const config = unitConfig(settings, bp.unit);
+    const stored = store.read(bp.unit, backboneKey(config, settings.limits));
+    if (stored) results.set(bp.unit.id, stored);
+    for (const u of bp.samplers) {
+      const s = store.read(u, samplerKey(config, settings.limits, u.sampler));
+      // A main-sampler result from before it was the main sampler lacks the "after" gap: redo it.
+      if (s && !(u.sampler === settings.mainSampler && s.gapAfter === null)) results.set(u.id, s);
+    }
+  }
+
+  const machine = options.machine ?? describeMachine();
+  const command = options.command ?? process.argv.join(' ');
+  const session = new SessionLog(settings.outDir, command, machine);
+  writeFileAtomic(join(settings.outDir, 'comparison.json'), [
+    Buffer.from(`${JSON.stringify({ settings, units: plan.units.map((u) => u.id) }, null, 2)}\n`),
+  ]);
+  const failures: { unit: string; message: string }[] = [];
+  const render = (): ComparisonOutcome => {
+    session.touch();
+    const report = aggregate(plan, results, {
+      command,
+      machine,
+      now: new Date(),
+      wallSeconds: session.wallSeconds(),
+      sessions: session.all.length,
+      failures,
+    });
+    const files = writeReports(settings.outDir, report);
+    emit({ kind: 'report', files, partial: report.partial });
+    return { report, files };
+  };
+
+  const trainingsLeft = plan.backbones.filter((b) => !results.has(b.unit.id)).length;
+  emit({
+    kind: 'plan',
+    units: plan.units.length,
+    finished: results.size,
+    trainings: plan.backbones.length,
+    trainingsLeft,
+  });
+  const data = new ComparisonData(settings.limits);
+  const total = plan.units.length;
+  const indexOf = new Map(plan.units.map((u, i) => [u.id, i + 1]));
+  const throwIfAborted = () => signal?.throwIfAborted();
+  try {
+    for (const bp of plan.backbones) {
+      const pending = bp.samplers.filter((u) => !results.has(u.id));
+      for (const u of [bp.unit, ...bp.samplers])
+        if (results.has(u.id)) emit({ kind: 'unit-skip', unit: u, file: store.path(u) });
+      if (results.has(bp.unit.id) && pending.length === 0) continue;
+      throwIfAborted();
+      const config = unitConfig(settings, bp.unit);
+      const runData = await data.forConfig(config);
+      let embeddings: BackboneEmbeddings;
+      if (results.has(bp.unit.id)) {
+        emit({ kind: 'reload', unit: bp.unit });
+        embeddings = await reloadEmbeddings(config, runData, signal);
+      } else {
+        const started = performance.now();
+        const action = existsSync(phase1CheckpointPath(config)) ? 'resume' : 'train';
+        emit({ kind: 'unit-start', unit: bp.unit, index: indexOf.get(bp.unit.id)!, total, action });
+        const trained = await trainBackboneUnit(settings, bp.unit, config, runData, {
+          train: options.train,
+          signal,
+          emit: (event) => emit({ kind: 'pipeline', unit: bp.unit, event }),
+        });
+        store.write(bp.unit, trained.result);
+        results.set(bp.unit.id, trained.result);
+        embeddings = trained.embeddings;
+        emit({
+          kind: 'unit-done',
+          unit: bp.unit,
+          index: indexOf.get(bp.unit.id)!,
+          total,
+          balancedAccuracy: trained.result.test.balancedAccuracy,
+          seconds: (performance.now() - started) / 1000,
+        });
+        render();
+      }
+      for (const u of pending) {
+        throwIfAborted();
+        const started = performance.now();
+        emit({ kind: 'unit-start', unit: u, index: indexOf.get(u.id)!, total, action: 'fit' });
+        try {
+          const result = await fitSampler(settings, u, config, runData, embeddings, signal);
+          store.write(u, result);
+          results.set(u.id, result);
+          emit({
+            kind: 'unit-done',
+            unit: u,
+            index: indexOf.get(u.id)!,
+            total,
+            balancedAccuracy: result.test.balancedAccuracy,
+            seconds: (performance.now() - started) / 1000,
+          });
+        } catch (err) {
+          if (isAbort(err, signal)) throw err;
+          // A sampler that cannot run on this data (e.g. a class smaller than its k) fails alone: it is
+          // reported, not stored, and retried by the next session; the comparison goes on.
+          const message = (err as Error).message;
+          failures.push({ unit: u.id, message });
+          emit({ kind: 'unit-failed', unit: u, message });
+        }
+        render();
+      }
+    }
+  } catch (err) {
+    if (isAbort(err, signal)) throw new ComparisonAborted(settings.outDir, render());
+    render();
+    throw err;
+  }
+  return render();
+}

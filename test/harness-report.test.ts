@@ -1,0 +1,224 @@
+// The comparison report from hand-made unit results: statistics, tables, SVG, partial results.
+import test from 'ava';
+import {
+  aggregate,
+  type ComparisonReport,
+  makePlan,
+  renderHtml,
+  renderMarkdown,
+  seedStat,
+  unitConfig,
+} from '../lib/harness/index.js';
+import { backboneKey, samplerKey, type UnitResult } from '../lib/harness/unit-results.js';
+import { classificationMetrics } from '../lib/metrics/classification.js';
+import type { GeneralizationGap } from '../lib/metrics/generalization-gap.js';
+import { assertWellFormedXml, CLASSES, svgElements, tinySettings } from './harness-fixtures.js';
+
+const settings = tinySettings('/data', '/out');
+const plan = makePlan(settings);
+
+/** Metrics whose headline numbers are `v` (the per-class accuracies are v + class / 100). */
+function metrics(v: number) {
+  const base = classificationMetrics(new Int32Array([0, 1, 2, 3]), new Int32Array([0, 1, 2, 3]), CLASSES);
+  return {
+    ...base,
+    balancedAccuracy: v,
+    gm: v - 0.1,
+    gmMacro: v - 0.05,
+    macroF1: v - 0.02,
+    accuracy: v + 0.01,
+    perClassAccuracy: Array.from({ length: CLASSES }, (_, k) => v + k / 100),
+  };
+}
+
+function gap(ratio: number): GeneralizationGap {
+  return {
+    perClass: Array.from({ length: CLASSES }, (_, k) => ({
+      trainCount: 10,
+      testCount: 10,
+      testNearest: 1,
+      trainNearest: 1,
+      distanceRatio: ratio + k,
+      topFeatures: [0],
+      featureGap: ratio / 10,
+    })),
+    meanDistanceRatio: ratio + 1.5,
+    meanFeatureGap: ratio / 10,
+  };
+}
+
+/** Stored results for the units named, with balanced accuracy `bac(unit id)`. */
+function results(ids: string[], bac: (id: string) => number): Map<string, UnitResult> {
+  const out = new Map<string, UnitResult>();
+  for (const u of plan.units.filter((u) => ids.includes(u.id))) {
+    const config = unitConfig(settings, u);
+    if (u.kind === 'phase1') {
+      out.set(u.id, {
+        kind: 'phase1',
+        backbone: u.backbone,
+        seedIndex: u.seedIndex,
+        key: backboneKey(config, settings.limits),
+        backend: 'ref',
+        threads: 1,
+        data: { train: 72, test: 40, classCounts: [32, 20, 12, 8], classNames: ['a', 'b', 'c', 'd'] },
+        history: [
+          {
+            epoch: 0,
+            lr: 0.1,
+            loss: 2 + u.seedIndex,
+            accuracy: 0.3,
+            seconds: 10 + u.seedIndex,
+            imagesPerSecond: 7,
+          },
+          { epoch: 1, lr: 0.1, loss: 1, accuracy: 0.6, seconds: 10, imagesPerSecond: 7 },
+        ],
+        resumedFrom: null,
+        seconds: { phase1: 20 + u.seedIndex, embed: 1, gap: 0.5 },
+        test: metrics(bac(u.id)),
+        gap: gap(2),
+        finishedAt: '2025-01-01T00:00:00.000Z',
+      });
+    } else {
+      out.set(u.id, {
+        kind: 'phase23',
+        backbone: u.backbone,
+        seedIndex: u.seedIndex,
+        sampler: u.sampler,
+        key: samplerKey(config, settings.limits, u.sampler),
+        synthetic: 40,
+        fallbacks: [],
+        seconds: { resample: 0.5, phase3: 1.5 },
+        test: metrics(bac(u.id)),
+        finalLoss: 0.3,
+        gapAfter: u.sampler === 'eos' ? gap(1) : null,
+        finishedAt: '2025-01-01T00:00:00.000Z',
+      });
+    }
+  }
+  return out;
+}
+
+const context = {
+  command: 'eos compare --seeds 2',
+  machine: { os: 'Linux', cpu: 'test cpu', cpus: 2, memoryGiB: 8, node: 'v20', addon: 'ref' },
+  now: new Date('2025-01-02T00:00:00Z'),
+  wallSeconds: 125,
+  sessions: 2,
+  failures: [],
+};
+
+// CE + eos scores 0.8 and 0.9 over the two seeds; everything else 0.5 and 0.6 (phase 1) or 0.6 and 0.7.
+const bac = (id: string) => {
+  const seed = id.includes('seed1') ? 0.1 : 0;
+  if (id.startsWith('ce') && id.endsWith('+eos')) return 0.8 + seed;
+  return (id.includes('+') ? 0.6 : 0.5) + seed;
+};
+
+function fullReport(): ComparisonReport {
+  return aggregate(
+    plan,
+    results(
+      plan.units.map((u) => u.id),
+      bac,
+    ),
+    context,
+  );
+}
+
+test('seedStat: mean, sample standard deviation (n - 1), non-finite values left out', (t) => {
+  const s = seedStat([1, 2, 3, 4]);
+  t.is(s.mean, 2.5);
+  t.is(s.std, Math.sqrt(5 / 3));
+  t.is(s.n, 4);
+  const partial = seedStat([2, Number.NaN, null, 4]);
+  t.deepEqual([partial.mean, partial.n, partial.values], [3, 2, [2, null, null, 4]]);
+  t.is(partial.std, Math.SQRT2);
+  t.deepEqual(seedStat([0.7]), { mean: 0.7, std: null, n: 1, values: [0.7] });
+  t.deepEqual(seedStat([]), { mean: null, std: null, n: 0, values: [] });
+});
+
+test('each method row holds the mean and spread over seeds, and the best methods are ranked', (t) => {
+  const r = fullReport();
+  t.false(r.partial);
+  t.deepEqual(
+    r.rows.map((row) => row.id),
+    ['ce', 'ce+none', 'ce+smote', 'ce+eos', 'focal', 'focal+eos'],
+  );
+  const eos = r.rows.find((row) => row.id === 'ce+eos')!;
+  t.is(eos.seeds, 2);
+  t.true(Math.abs(eos.metrics.balancedAccuracy.mean! - 0.85) < 1e-12);
+  t.true(Math.abs(eos.metrics.balancedAccuracy.std! - Math.sqrt(0.005)) < 1e-12);
+  t.true(Math.abs(eos.metrics.gm.mean! - 0.75) < 1e-12);
+  t.true(Math.abs(eos.perClassAccuracy[3]! - 0.88) < 1e-12);
+  // Phase-1 time is the backbone's (seeds took 20 and 21 s), phase 2 and 3 the sampler's own.
+  t.is(eos.seconds.phase1.mean, 20.5);
+  t.is(eos.seconds.phase2?.mean, 0.5);
+  t.is(r.rows.find((row) => row.id === 'ce')!.seconds.phase2, null);
+  t.is(r.best[0], 'ce+eos');
+  t.true(r.best.includes('ce'), 'the CE baseline is always among the per-class columns');
+  // Gap before (ratio 2 + k) and after (1 + k) per class, for both backbones with the main sampler.
+  t.deepEqual(
+    r.gap.map((g) => [g.backbone, g.seeds]),
+    [
+      ['ce', 2],
+      ['focal', 2],
+    ],
+  );
+  t.deepEqual(r.gap[0].perClass[3].distanceRatio, { before: 5, after: 4 });
+  t.is(r.curves.length, 4);
+  t.deepEqual(r.curves[1].loss, [3, 1]);
+});
+
+test('the Markdown states the command, machine, schedule and wall time and has a row per method', (t) => {
+  const md = renderMarkdown(fullReport());
+  t.regex(md, /Command: `eos compare --seeds 2`/);
+  t.regex(md, /Machine: Linux; 2 x test cpu/);
+  t.regex(md, /wall time 2 min 05 s over 2 sessions/);
+  t.regex(md, /## Schedule\n\n- Data: npy, exp imbalance ratio 4/);
+  t.regex(md, /Phase 1 \(the same for every backbone\): ResNet-8, 3 epochs/);
+  t.regex(md, /\| \*\*ce \+ eos\*\* \| \*\*2\/2\*\* \| \*\*85\.00 ± 7\.07\*\* \|/);
+  t.regex(md, /\| focal \(phase 1 only\) \| 2\/2 \| 55\.00 ± 7\.07 \|/);
+  t.regex(md, /\| 3 d \(n=8\) \| 5\.000 \| 4\.000 \|/);
+  t.notRegex(md, /PARTIAL/);
+});
+
+test('the HTML page is well-formed, offline, and its SVG charts are valid', (t) => {
+  const html = renderHtml(fullReport());
+  t.notThrows(() => assertWellFormedXml(html));
+  t.notRegex(html, /<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+  const svgs = svgElements(html);
+  t.is(svgs.length, 4, 'per-class accuracy, two gap charts, training curves');
+  for (const svg of svgs) {
+    t.notThrows(() => assertWellFormedXml(svg));
+    t.regex(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    t.notRegex(svg, /NaN|undefined|Infinity/);
+  }
+  t.regex(html, /<td>ce \+ eos<\/td><td>2\/2<\/td><td>85\.00 ± 7\.07<\/td>/);
+  // Bars: per class one per best method (5 methods x 4 classes); polylines: one per (backbone, seed).
+  t.is((svgs[0].match(/<rect x=/g) ?? []).length, 1 + 5 * 4);
+  t.is((svgs[3].match(/<polyline/g) ?? []).length, 4);
+});
+
+test('the well-formedness check catches broken markup', (t) => {
+  t.throws(() => assertWellFormedXml('<svg><g></svg>'));
+  t.throws(() => assertWellFormedXml('<svg><text>a & b</text></svg>'));
+  t.throws(() => assertWellFormedXml('<svg width=3></svg>'));
+});
+
+test('partial results render, marked as partial, with the seeds finished so far', (t) => {
+  const ids = ['ce-seed0', 'ce-seed0+none', 'ce-seed0+eos', 'ce-seed1'];
+  const r = aggregate(plan, results(ids, bac), context);
+  t.true(r.partial);
+  t.deepEqual(r.units, { finished: 4, total: 12, trainings: { finished: 2, total: 4 } });
+  const md = renderMarkdown(r);
+  t.regex(md, /PARTIAL RESULTS: 4 of 12 units finished \(2 of 4 phase-1 trainings\)/);
+  t.regex(md, /\| ce \+ none \| 1\/2 \| 60\.00 \|/);
+  t.regex(md, /\| ce \+ smote \| 0\/2 \| – \|/);
+  t.regex(md, /\| ce \(phase 1 only\) \| 2\/2 \| 55\.00 ± 7\.07 \|/);
+  const html = renderHtml(r);
+  t.notThrows(() => assertWellFormedXml(html));
+  t.regex(html, /<p class="partial">PARTIAL RESULTS/);
+  const empty = aggregate(plan, new Map(), context);
+  t.notThrows(() => assertWellFormedXml(renderHtml(empty)));
+  t.regex(renderMarkdown(empty), /0 of 12 units finished/);
+});
