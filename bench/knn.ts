@@ -39,6 +39,7 @@ interface Run {
   version?: string;
   kernel?: string;
   symmetric?: boolean;
+  float32Rows?: number;
   bruteForceRows?: number;
 }
 type Outcome = Run | { error: string };
@@ -75,8 +76,8 @@ async function childOurs(args: string[]): Promise<void> {
   }
   const peakRss = process.resourceUsage().maxRSS * 1024;
   writeFileSync(outPath, result!.indices);
-  const { kernel, symmetric, bruteForceRows } = result!.stats;
-  const run: Run = { seconds: best, rssBefore, peakRss, kernel, symmetric, bruteForceRows };
+  const { kernel, symmetric, float32Rows, bruteForceRows } = result!.stats;
+  const run: Run = { seconds: best, rssBefore, peakRss, kernel, symmetric, float32Rows, bruteForceRows };
   process.stdout.write(JSON.stringify(run));
 }
 

@@ -1,6 +1,6 @@
 // Shared by the harness tests: a tiny learnable image data set written as NPY files, comparison settings on
 // it, and a small XML well-formedness check for the HTML report and its SVG charts.
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeNpy } from '../lib/data/npy-write.js';
@@ -8,6 +8,19 @@ import type { ComparisonSettings } from '../lib/harness/index.js';
 import { PRESETS } from '../lib/pipeline/config.js';
 
 export const CLASSES = 4;
+
+const created: string[] = [];
+
+/** A new temporary folder, removed by removeTemporaryFolders. */
+function temporaryFolder(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  created.push(dir);
+  return dir;
+}
+
+export function removeTemporaryFolders(): void {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 const SIDE = 8;
 
 /** 8x8 one-channel images whose class sets the brightness of one quadrant, plus seeded noise. */
@@ -34,7 +47,7 @@ function images(perClass: number, salt: number): { images: Uint8Array; labels: U
 
 /** A folder holding train_images.npy ... test_labels.npy: 40 training and 12 test images per class. */
 export async function tinyDataset(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'eos-harness-data-'));
+  const dir = temporaryFolder('eos-harness-data-');
   for (const [part, perClass, salt] of [
     ['train', 40, 1],
     ['test', 12, 2],
@@ -47,9 +60,7 @@ export async function tinyDataset(): Promise<string> {
 }
 
 export function freshOutDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'eos-harness-out-'));
-  mkdirSync(dir, { recursive: true });
-  return dir;
+  return temporaryFolder('eos-harness-out-');
 }
 
 /** 2 backbones (CE with 3 samplers, focal with eos) x 2 seeds on the tiny data set: 12 units, 4 trainings. */

@@ -9,6 +9,7 @@ import {
   seedStat,
   unitConfig,
 } from '../lib/harness/index.js';
+import { niceTicks } from '../lib/harness/svg-charts.js';
 import { backboneKey, samplerKey, type UnitResult } from '../lib/harness/unit-results.js';
 import { classificationMetrics } from '../lib/metrics/classification.js';
 import type { GeneralizationGap } from '../lib/metrics/generalization-gap.js';
@@ -36,7 +37,7 @@ function gap(ratio: number): GeneralizationGap {
     perClass: Array.from({ length: CLASSES }, (_, k) => ({
       trainCount: 10,
       testCount: 10,
-      testNearest: 1,
+      testNearest: ratio / 2,
       trainNearest: 1,
       distanceRatio: ratio + k,
       topFeatures: [0],
@@ -165,6 +166,8 @@ test('each method row holds the mean and spread over seeds, and the best methods
     ],
   );
   t.deepEqual(r.gap[0].perClass[3].distanceRatio, { before: 5, after: 4 });
+  t.deepEqual(r.gap[0].perClass[3].testNearest, { before: 1, after: 0.5 });
+  t.deepEqual(r.gap[0].mean.testNearest, { before: 1, after: 0.5 });
   t.is(r.curves.length, 4);
   t.deepEqual(r.curves[1].loss, [3, 1]);
 });
@@ -178,7 +181,7 @@ test('the Markdown states the command, machine, schedule and wall time and has a
   t.regex(md, /Phase 1 \(the same for every backbone\): ResNet-8, 3 epochs/);
   t.regex(md, /\| \*\*ce \+ eos\*\* \| \*\*2\/2\*\* \| \*\*85\.00 ± 7\.07\*\* \|/);
   t.regex(md, /\| focal \(phase 1 only\) \| 2\/2 \| 55\.00 ± 7\.07 \|/);
-  t.regex(md, /\| 3 d \(n=8\) \| 5\.000 \| 4\.000 \|/);
+  t.regex(md, /\| 3 d \(n=8\) \| 1\.000 \| 0\.500 \| 5\.000 \| 4\.000 \|/);
   t.notRegex(md, /PARTIAL/);
 });
 
@@ -187,16 +190,17 @@ test('the HTML page is well-formed, offline, and its SVG charts are valid', (t) 
   t.notThrows(() => assertWellFormedXml(html));
   t.notRegex(html, /<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
   const svgs = svgElements(html);
-  t.is(svgs.length, 4, 'per-class accuracy, two gap charts, training curves');
+  t.is(svgs.length, 5, 'per-class accuracy, two gap charts, a training-curve chart per backbone');
   for (const svg of svgs) {
     t.notThrows(() => assertWellFormedXml(svg));
     t.regex(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     t.notRegex(svg, /NaN|undefined|Infinity/);
   }
   t.regex(html, /<td>ce \+ eos<\/td><td>2\/2<\/td><td>85\.00 ± 7\.07<\/td>/);
-  // Bars: per class one per best method (5 methods x 4 classes); polylines: one per (backbone, seed).
+  // Bars: per class one per best method (5 methods x 4 classes); polylines: one per seed.
   t.is((svgs[0].match(/<rect x=/g) ?? []).length, 1 + 5 * 4);
-  t.is((svgs[3].match(/<polyline/g) ?? []).length, 4);
+  t.is((svgs[3].match(/<polyline/g) ?? []).length, 2);
+  t.regex(svgs[4], /Phase-1 training loss, focal/);
 });
 
 test('the well-formedness check catches broken markup', (t) => {
@@ -221,4 +225,11 @@ test('partial results render, marked as partial, with the seeds finished so far'
   const empty = aggregate(plan, new Map(), context);
   t.notThrows(() => assertWellFormedXml(renderHtml(empty)));
   t.regex(renderMarkdown(empty), /0 of 12 units finished/);
+});
+
+test('axis ticks are round numbers that frame the data', (t) => {
+  t.deepEqual(niceTicks(0, 18.2), [0, 5, 10, 15, 20]);
+  t.deepEqual(niceTicks(0, 100), [0, 20, 40, 60, 80, 100]);
+  t.deepEqual(niceTicks(0.93, 1.41), [0.9, 1, 1.1, 1.2, 1.3, 1.4, 1.5]);
+  t.deepEqual(niceTicks(3, 3), [3]);
 });

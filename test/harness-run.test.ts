@@ -13,7 +13,13 @@ import {
   SettingsMismatchError,
 } from '../lib/harness/index.js';
 import { trainBackbone } from '../lib/pipeline/train-backbone.js';
-import { assertWellFormedXml, freshOutDir, tinyDataset, tinySettings } from './harness-fixtures.js';
+import {
+  assertWellFormedXml,
+  freshOutDir,
+  removeTemporaryFolders,
+  tinyDataset,
+  tinySettings,
+} from './harness-fixtures.js';
 
 const machine = { os: 'test', cpu: 'test', cpus: 1, memoryGiB: 1, node: process.version, addon: 'test' };
 
@@ -48,13 +54,18 @@ function storedResults(settings: ComparisonSettings) {
     delete r.finishedAt;
     delete r.seconds;
     delete r.resumedFrom;
-    if (r.history) for (const h of r.history) delete h.seconds, delete h.imagesPerSecond;
+    for (const h of r.history ?? []) {
+      delete h.seconds;
+      delete h.imagesPerSecond;
+    }
     return [u.id, r];
   });
 }
 
 let dataDir: string;
 let straight: ComparisonSettings;
+
+test.after.always(removeTemporaryFolders);
 
 test.before(async () => {
   dataDir = await tinyDataset();
@@ -79,9 +90,12 @@ test.serial('an uninterrupted comparison trains each backbone once and stores ev
   t.is(report.gap.length, 2);
   t.is(report.gap[0].perClass.length, 4);
   t.is(report.curves.length, 4);
-  t.is(report.curves[0].loss.length, 2);
+  t.is(report.curves[0].loss.length, 3);
   const md = readFileSync(files.markdown, 'utf8');
-  for (const row of report.rows) t.true(md.includes(`| ${row.label} | 2/2 |`), row.label);
+  for (const row of report.rows) {
+    const label = row.label.replace(/[()+]/g, (c) => `\\${c}`);
+    t.regex(md, new RegExp(`\\| (\\*\\*)?${label}(\\*\\*)? \\| (\\*\\*)?2/2`), row.label);
+  }
   assertWellFormedXml(readFileSync(files.html, 'utf8'));
   t.is(JSON.parse(readFileSync(files.json, 'utf8')).units.finished, 12);
 
@@ -113,6 +127,7 @@ test.serial(
     t.regex(readFileSync(aborted!.outcome.files.markdown, 'utf8'), /PARTIAL RESULTS: 8 of 12 units/);
     assertWellFormedXml(readFileSync(aborted!.outcome.files.html, 'utf8'));
     t.true(existsSync(join(settings.outDir, 'units', 'focal-seed0', 'checkpoints', 'phase1.safetensors')));
+    t.true(existsSync(join(settings.outDir, 'units', 'focal-seed0', 'phase1-interrupted-seconds.json')));
 
     const store = new ResultsStore(settings);
     const finished = makePlan(settings).units.filter((u) => existsSync(store.path(u)));

@@ -216,7 +216,7 @@ function progressPrinter(settings: ComparisonSettings): (e: ComparisonEvent) => 
           `[${e.index}/${e.total}] ${e.unit.id}: ` +
             (e.unit.kind === 'phase1'
               ? `${e.action === 'resume' ? 'resuming' : 'training'} phase 1 (ResNet-${settings.base.depth}, ` +
-                `${settings.base.phase1.epochs} epochs)`
+                `${settings.base.phase1.epochs} epoch${settings.base.phase1.epochs === 1 ? '' : 's'})`
               : 'phases 2 + 3'),
         );
         break;

@@ -2,6 +2,7 @@
 // and HTML pages render): one row per method with mean and spread over seeds, the best methods' per-class
 // accuracy, the generalization gap before and after the main sampler, and the phase-1 training curves.
 // Works on whatever subset of the units has finished; the report says how much that is.
+import type { GeneralizationGap } from '../metrics/generalization-gap.js';
 import type { SamplerName } from '../pipeline/samplers.js';
 import type { MachineInfo } from './machine.js';
 import type { Phase1Variant } from './phase1-variants.js';
@@ -36,6 +37,8 @@ export interface MethodRow {
 }
 
 export interface GapRow {
+  /** Mean distance of a test embedding to its nearest training embedding of its class. */
+  testNearest: { before: number | null; after: number | null };
   distanceRatio: { before: number | null; after: number | null };
   featureGap: { before: number | null; after: number | null };
 }
@@ -92,6 +95,10 @@ export interface ComparisonReport {
   best: string[];
   gap: GapComparison[];
   curves: TrainingCurve[];
+}
+
+function meanOverClasses(gap: GeneralizationGap, field: 'testNearest'): number | null {
+  return seedStat(gap.perClass.map((c) => c[field])).mean;
 }
 
 const rowId = (backbone: Phase1Variant, sampler: SamplerName | null) =>
@@ -181,6 +188,10 @@ export function aggregate(
     if (pairs.length === 0) continue;
     const classes = pairs[0].before.perClass.length;
     const perClass: GapRow[] = Array.from({ length: classes }, (_, k) => ({
+      testNearest: {
+        before: seedStat(pairs.map((p) => p.before.perClass[k].testNearest)).mean,
+        after: seedStat(pairs.map((p) => p.after.perClass[k].testNearest)).mean,
+      },
       distanceRatio: {
         before: seedStat(pairs.map((p) => p.before.perClass[k].distanceRatio)).mean,
         after: seedStat(pairs.map((p) => p.after.perClass[k].distanceRatio)).mean,
@@ -196,6 +207,10 @@ export function aggregate(
       seeds: pairs.length,
       perClass,
       mean: {
+        testNearest: {
+          before: seedStat(pairs.map((p) => meanOverClasses(p.before, 'testNearest'))).mean,
+          after: seedStat(pairs.map((p) => meanOverClasses(p.after, 'testNearest'))).mean,
+        },
         distanceRatio: {
           before: seedStat(pairs.map((p) => p.before.meanDistanceRatio)).mean,
           after: seedStat(pairs.map((p) => p.after.meanDistanceRatio)).mean,
@@ -230,7 +245,13 @@ export function aggregate(
     failures: context.failures,
     command: context.command,
     machine: context.machine,
-    backends: [...new Set(allBackbones.map((r) => `${r.backend} (${r.threads || 'all'} threads)`))],
+    backends: [
+      ...new Set(
+        allBackbones.map(
+          (r) => `${r.backend} (${r.threads === 0 ? 'all' : r.threads} thread${r.threads === 1 ? '' : 's'})`,
+        ),
+      ),
+    ],
     date: context.now.toISOString(),
     wallSeconds: context.wallSeconds,
     sessions: context.sessions,

@@ -2,7 +2,7 @@
 // Trained: its result (the network alone on the test set, the training curve, the "before" generalization
 // gap) is returned for the store. Reloaded (phase 1 finished in an earlier session, some samplers not): only
 // the embeddings are recomputed from the saved phase-1 model.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { generalizationGap } from '../metrics/generalization-gap.js';
@@ -35,13 +35,23 @@ export async function trainBackboneUnit(
   mkdirSync(join(config.outDir, 'checkpoints'), { recursive: true });
   writeFileAtomic(join(config.outDir, 'config.json'), [Buffer.from(`${JSON.stringify(config, null, 2)}\n`)]);
   const model = createModel(config, data);
+  // Phase-1 time over sessions: an interrupted session adds the seconds it trained to this file (the epoch
+  // records alone would lose the part of an epoch done before the interruption).
+  const spentFile = join(config.outDir, 'phase1-interrupted-seconds.json');
+  const spentBefore = existsSync(spentFile) ? (JSON.parse(readFileSync(spentFile, 'utf8')) as number) : 0;
+  const trainStart = performance.now();
+  const trainSeconds = () => spentBefore + (performance.now() - trainStart) / 1000;
   try {
     // resume: true always: a checkpoint left by an interrupted session is continued, none means a fresh start.
     const { p1 } = await (options.train ?? trainBackbone)(config, data, model, {
       resume: true,
       signal: options.signal,
       emit: options.emit,
+    }).catch((err: unknown) => {
+      writeFileAtomic(spentFile, [Buffer.from(`${trainSeconds()}\n`)]);
+      throw err;
     });
+    const phase1Seconds = trainSeconds();
     const t0 = performance.now();
     const train = await model.embed(batchOf(data.train), options.signal);
     const testOut = await model.predict(batchOf(data.test), {
@@ -73,7 +83,7 @@ export async function trainBackboneUnit(
       history: p1.history,
       resumedFrom: p1.resumedFrom,
       seconds: {
-        phase1: p1.history.reduce((s, h) => s + h.seconds, 0),
+        phase1: phase1Seconds,
         embed: (t1 - t0) / 1000,
         gap: (t2 - t1) / 1000,
       },

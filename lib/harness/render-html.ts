@@ -44,13 +44,14 @@ tr.best td { font-weight: bold; }
 .note { color: #444; font-size: 0.9em; }
 code { background: #f4f4f4; padding: 0.1em 0.3em; }
 figure { margin: 1em 0; }
+.charts { display: flex; flex-wrap: wrap; gap: 0 1em; }
 `;
 
 function perClassChart(r: ComparisonReport): string {
   const best = bestRows(r);
   return groupedBarChart({
     title: 'Per-class test accuracy of the best methods (%)',
-    categories: r.classes.labels.map((l) => l.split(' ')[0]),
+    categories: r.classes.labels,
     series: best.map((row) => ({ name: row.label, values: row.perClassAccuracy })),
     yLabel: 'accuracy (%)',
     yMax: 100,
@@ -61,34 +62,35 @@ function perClassChart(r: ComparisonReport): string {
 function gapCharts(r: ComparisonReport): string[] {
   return r.gap.map((g) =>
     groupedBarChart({
-      title: `Distance ratio per class, ${g.backbone} backbone: before and after ${g.sampler}`,
-      categories: r.classes.labels.map((l) => l.split(' ')[0]),
+      title: `Test-to-train distance per class, ${g.backbone} backbone: before and after ${g.sampler}`,
+      categories: r.classes.labels,
       series: [
-        { name: 'before (real training embeddings)', values: g.perClass.map((c) => c.distanceRatio.before) },
+        { name: 'before (real training embeddings)', values: g.perClass.map((c) => c.testNearest.before) },
         {
           name: `after (with ${g.sampler}'s synthetic rows)`,
-          values: g.perClass.map((c) => c.distanceRatio.after),
+          values: g.perClass.map((c) => c.testNearest.after),
         },
       ],
-      yLabel: 'distance ratio',
+      yLabel: 'mean distance to nearest training embedding',
     }),
   );
 }
 
-function curvesChart(r: ComparisonReport): string {
+/** One small chart per backbone (loss scales differ: LDAM's scaled margins sit far above CE). */
+function curvesCharts(r: ComparisonReport): string[] {
   const backbones = [...new Set(r.curves.map((c) => c.backbone))];
-  return lineChart({
-    title: 'Phase-1 training loss per epoch (one line per seed: solid seed 0, dashed the others)',
-    xLabel: 'epoch',
-    yLabel: 'training loss',
-    series: r.curves.map((c) => ({
-      name: `${c.backbone} seed ${c.seedIndex}`,
-      values: c.loss,
-      color: backbones.indexOf(c.backbone),
-      dash: c.seedIndex,
-    })),
-    legendEntries: backbones.map((b, i) => ({ name: b, color: i, dash: 0 })),
-  });
+  return backbones.map((backbone, i) =>
+    lineChart({
+      title: `Phase-1 training loss, ${backbone}`,
+      xLabel: 'epoch',
+      yLabel: 'training loss',
+      series: r.curves
+        .filter((c) => c.backbone === backbone)
+        .map((c) => ({ name: `seed ${c.seedIndex}`, values: c.loss, color: i, dash: c.seedIndex })),
+      width: 420,
+      height: 260,
+    }),
+  );
 }
 
 export function renderHtml(r: ComparisonReport): string {
@@ -117,7 +119,11 @@ export function renderHtml(r: ComparisonReport): string {
       ...gapTables(r).map((g) => `<h3>${escapeXml(g.title)}</h3>\n${htmlTable(g.table)}`),
       ...gapCharts(r).map(figure),
     ),
-    section('Phase-1 training', htmlTable(curvesTable(r)), r.curves.length > 0 ? figure(curvesChart(r)) : ''),
+    section(
+      'Phase-1 training',
+      htmlTable(curvesTable(r)),
+      `<div class="charts">\n${curvesCharts(r).map(figure).join('\n')}\n</div>`,
+    ),
   ];
   const fallbacks = fallbackLines(r);
   if (fallbacks.length > 0) body.push(section('Sampler fallbacks', list(fallbacks)));

@@ -1,6 +1,6 @@
 // The content of a comparison report as plain tables and sentences, shared by the Markdown and HTML
 // renderers so that the two pages always say the same thing.
-import type { ComparisonReport, MethodRow } from './aggregate.js';
+import type { ComparisonReport, GapRow, MethodRow } from './aggregate.js';
 import { duration, num, pct, pctStat, secondsStat } from './format.js';
 
 export interface Table {
@@ -96,35 +96,41 @@ export function perClassTable(r: ComparisonReport): Table {
 }
 
 export function gapTables(r: ComparisonReport): { title: string; table: Table }[] {
+  const cells = (g: GapRow) => [
+    num(g.testNearest.before),
+    num(g.testNearest.after),
+    num(g.distanceRatio.before),
+    num(g.distanceRatio.after),
+    num(g.featureGap.before),
+    num(g.featureGap.after),
+  ];
   return r.gap.map((g) => ({
     title: `${g.backbone} backbone, after = with ${g.sampler}'s synthetic rows (${g.seeds} seed${g.seeds === 1 ? '' : 's'})`,
     table: {
-      header: ['class (train count)', 'distance ratio before', 'after', 'feature gap before', 'after'],
+      header: [
+        'class (train count)',
+        'test-to-train distance before',
+        'after',
+        'distance ratio before',
+        'after',
+        'feature gap before',
+        'after',
+      ],
       rows: [
-        ...g.perClass.map((c, k) => [
-          classLabel(r, k),
-          num(c.distanceRatio.before),
-          num(c.distanceRatio.after),
-          num(c.featureGap.before),
-          num(c.featureGap.after),
-        ]),
-        [
-          'mean over classes',
-          num(g.mean.distanceRatio.before),
-          num(g.mean.distanceRatio.after),
-          num(g.mean.featureGap.before),
-          num(g.mean.featureGap.after),
-        ],
+        ...g.perClass.map((c, k) => [classLabel(r, k), ...cells(c)]),
+        ['mean over classes', ...cells(g.mean)],
       ],
     },
   }));
 }
 
 export const GAP_NOTE =
-  "Distance ratio: mean distance of a class's test embeddings to their nearest training embedding of the class, " +
-  'divided by the same for the training embeddings (leave-one-out); 1 means the test points sit as close to the ' +
-  "training set as training points sit to each other. Feature gap: relative L1 gap of the train and test means of the class's " +
-  'top-10 features. Mean over seeds.';
+  "Test-to-train distance: mean distance of a class's test embeddings to their nearest training embedding of the " +
+  'class (after: real and synthetic rows); smaller means the training set covers more of where the test points ' +
+  'fall. Distance ratio: that distance divided by the mean distance of each training embedding to its nearest ' +
+  'other one of the class (leave-one-out); after resampling the denominator includes the synthetic rows, which ' +
+  'sit densely between real ones, so the ratio can grow even when test points get closer. Feature gap: relative ' +
+  "L1 gap of the train and test means of the class's top-10 features. Mean over seeds.";
 
 export function curvesTable(r: ComparisonReport): Table {
   return {

@@ -26,16 +26,23 @@ export function escapeXml(text: string): string {
 
 const fmt = (v: number) => (Math.round(v * 100) / 100).toString();
 
-/** About `count` round tick values covering [min, max]. */
+/** About `count` round tick values; the first is <= min and the last >= max, so they frame the data. */
 export function niceTicks(min: number, max: number, count = 5): number[] {
   if (!(max > min)) return [min];
   const raw = (max - min) / count;
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw;
   const ticks: number[] = [];
-  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step)
+  const last = Math.ceil(max / step - 1e-9) * step;
+  for (let v = Math.floor(min / step + 1e-9) * step; v <= last + step * 1e-9; v += step)
     ticks.push(Number(v.toPrecision(12)));
   return ticks;
+}
+
+/** The category labels in full when they fit their group's width, else their first word (the class index). */
+function fitLabels(labels: string[], groupWidth: number): string[] {
+  const fits = labels.every((l) => l.length * 6.2 <= groupWidth - 4);
+  return fits ? labels : labels.map((l) => l.split(' ')[0]);
 }
 
 interface Frame {
@@ -127,6 +134,7 @@ export function groupedBarChart(options: {
   const groupW = (f.width - f.left - f.right) / Math.max(categories.length, 1);
   const barW = Math.max(2, Math.min(18, (groupW - 8) / Math.max(series.length, 1)));
   const out = [...svgOpen(f, options.title), ...yAxis(f, ticks, y, options.yLabel)];
+  const shown = fitLabels(categories, groupW);
   categories.forEach((category, c) => {
     const x0 = f.left + c * groupW + (groupW - barW * series.length) / 2;
     series.forEach((s, i) => {
@@ -138,7 +146,7 @@ export function groupedBarChart(options: {
       );
     });
     out.push(
-      `<text x="${fmt(f.left + (c + 0.5) * groupW)}" y="${fmt(y(0) + 14)}" text-anchor="middle">${escapeXml(category)}</text>`,
+      `<text x="${fmt(f.left + (c + 0.5) * groupW)}" y="${fmt(y(0) + 14)}" text-anchor="middle">${escapeXml(shown[c])}</text>`,
     );
   });
   out.push(
@@ -169,16 +177,19 @@ export function lineChart(options: {
   xLabel: string;
   yLabel: string;
   legendEntries?: { name: string; color: number; dash: number }[];
+  width?: number;
+  height?: number;
 }): string {
+  const width = options.width ?? 640;
   const entries = (options.legendEntries ?? options.series).map((e) => ({
     name: e.name,
     color: PALETTE[e.color % PALETTE.length],
     dash: DASHES[e.dash % DASHES.length],
   }));
-  const legendRows = Math.ceil(entries.reduce((s, e) => s + 28 + 6.5 * e.name.length, 0) / 640);
+  const legendRows = Math.ceil(entries.reduce((s, e) => s + 28 + 6.5 * e.name.length, 0) / (width - 72));
   const f: Frame = {
-    width: 640,
-    height: 320 + legendRows * 16,
+    width,
+    height: (options.height ?? 320) + legendRows * 16,
     left: 56,
     right: 16,
     top: 28,

@@ -60,7 +60,7 @@ export interface BackboneResult {
   history: EpochRecord[];
   resumedFrom: { epoch: number; batch: number } | null;
   seconds: {
-    /** Sum of the epochs' training times (survives resumption; the lost part of an aborted epoch is not in it). */
+    /** Training the backbone, summed over the sessions that worked on it (checkpoint writes included). */
     phase1: number;
     /** Embedding the training set and predicting the test set. */
     embed: number;

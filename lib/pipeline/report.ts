@@ -63,9 +63,9 @@ export function formatReport(r: RunResult, classNames?: string[]): string {
     '',
     `## Generalization gap of the embeddings (before: real training embeddings; after: with ${r.gap.sampler}'s synthetic rows)`,
     '',
-    "distance ratio = mean distance of a class's test embeddings to their nearest training embedding of the class, " +
-      'divided by the same for training embeddings (leave-one-out, real rows); feature gap = relative L1 gap of the ' +
-      "train and test means of the class's top-10 features.",
+    "distance ratio = mean distance of a class's test embeddings to their nearest training embedding of the class " +
+      '(after: real or synthetic), divided by the mean leave-one-out nearest-neighbour distance of its real training ' +
+      "embeddings; feature gap = relative L1 gap of the train and test means of the class's top-10 features.",
     '',
     table(
       ['class (train count)', 'distance ratio before', 'after', 'feature gap before', 'after'],

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import type { ResNet } from '../model/resnet.js';
+import { scaledSchedule } from '../train/lr-schedule.js';
 import { type Phase1Result, trainPhase1 } from '../train/phase1.js';
 import type { RunConfig } from './config.js';
 import { createModel, prepareData, type RunData } from './prepare-data.js';
@@ -38,15 +39,8 @@ export async function trainBackbone(
   const started = performance.now();
   const p1: Phase1Result = await trainPhase1(model, data.train, {
     epochs: config.phase1.epochs,
-    schedule: {
-      lr: config.phase1.lr,
-      warmupEpochs: config.phase1.warmupEpochs,
-      // The paper's steps (x0.01 at 160/200, x0.0001 at 180/200) scaled to the run's length.
-      steps: [
-        [Math.max(1, Math.round(config.phase1.epochs * 0.8)), 0.01],
-        [Math.max(2, Math.round(config.phase1.epochs * 0.9)), 0.0001],
-      ],
-    },
+    // The paper's steps (x0.01 at 160/200, x0.0001 at 180/200) scaled to the run's length.
+    schedule: scaledSchedule(config.phase1.epochs, config.phase1.lr, config.phase1.warmupEpochs),
     batch: config.phase1.batch,
     loss: config.phase1.loss,
     focalGamma: config.phase1.focalGamma,

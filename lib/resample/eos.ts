@@ -5,9 +5,9 @@
 //    enemies uniformly, r uniform in [0, maxCoefficient), point = base + r (enemy - base);
 // 4. a class with no eligible base falls back to SMOTE among its own members, and the result says so.
 
+import type { Xoshiro128 } from '../random.js';
 import { interpolateFromTable } from './interpolate.js';
 import { nearestOthers } from './neighbours.js';
-import type { Xoshiro128 } from '../random.js';
 import { OverSampler, type ResampleJob } from './sampler.js';
 import type { SyntheticRows } from './synthetic-rows.js';
 import type { SamplerOptions } from './types.js';

@@ -1,6 +1,7 @@
 // Over-samplers with one API (imbalanced-learn's conventions):
 //   const { x, y, provenance, fallbacks } = await new EOS({ kNeighbors: 10, seed: 0 }).fitResample(x, y, d);
 
+export { Xoshiro128 } from '../random.js';
 export { ADASYN, type ADASYNOptions, adasynCounts } from './adasyn.js';
 export {
   type BorderlineKind,
@@ -9,7 +10,6 @@ export {
   dangerFlags,
 } from './borderline-smote.js';
 export { EOS, type EOSOptions } from './eos.js';
-export { Xoshiro128 } from '../random.js';
 export { ROS, type ROSOptions } from './ros.js';
 export { OverSampler } from './sampler.js';
 export { SMOTE, type SMOTEOptions } from './smote.js';

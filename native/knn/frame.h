@@ -84,12 +84,12 @@ inline Frame make_frame(const float* q, int64_t nq, const float* b, int64_t nb, 
 
 // bfloat16 bits of x (round to nearest even), subnormals flushed to zero as VDPBF16PS reads them.
 // Mapped values are below 1 in magnitude, so rounding never overflows.
+// (Branch-free, so that the packing loop vectorises.)
 inline uint32_t bf16_bits(float x) {
   uint32_t bits;
   std::memcpy(&bits, &x, sizeof bits);
-  if ((bits & 0x7f800000u) == 0) return (bits >> 16) & 0x8000u;
-  bits += 0x7fffu + ((bits >> 16) & 1u);
-  return bits >> 16;
+  const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+  return (bits & 0x7f800000u) == 0 ? (bits >> 16) & 0x8000u : rounded;
 }
 inline float bf16_value(uint32_t h) {
   const uint32_t bits = h << 16;
@@ -164,21 +164,29 @@ void pack_f32(const float* x, int64_t d, Rows rows, int64_t count, const Frame& 
   }
 }
 
-// The same in bf16 pairs: out[p][t2][P] holds x^_{2 t2} (low half) and x^_{2 t2 + 1} (high half, zero
-// past d) of row p * P + j.
+// One row in bf16 pairs: words[t2] holds x^_{2 t2} (low half) and x^_{2 t2 + 1} (high half, zero past d).
+inline void bf16_pairs(const float* row, int64_t d, const Frame& f, uint32_t* words) {
+  const float* shift = f.shift.data();
+  const float scale = f.scale;
+  for (int64_t t2 = 0; t2 < d / 2; ++t2) {  // vectorises: no branches, no strides in the output
+    const uint32_t lo = bf16_bits((row[2 * t2] - shift[2 * t2]) * scale);
+    const uint32_t hi = bf16_bits((row[2 * t2 + 1] - shift[2 * t2 + 1]) * scale);
+    words[t2] = lo | (hi << 16);
+  }
+  if (d % 2 != 0) words[d / 2] = bf16_bits(f.map(row[d - 1], d - 1));
+}
+
+// Rows packed in bf16 pairs: out[p][t2][P] = bf16_pairs(row p * P + j)[t2]. `words` is scratch for
+// ceil(d / 2) words.
 template <int P, typename Rows>
 void pack_bf16(const float* x, int64_t d, Rows rows, int64_t count, const Frame& f, const float* norms,
-               uint32_t* out, float* pnorm) {
+               uint32_t* out, float* pnorm, uint32_t* words) {
   const int64_t pairs = (d + 1) / 2;
   for (int64_t r = 0; r < (count + P - 1) / P * P; ++r) {
     uint32_t* o = out + (r / P) * pairs * P + r % P;
     if (r < count) {
-      const float* row = x + rows(r) * d;
-      for (int64_t t2 = 0; t2 < pairs; ++t2) {
-        const uint32_t lo = bf16_bits(f.map(row[2 * t2], 2 * t2));
-        const uint32_t hi = 2 * t2 + 1 < d ? bf16_bits(f.map(row[2 * t2 + 1], 2 * t2 + 1)) : 0u;
-        o[t2 * P] = lo | (hi << 16);
-      }
+      bf16_pairs(x + rows(r) * d, d, f, words);
+      for (int64_t t2 = 0; t2 < pairs; ++t2) o[t2 * P] = words[t2];
       pnorm[r] = norms[rows(r)];
     } else {
       for (int64_t t2 = 0; t2 < pairs; ++t2) o[t2 * P] = 0u;

@@ -142,7 +142,7 @@ struct Pass<false> {
   static const float* norms(const RowStats& s) { return s.norm.data(); }
   template <int P, typename Rows>
   static void pack(const Problem& pb, const float* x, Rows rows, int64_t count, const float* norms, Word* out,
-                   float* pnorm) {
+                   float* pnorm, uint32_t*) {
     knn_detail::pack_f32<P>(x, pb.d, rows, count, pb.frame, norms, out, pnorm);
   }
   template <bool kCols>
@@ -159,8 +159,8 @@ struct Pass<true> {
   static const float* norms(const RowStats& s) { return s.norm_bf.data(); }
   template <int P, typename Rows>
   static void pack(const Problem& pb, const float* x, Rows rows, int64_t count, const float* norms, Word* out,
-                   float* pnorm) {
-    knn_detail::pack_bf16<P>(x, pb.d, rows, count, pb.frame, norms, out, pnorm);
+                   float* pnorm, uint32_t* words) {
+    knn_detail::pack_bf16<P>(x, pb.d, rows, count, pb.frame, norms, out, pnorm, words);
   }
   template <bool kCols>
   static bool tile(const Word* a, const Word* b, int64_t depth, const float* na, const float* nb,
@@ -173,9 +173,10 @@ struct Pass<true> {
 // as an exception on the calling thread, never inside OpenMP).
 template <typename Word>
 struct Workspace {
-  std::vector<Word> pa, pbk;   // packed query rows (MR panels), packed base rows (NR panels)
-  std::vector<float> na, nbn;  // their norms
-  std::vector<float> tile;     // one MR x NR distance tile
+  std::vector<Word> pa, pbk;    // packed query rows (MR panels), packed base rows (NR panels)
+  std::vector<float> na, nbn;   // their norms
+  std::vector<float> tile;      // one MR x NR distance tile
+  std::vector<uint32_t> words;  // one row being packed
   uint32_t hits[kMR] = {};
   float tr_scratch[kMR] = {}, tc_scratch[kNR] = {};
   Workspace(int64_t rows, int64_t cols, int64_t depth)
@@ -183,7 +184,8 @@ struct Workspace {
         pbk(round_up(cols, kNR) * depth),
         na(round_up(rows, kMR)),
         nbn(round_up(cols, kNR)),
-        tile(kMR * kNR) {}
+        tile(kMR * kNR),
+        words(depth) {}
 };
 
 // Thresholds of rows [r0, r0 + count) for a tile of P rows: the live array when the tile is whole, else a
@@ -205,10 +207,10 @@ void block_pair(const Problem& pb, int64_t i0, int64_t ni, int64_t j0, int64_t n
   const bool diagonal = i0 == j0;
   float* thr = lists.thresholds();
   const float* norms = P::norms(pb.qs);
-  P::template pack<kMR>(
-      pb, pb.q, [i0](int64_t r) { return i0 + r; }, ni, norms, w.pa.data(), w.na.data());
-  P::template pack<kNR>(
-      pb, pb.q, [j0](int64_t r) { return j0 + r; }, nj, norms, w.pbk.data(), w.nbn.data());
+  auto block_i = [i0](int64_t r) { return i0 + r; };
+  auto block_j = [j0](int64_t r) { return j0 + r; };
+  P::template pack<kMR>(pb, pb.q, block_i, ni, norms, w.pa.data(), w.na.data(), w.words.data());
+  P::template pack<kNR>(pb, pb.q, block_j, nj, norms, w.pbk.data(), w.nbn.data(), w.words.data());
   for (int64_t cp = 0; cp < ceil_div(nj, kNR); ++cp) {
     const int64_t c0 = j0 + cp * kNR, cn = std::min<int64_t>(kNR, j0 + nj - c0);
     const auto* b = w.pbk.data() + cp * kNR * depth;
@@ -248,14 +250,13 @@ void query_tile(const Problem& pb, int64_t r0, int64_t nr, int64_t tile_cols,
   const int64_t depth = P::depth(pb.d);
   float* thr = lists.thresholds();
   lists.reset(0, round_up(nr, kMR));
-  P::template pack<kMR>(
-      pb, pb.q, [&pb, r0](int64_t r) { return pb.qrow(r0 + r); }, nr, P::norms(pb.qs), w.pa.data(),
-      w.na.data());
+  auto queries = [&pb, r0](int64_t r) { return pb.qrow(r0 + r); };
+  P::template pack<kMR>(pb, pb.q, queries, nr, P::norms(pb.qs), w.pa.data(), w.na.data(), w.words.data());
   for (int64_t j0 = 0; j0 < pb.nb; j0 += tile_cols) {
     const int64_t nj = std::min(tile_cols, pb.nb - j0);
-    P::template pack<kNR>(
-        pb, pb.b, [j0](int64_t r) { return j0 + r; }, nj, P::norms(pb.base_stats()), w.pbk.data(),
-        w.nbn.data());
+    auto tile_j = [j0](int64_t r) { return j0 + r; };
+    P::template pack<kNR>(pb, pb.b, tile_j, nj, P::norms(pb.base_stats()), w.pbk.data(), w.nbn.data(),
+                          w.words.data());
     for (int64_t cp = 0; cp < ceil_div(nj, kNR); ++cp) {
       const int64_t c0 = j0 + cp * kNR;
       const auto* b = w.pbk.data() + cp * kNR * depth;
@@ -361,9 +362,11 @@ bool finish_query(const Problem& pb, int64_t r, const CandidateLists& lists, int
 }
 
 int64_t auto_block(int64_t n, int64_t d, int threads, bool bf16) {
-  // Two packed blocks should sit in L2 (about 256 KiB), with enough block pairs to keep every thread busy.
+  // Large blocks: a pair packs 2 blocks (reading them from memory) for block^2 distances, so packing
+  // traffic falls as the block grows; measured best around 512 KiB of packed words per block, with enough
+  // block pairs left to keep every thread busy.
   const int64_t words = bf16 ? (d + 1) / 2 : d;
-  const int64_t block = std::clamp<int64_t>(round_up(32768 / words, 96), 96, 1536);
+  const int64_t block = std::clamp<int64_t>(round_up(131072 / words, 96), 96, 2112);
   const int64_t balanced = round_up(std::max<int64_t>(1, n / (8 * threads)), 96);
   return std::max<int64_t>(96, std::min(block, balanced));
 }

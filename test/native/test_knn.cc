@@ -105,11 +105,12 @@ EOS_TEST(knn_reference_is_a_sorted_brute_force) {
       }
       std::sort(all.begin(), all.end());  // by distance, then index: the tie rule
       for (int64_t s = 0; s < k; ++s) {
-        ok = ok && ref.idx[i * k + s] == all[s].second && ref.dist[i * k + s] == static_cast<float>(all[s].first);
+        ok = ok && ref.idx[i * k + s] == all[s].second &&
+             ref.dist[i * k + s] == static_cast<float>(all[s].first);
       }
     }
-    check(ok, std::string("knn reference equals a full sort on ") + (kind == 0 ? "Gaussian" : "tied integer") +
-                  " data");
+    check(ok, std::string("knn reference equals a full sort on ") +
+                  (kind == 0 ? "Gaussian" : "tied integer") + " data");
   }
 }
 

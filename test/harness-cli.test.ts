@@ -1,0 +1,83 @@
+// `eos compare` as a user runs it: flags, progress lines, Ctrl-C, and the same command again to continue.
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { freshOutDir, removeTemporaryFolders, tinyDataset } from './harness-fixtures.js';
+
+const run = promisify(execFile);
+const eos = fileURLToPath(new URL('../lib/cli/eos.js', import.meta.url));
+
+function compareArgs(dataDir: string, out: string, epochs: number): string[] {
+  return [
+    eos,
+    'compare',
+    '--dataset',
+    'npy',
+    '--data-dir',
+    dataDir,
+    '--ratio',
+    '4',
+    '--depth',
+    '8',
+    '--epochs',
+    String(epochs),
+    '--batch',
+    '16',
+    '--head-epochs',
+    '2',
+    '--seeds',
+    '1',
+    '--backbones',
+    'ce',
+    '--samplers',
+    'none,eos',
+    '--max-train-per-class',
+    '32',
+    '--threads',
+    '1',
+    '--out',
+    out,
+  ];
+}
+
+test.after.always(removeTemporaryFolders);
+
+test('bad flags are refused, naming the flag', async (t) => {
+  const err = await t.throwsAsync(run(process.execPath, [eos, 'compare', '--backbones', 'ce,bogus']));
+  t.regex(
+    (err as Error & { stderr: string }).stderr,
+    /--backbones: unknown name bogus; choose from ce, reweight/,
+  );
+  const seeds = await t.throwsAsync(run(process.execPath, [eos, 'compare', '--seeds', '0']));
+  t.regex((seeds as Error & { stderr: string }).stderr, /--seeds must be an integer >= 1/);
+});
+
+test('Ctrl-C stops the comparison, says how to continue, and the same command finishes it', async (t) => {
+  const dataDir = await tinyDataset();
+  const out = freshOutDir();
+  const args = compareArgs(dataDir, out, 40);
+  const child = spawn(process.execPath, args);
+  let stderr = '';
+  let interrupted = false;
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (!interrupted && /ce-seed0 epoch 1\/40/.test(stderr)) {
+      interrupted = true;
+      child.kill('SIGINT');
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.is(code, 130, stderr);
+  t.regex(stderr, /run the same command again to continue/);
+  t.regex(stderr, /partial reports: .*results\.md/);
+  t.regex(readFileSync(join(out, 'results.md'), 'utf8'), /PARTIAL RESULTS: 0 of 3 units/);
+
+  const { stdout, stderr: again } = await run(process.execPath, args);
+  t.regex(again, /\[1\/3\] ce-seed0: resuming phase 1/);
+  t.regex(stdout, /\| (\*\*)?ce \+ eos(\*\*)? \| (\*\*)?1\/1/);
+  t.true(existsSync(join(out, 'results.html')));
+  t.notRegex(readFileSync(join(out, 'results.md'), 'utf8'), /PARTIAL/);
+});
