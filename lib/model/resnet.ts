@@ -123,6 +123,26 @@ export class ResNet {
     throw new RangeError(`no tensor named ${name} in ResNet-${this.spec.depth}`);
   }
 
+  /** Overwrites one parameter or BN statistic by PyTorch name. */
+  setTensor(name: string, values: Float32Array): void {
+    const p = this.params.get(name);
+    const b = p ? undefined : this.buffers.get(name);
+    const entry = p ?? b;
+    if (!entry) throw new RangeError(`no tensor named ${name} in ResNet-${this.spec.depth}`);
+    if (values.length !== count(entry.shape)) {
+      throw new RangeError(`${name} has ${count(entry.shape)} values, got ${values.length}`);
+    }
+    if (p) {
+      const all = this.native().getParameters();
+      all.set(values, p.offset);
+      this.native().setParameters(all);
+    } else {
+      const all = this.native().getBuffers();
+      all.set(values, entry.offset);
+      this.native().setBuffers(all);
+    }
+  }
+
   /** The state dict with PyTorch names: parameters, BN running statistics and num_batches_tracked. */
   stateDict(): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
