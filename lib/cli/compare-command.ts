@@ -125,7 +125,7 @@ export function addCompareCommand(program: Command): void {
         'sampler; resumable (run the same command again to continue)',
     )
     .addOption(
-      new Option('--preset <name>', 'base schedule: quick (8 phase-1 epochs) or paper (200)')
+      new Option('--preset <name>', 'base schedule: quick (20 phase-1 epochs) or paper (200)')
         .choices(['quick', 'paper'])
         .default('quick'),
     )
