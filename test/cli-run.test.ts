@@ -154,7 +154,7 @@ test('bad flags and missing data sets give clear messages', async (t) => {
   await bad(['run', '--sampler', 'magic'], /argument 'magic' is invalid.*Allowed choices are none, ros/);
   await bad(['run', '--depth', '9', '--out', '/tmp/eos-never'], /depth must be 6n \+ 2/);
   await bad(['run', '--loss', 'hinge'], /Allowed choices are ce, focal, ldam, asl/);
-  await bad(['run', '--compare', 'eos,nope'], /unknown sampler nope/);
+  await bad(['run', '--compare', 'eos,nope'], /--compare: unknown name nope/);
   await bad(
     ['run', '--dataset', 'cifar10', '--epochs', '1', '--out', join(tmpdir(), 'eos-no-cifar')],
     /pass dataDir \(--data-dir\)/,

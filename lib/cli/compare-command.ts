@@ -1,6 +1,6 @@
 // `eos compare`: the method-comparison harness (lib/harness/) from the command line: progress lines per
 // unit, Ctrl-C stops at the next batch, and the same command again continues where it stopped.
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
 import {
   ComparisonAborted,
@@ -17,36 +17,8 @@ import { metricsTable } from '../harness/report-sections.js';
 import type { PresetName } from '../pipeline/config.js';
 import { isSamplerName, SAMPLER_NAMES, type SamplerName } from '../pipeline/samplers.js';
 import type { LossName } from '../train/loss-config.js';
+import { int, listOf, positive } from './option-parsers.js';
 import { configFromFlags } from './run.js';
-
-function int(name: string, min = 1) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`${name} must be an integer >= ${min}.`);
-    return n;
-  };
-}
-
-function positive(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number > 0.`);
-    return n;
-  };
-}
-
-function listOf<T extends string>(flag: string, valid: readonly T[], check: (s: string) => s is T) {
-  return (v: string): T[] => {
-    const names = v.split(',').filter((s) => s.length > 0);
-    for (const n of names)
-      if (!check(n))
-        throw new InvalidArgumentError(`${flag}: unknown name ${n}; choose from ${valid.join(', ')}.`);
-    if (new Set(names).size !== names.length)
-      throw new InvalidArgumentError(`${flag}: a name is given twice.`);
-    return names as T[];
-  };
-}
 
 const samplerList = (flag: string) => listOf<SamplerName>(flag, SAMPLER_NAMES, isSamplerName);
 const variantList = (flag: string) => listOf<Phase1Variant>(flag, PHASE1_VARIANTS, isPhase1Variant);

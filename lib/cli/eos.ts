@@ -1,44 +1,13 @@
 #!/usr/bin/env node
 // The `eos` command.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { addCompareCommand } from './compare-command.js';
 import { addDataCommands } from './data-commands.js';
 import { exportCommand } from './export-command.js';
 import { collectInfo, formatInfo, packageVersion } from './info.js';
+import { int, nonNegative, numberList, port } from './option-parsers.js';
 import { addRunCommand } from './run.js';
 import { serveCommand } from './serve-command.js';
-
-function numberList(name: string) {
-  return (value: string): number[] => {
-    const list = value.split(',').map(Number);
-    if (list.some((v) => !Number.isFinite(v)))
-      throw new InvalidArgumentError(`${name} must be comma-separated numbers.`);
-    return list;
-  };
-}
-
-function nonNegativeNumber(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a number >= 0.`);
-    return n;
-  };
-}
-
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError('--port must be an integer in [0, 65535].');
-  return n;
-}
-
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer.`);
-    return n;
-  };
-}
 
 export function buildProgram(): Command {
   const program = new Command('eos')
@@ -67,11 +36,7 @@ export function buildProgram(): Command {
     .argument('<checkpoint>', 'safetensors file with PyTorch parameter names')
     .requiredOption('-o, --out <file>', 'ONNX file to write')
     .option('--embedding', "also output the 64-d embedding ('embedding') beside 'logits'")
-    .option(
-      '--input-size <n>',
-      'input side, when the checkpoint does not record it',
-      positiveInt('--input-size'),
-    )
+    .option('--input-size <n>', 'input side, when the checkpoint does not record it', int('--input-size'))
     .option('--mean <list>', 'per-channel mean of pixel/255 (e.g. 0.286)', numberList('--mean'))
     .option('--std <list>', 'per-channel std of pixel/255 (e.g. 0.353)', numberList('--std'))
     .action((checkpoint: string, opts) => {
@@ -84,19 +49,14 @@ export function buildProgram(): Command {
     .requiredOption('-m, --model <file>', 'ONNX model written by eos export')
     .option('-p, --port <n>', 'port (0 = any free port)', port, 8080)
     .option('--host <address>', 'address to bind', '127.0.0.1')
-    .option(
-      '--max-batch <n>',
-      'most images per onnxruntime run (micro-batching)',
-      positiveInt('--max-batch'),
-      64,
-    )
+    .option('--max-batch <n>', 'most images per onnxruntime run (micro-batching)', int('--max-batch'), 64)
     .option(
       '--max-wait-ms <ms>',
       'how long a request waits to share a batch',
-      nonNegativeNumber('--max-wait-ms'),
+      nonNegative('--max-wait-ms'),
       2,
     )
-    .option('--threads <n>', 'onnxruntime intra-op threads', positiveInt('--threads'))
+    .option('--threads <n>', 'onnxruntime intra-op threads', int('--threads'))
     .action(async (opts) => {
       await serveCommand(opts);
     });

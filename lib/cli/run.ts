@@ -1,7 +1,7 @@
 // `eos run`: the three-phase pipeline with progress bars, Ctrl-C handling and a results table.
 
 import { SingleBar } from 'cli-progress';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
 import { PRESETS, type PresetName, type RunConfig, validateConfig } from '../pipeline/config.js';
 import { formatSummary } from '../pipeline/report.js';
@@ -9,32 +9,12 @@ import { type PipelineEvent, RunAborted, runPhase1Only, runThreePhase } from '..
 import { isSamplerName, SAMPLER_NAMES, type SamplerName } from '../pipeline/samplers.js';
 import type { TrainRule } from '../train/class-weights.js';
 import type { LossName } from '../train/loss-config.js';
+import { int, listOf, positive } from './option-parsers.js';
 
 const LOSSES = ['ce', 'focal', 'ldam', 'asl'];
 const RULES = ['none', 'reweight', 'drw', 'resample'];
 
-function int(name: string, min = 1) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`${name} must be an integer >= ${min}.`);
-    return n;
-  };
-}
-function positive(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number > 0.`);
-    return n;
-  };
-}
-function samplerList(v: string): SamplerName[] {
-  const names = v.split(',').filter((s) => s.length > 0);
-  for (const n of names)
-    if (!isSamplerName(n))
-      throw new InvalidArgumentError(`unknown sampler ${n}; choose from ${SAMPLER_NAMES.join(', ')}.`);
-  return names as SamplerName[];
-}
+const samplerList = listOf<SamplerName>('--compare', SAMPLER_NAMES, isSamplerName);
 
 interface RunFlags {
   preset: PresetName;

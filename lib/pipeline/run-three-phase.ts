@@ -10,17 +10,17 @@ import type { ClassificationMetrics } from '../metrics/classification.js';
 import { type GeneralizationGap, generalizationGap } from '../metrics/generalization-gap.js';
 import { exportOnnx } from '../model/onnx-export.js';
 import { EMBEDDING_SIZE } from '../model/spec.js';
-import { fineTuneHead, headLogits } from '../train/fine-tune-head.js';
+import { type FineTunedHead, headLogits } from '../train/fine-tune-head.js';
 import type { EpochRecord } from '../train/phase1.js';
 import type { RunConfig } from './config.js';
 import { scoreLogits } from './evaluate.js';
+import { fitMethod } from './fit-method.js';
 import { createModel, prepareData } from './prepare-data.js';
 import { formatReport } from './report.js';
+import type { SamplerName } from './samplers.js';
 import { RunAborted, trainBackbone } from './train-backbone.js';
 
 export { RunAborted };
-
-import { resampleWith, type SamplerName } from './samplers.js';
 
 export type PipelineEvent =
   | { kind: 'phase'; phase: 'data' | 'phase1' | 'embed' | 'phase2+3' | 'save'; message: string }
@@ -94,7 +94,6 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
   const runData = await prepareData(config);
   const { train, test, classes, counts, normalization } = runData;
   const validation = runData.validation ?? undefined;
-  const head = config.phase1.loss === 'ldam' ? 'cosine' : 'linear';
   const model = createModel(config, runData);
   try {
     const {
@@ -124,37 +123,19 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
     emit({ kind: 'phase', phase: 'phase2+3', message: 'phase 2 + 3 for every method on the same backbone' });
     const names = [config.sampler, ...config.compareWith.filter((n) => n !== config.sampler)];
     const methods: MethodResult[] = [];
-    let mainHead: Awaited<ReturnType<typeof fineTuneHead>> | null = null;
+    let mainHead: FineTunedHead | null = null;
     let gapAfter: GeneralizationGap | null = null;
     for (const name of names) {
-      const t0 = performance.now();
-      const resampled = await resampleWith(name, trainEmb, train.labels, EMBEDDING_SIZE, {
-        seed: config.seed,
-        kNeighbors: config.kNeighbors,
-        threads: config.threads || undefined,
-      });
-      const t1 = performance.now();
-      const fitted = await fineTuneHead(resampled.x, resampled.y, classes, {
-        head,
-        loss: config.phase3.loss,
-        epochs: config.phase3.epochs,
-        batch: config.phase3.batch,
-        schedule: {
-          lr: config.phase3.lr,
-          warmupEpochs: Math.min(config.phase3.warmupEpochs, config.phase3.epochs - 1),
-          steps: [],
-        },
-        trainRule: config.phase3.trainRule,
-        seed: config.seed,
-        threads: config.threads || undefined,
-        signal: options.signal,
-      });
-      const t2 = performance.now();
+      const {
+        resampled,
+        head: fitted,
+        seconds,
+      } = await fitMethod(name, trainEmb, train.labels, classes, config, options.signal);
       const result: MethodResult = {
         name,
         synthetic: resampled.y.length - train.labels.length,
         fallbacks: resampled.fallbacks.map((f) => f.message),
-        seconds: { resample: (t1 - t0) / 1000, phase3: (t2 - t1) / 1000 },
+        seconds,
         test: scoreLogits(headLogits(fitted, testEmb), test.labels, classes),
         validation:
           valEmb && validation

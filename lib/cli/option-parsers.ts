@@ -1,0 +1,58 @@
+// Parsers of command-line option values shared by every command: each rejects a bad value with a message
+// naming the flag and what it expects (commander prints it and exits with status 1).
+import { InvalidArgumentError } from 'commander';
+
+export function int(flag: string, min = 1) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${flag} must be an integer >= ${min}.`);
+    return n;
+  };
+}
+
+export function positive(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a number > 0.`);
+    return n;
+  };
+}
+
+export function nonNegative(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a number >= 0.`);
+    return n;
+  };
+}
+
+export function numberList(flag: string) {
+  return (v: string): number[] => {
+    const list = v.split(',').map(Number);
+    if (list.some((x) => !Number.isFinite(x)))
+      throw new InvalidArgumentError(`${flag} must be comma-separated numbers.`);
+    return list;
+  };
+}
+
+export function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('--port must be an integer in [0, 65535].');
+  return n;
+}
+
+/** A comma-separated list of distinct names from `valid`. */
+export function listOf<T extends string>(flag: string, valid: readonly T[], check: (s: string) => s is T) {
+  return (v: string): T[] => {
+    const names = v.split(',').filter((s) => s.length > 0);
+    for (const n of names) {
+      if (!check(n))
+        throw new InvalidArgumentError(`${flag}: unknown name ${n}; choose from ${valid.join(', ')}.`);
+    }
+    if (new Set(names).size !== names.length)
+      throw new InvalidArgumentError(`${flag}: a name is given twice.`);
+    return names as T[];
+  };
+}
