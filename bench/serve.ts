@@ -35,7 +35,7 @@ const model = ResNet.create({
   normalization: { mean: [0.286], std: [0.353] },
 });
 const path = join(mkdtempSync(join(tmpdir(), 'eos-bench-serve-')), 'resnet32.onnx');
-exportOnnx(model, path);
+exportOnnx(model.snapshot(), path);
 const images = Uint8Array.from({ length: BATCH * 784 }, (_, i) => (i * 31) % 256);
 const shape: [number, number, number, number] = [BATCH, 1, 28, 28];
 

@@ -65,7 +65,7 @@ if (mode === 'ours') {
   );
 } else if (mode === 'ort') {
   const path = join(mkdtempSync(join(tmpdir(), 'eos-bench-')), 'resnet32.onnx');
-  exportOnnx(model, path);
+  exportOnnx(model.snapshot(), path);
   model.dispose();
   const session = await ort.InferenceSession.create(path, {
     intraOpNumThreads: threads,

@@ -126,7 +126,7 @@ for (const [channels, head, outputs] of [
     );
     const native = await model.predict({ images, shape }, { embeddings: true });
     const path = join(mkdtempSync(join(tmpdir(), 'eos-onnx-')), 'model.onnx');
-    exportOnnx(model, path, { outputs: [...outputs] });
+    exportOnnx(model.snapshot(), path, { outputs: [...outputs] });
     const session = await ort.InferenceSession.create(path);
     const result = await session.run({ pixels: new ort.Tensor('float32', Float32Array.from(images), shape) });
     t.true(maxRelativeError(result.logits.data as Float32Array, native.logits!) < 1e-4);

@@ -10,6 +10,7 @@ import {
   native,
 } from '../native.js';
 import { stopFlagFor } from '../stop-flag.js';
+import type { ModelWeights } from './onnx-export.js';
 import { readSafetensors, type Tensor, writeSafetensors } from './safetensors.js';
 import { EMBEDDING_SIZE, type Normalization, type ResNetSpec, validateSpec } from './spec.js';
 
@@ -121,6 +122,24 @@ export class ResNet {
         .getBuffers()
         .slice(b.offset, b.offset + count(b.shape));
     throw new RangeError(`no tensor named ${name} in ResNet-${this.spec.depth}`);
+  }
+
+  /**
+   * Every tensor at once, for readers of many tensors (ONNX export): one copy of each flat buffer instead of
+   * one per `tensor(name)` call.
+   */
+  snapshot(): ModelWeights {
+    const state = this.stateDict();
+    return {
+      spec: this.spec,
+      normalization: this.normalization,
+      tensor: (name: string) => {
+        const t = state.get(name);
+        if (!t || !(t.data instanceof Float32Array))
+          throw new RangeError(`no tensor named ${name} in ResNet-${this.spec.depth}`);
+        return t.data;
+      },
+    };
   }
 
   /** Overwrites one parameter or BN statistic by PyTorch name. */

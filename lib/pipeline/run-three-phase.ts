@@ -178,7 +178,7 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
     const finalModel = join(out, 'model.safetensors');
     const onnx = join(out, 'model.onnx');
     model.save(finalModel);
-    exportOnnx(model, onnx, { outputs: ['logits', 'embedding'] });
+    exportOnnx(model.snapshot(), onnx, { outputs: ['logits', 'embedding'] });
     const files = {
       config: join(out, 'config.json'),
       checkpoint,
