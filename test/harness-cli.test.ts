@@ -74,6 +74,11 @@ test('Ctrl-C stops the comparison, says how to continue, and the same command fi
   t.regex(stderr, /run the same command again to continue/);
   t.regex(stderr, /partial reports: .*results\.md/);
   t.regex(readFileSync(join(out, 'results.md'), 'utf8'), /PARTIAL RESULTS: 0 of 3 units/);
+  // --report-only looks at the stored units without continuing.
+  const look = await run(process.execPath, [...args, '--report-only']);
+  t.regex(look.stderr, /PARTIAL RESULTS: 0 of 3 units/);
+  t.notRegex(look.stderr, /training phase 1|resuming/);
+  t.is(JSON.parse(readFileSync(join(out, 'sessions.json'), 'utf8')).length, 1);
 
   const { stdout, stderr: again } = await run(process.execPath, args);
   t.regex(again, /\[1\/3\] ce-seed0: resuming phase 1/);

@@ -4,6 +4,7 @@ import {
   aggregate,
   type ComparisonReport,
   makePlan,
+  pairedDifference,
   renderHtml,
   renderMarkdown,
   seedStat,
@@ -32,19 +33,21 @@ function metrics(v: number) {
   };
 }
 
-function gap(ratio: number): GeneralizationGap {
+/** Class k's test embeddings sit testNearest * (1 + k) from the training set, whose rows sit trainNearest apart. */
+function gap(testNearest: number, trainNearest: number): GeneralizationGap {
+  const perClass = Array.from({ length: CLASSES }, (_, k) => ({
+    trainCount: 10,
+    testCount: 10,
+    testNearest: testNearest * (1 + k),
+    trainNearest,
+    distanceRatio: (testNearest * (1 + k)) / trainNearest,
+    topFeatures: [0],
+    featureGap: testNearest / 10,
+  }));
   return {
-    perClass: Array.from({ length: CLASSES }, (_, k) => ({
-      trainCount: 10,
-      testCount: 10,
-      testNearest: ratio / 2,
-      trainNearest: 1,
-      distanceRatio: ratio + k,
-      topFeatures: [0],
-      featureGap: ratio / 10,
-    })),
-    meanDistanceRatio: ratio + 1.5,
-    meanFeatureGap: ratio / 10,
+    perClass,
+    meanDistanceRatio: perClass.reduce((a, c) => a + c.distanceRatio, 0) / CLASSES,
+    meanFeatureGap: testNearest / 10,
   };
 }
 
@@ -76,7 +79,7 @@ function results(ids: string[], bac: (id: string) => number): Map<string, UnitRe
         resumedFrom: null,
         seconds: { phase1: 20 + u.seedIndex, embed: 1, gap: 0.5 },
         test: metrics(bac(u.id)),
-        gap: gap(2),
+        gap: gap(1, 0.5),
         finishedAt: '2025-01-01T00:00:00.000Z',
       });
     } else {
@@ -91,7 +94,8 @@ function results(ids: string[], bac: (id: string) => number): Map<string, UnitRe
         seconds: { resample: 0.5, phase3: 1.5 },
         test: metrics(bac(u.id)),
         finalLoss: 0.3,
-        gapAfter: u.sampler === 'eos' ? gap(1) : null,
+        // Raw "after" gap: synthetic rows shrink the leave-one-out spread from 0.5 to 0.1.
+        gapAfter: u.sampler === 'eos' ? gap(0.5, 0.1) : null,
         finishedAt: '2025-01-01T00:00:00.000Z',
       });
     }
@@ -108,10 +112,12 @@ const context = {
   failures: [],
 };
 
-// CE + eos scores 0.8 and 0.9 over the two seeds; everything else 0.5 and 0.6 (phase 1) or 0.6 and 0.7.
+// CE + eos scores 0.8 and 0.9 over the two seeds, CE + smote 0.6 and 0.85; everything else 0.5 and 0.6
+// (phase 1) or 0.6 and 0.7.
 const bac = (id: string) => {
   const seed = id.includes('seed1') ? 0.1 : 0;
   if (id.startsWith('ce') && id.endsWith('+eos')) return 0.8 + seed;
+  if (id.startsWith('ce') && id.endsWith('+smote')) return seed ? 0.85 : 0.6;
   return (id.includes('+') ? 0.6 : 0.5) + seed;
 };
 
@@ -157,7 +163,8 @@ test('each method row holds the mean and spread over seeds, and the best methods
   t.is(r.rows.find((row) => row.id === 'ce')!.seconds.phase2, null);
   t.is(r.best[0], 'ce+eos');
   t.true(r.best.includes('ce'), 'the CE baseline is always among the per-class columns');
-  // Gap before (ratio 2 + k) and after (1 + k) per class, for both backbones with the main sampler.
+  // Gap before (ratio 2 (1 + k)) and after (1 + k: the test distance halves, over the REAL rows' spread 0.5,
+  // not the raw ratio 5 (1 + k) over the synthetic rows' spread), for both backbones with the main sampler.
   t.deepEqual(
     r.gap.map((g) => [g.backbone, g.seeds]),
     [
@@ -165,9 +172,10 @@ test('each method row holds the mean and spread over seeds, and the best methods
       ['focal', 2],
     ],
   );
-  t.deepEqual(r.gap[0].perClass[3].distanceRatio, { before: 5, after: 4 });
-  t.deepEqual(r.gap[0].perClass[3].testNearest, { before: 1, after: 0.5 });
-  t.deepEqual(r.gap[0].mean.testNearest, { before: 1, after: 0.5 });
+  t.deepEqual(r.gap[0].perClass[3].distanceRatio, { before: 8, after: 4 });
+  t.deepEqual(r.gap[0].perClass[3].testNearest, { before: 4, after: 2 });
+  t.deepEqual(r.gap[0].mean.testNearest, { before: 2.5, after: 1.25 });
+  t.deepEqual(r.gap[0].mean.distanceRatio, { before: 5, after: 2.5 });
   t.is(r.curves.length, 4);
   t.deepEqual(r.curves[1].loss, [3, 1]);
 });
@@ -181,7 +189,7 @@ test('the Markdown states the command, machine, schedule and wall time and has a
   t.regex(md, /Phase 1 \(the same for every backbone\): ResNet-8, 3 epochs/);
   t.regex(md, /\| \*\*ce \+ eos\*\* \| \*\*2\/2\*\* \| \*\*85\.00 ± 7\.07\*\* \|/);
   t.regex(md, /\| focal \(phase 1 only\) \| 2\/2 \| 55\.00 ± 7\.07 \|/);
-  t.regex(md, /\| 3 d \(n=8\) \| 1\.000 \| 0\.500 \| 5\.000 \| 4\.000 \|/);
+  t.regex(md, /\| 3 d \(n=8\) \| 4\.000 \| 2\.000 \| 8\.000 \| 4\.000 \|/);
   t.notRegex(md, /PARTIAL/);
 });
 
@@ -201,6 +209,62 @@ test('the HTML page is well-formed, offline, and its SVG charts are valid', (t) 
   t.is((svgs[0].match(/<rect x=/g) ?? []).length, 1 + 5 * 4);
   t.is((svgs[3].match(/<polyline/g) ?? []).length, 2);
   t.regex(svgs[4], /Phase-1 training loss, focal/);
+});
+
+test('the main sampler is compared seed by seed with every other method', (t) => {
+  const r = fullReport();
+  t.deepEqual(
+    r.paired.map((p) => `${p.mainId} vs ${p.otherId}`),
+    [
+      'ce+eos vs ce',
+      'ce+eos vs ce+none',
+      'ce+eos vs ce+smote',
+      'ce+eos vs focal',
+      'ce+eos vs focal+eos',
+      'focal+eos vs focal',
+    ],
+    'on the full backbone against every row; elsewhere against its own phase-1-only row',
+  );
+  const vsSmote = r.paired[2].comparison;
+  t.deepEqual([vsSmote.difference.n, vsSmote.wins], [2, 2]);
+  t.true(Math.abs(vsSmote.difference.mean! - 0.125) < 1e-12);
+  t.false(vsSmote.significant, 't = 1.67 with 1 degree of freedom is far from 12.71');
+  const vsPhase1 = r.paired[0].comparison;
+  t.true(Math.abs(vsPhase1.difference.mean! - 0.3) < 1e-12);
+  t.true(vsPhase1.significant, 'the same +30 points on both seeds: no spread at all');
+  const md = renderMarkdown(r);
+  t.regex(md, /## eos against each method, seed by seed/);
+  t.regex(md, /\| ce \+ eos \| ce \+ smote \| 2 \| \+12\.50 ± 10\.61 \| 2\/2 seeds \| 1\.67 \| no \|/);
+  t.regex(
+    md,
+    /\| ce \+ eos \| ce \(phase 1 only\) \| 2 \| \+30\.00 ± 0\.00 \| 2\/2 seeds \| ∞ \| yes, better \|/,
+  );
+  const partial = aggregate(plan, results(['ce-seed0', 'ce-seed0+eos', 'ce-seed1'], bac), context);
+  t.deepEqual(partial.paired[0].comparison.difference.n, 1);
+  t.regex(
+    renderMarkdown(partial),
+    /\| ce \+ eos \| ce \(phase 1 only\) \| 1 \| \+30\.00 \| 1\/1 seeds \| – \| one seed: no test \|/,
+  );
+});
+
+test('pairedDifference: per-seed differences, wins, and the paired t-test at 5%', (t) => {
+  const noisy = pairedDifference([0.9, 0.8, 0.85], [0.8, 0.78, 0.86]);
+  t.is(noisy.difference.n, 3);
+  t.is(noisy.wins, 2);
+  const mean = (0.1 + 0.02 - 0.01) / 3;
+  t.true(Math.abs(noisy.difference.mean! - mean) < 1e-12);
+  t.true(Math.abs(noisy.t! - mean / (noisy.difference.std! / Math.sqrt(3))) < 1e-9);
+  t.false(noisy.significant);
+  const clear = pairedDifference([0.9, 0.91, 0.89], [0.8, 0.8, 0.8]);
+  t.true(clear.t! > 4.303);
+  t.true(clear.significant);
+  const worse = pairedDifference([0.7, 0.71, 0.69, 0.7], [0.8, 0.8, 0.81, 0.8]);
+  t.true(worse.significant);
+  t.true(worse.difference.mean! < 0);
+  t.is(worse.wins, 0);
+  // Seeds where either side is missing are left out of the pairs.
+  const sparse = pairedDifference([0.9, null, 0.8], [0.8, 0.7, null]);
+  t.deepEqual([sparse.difference.n, sparse.t, sparse.significant], [1, null, null]);
 });
 
 test('the well-formedness check catches broken markup', (t) => {

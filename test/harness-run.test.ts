@@ -9,6 +9,7 @@ import {
   type ComparisonSettings,
   makePlan,
   ResultsStore,
+  reportComparison,
   runComparison,
   SettingsMismatchError,
 } from '../lib/harness/index.js';
@@ -127,6 +128,15 @@ test.serial(
     t.regex(readFileSync(aborted!.outcome.files.markdown, 'utf8'), /PARTIAL RESULTS: 8 of 12 units/);
     assertWellFormedXml(readFileSync(aborted!.outcome.files.html, 'utf8'));
     t.true(existsSync(join(settings.outDir, 'units', 'focal-seed0', 'checkpoints', 'phase1.safetensors')));
+
+    // --report-only on the unfinished comparison: the same partial report; nothing trains, no session is added.
+    const sessionLog = readFileSync(join(settings.outDir, 'sessions.json'), 'utf8');
+    const reported = reportComparison(settings);
+    t.deepEqual(reported.report.rows, aborted!.outcome.report.rows);
+    t.deepEqual(reported.report.paired, aborted!.outcome.report.paired);
+    t.is(reported.report.command, 'eos compare (test)');
+    t.is(reported.report.wallSeconds, aborted!.outcome.report.wallSeconds);
+    t.is(readFileSync(join(settings.outDir, 'sessions.json'), 'utf8'), sessionLog);
     t.true(existsSync(join(settings.outDir, 'units', 'focal-seed0', 'phase1-interrupted-seconds.json')));
 
     const store = new ResultsStore(settings);
@@ -167,6 +177,13 @@ test.serial(
     t.deepEqual(a, b);
   },
 );
+
+test('--report-only without a comparison to report names the session log', (t) => {
+  const settings = tinySettings(dataDir, freshOutDir());
+  t.throws(() => reportComparison(settings), {
+    message: /sessions\.json: no comparison has run in .*--report-only/,
+  });
+});
 
 test.serial(
   'stored results made with other settings are refused, naming the file and the difference',

@@ -1,6 +1,6 @@
 // Per-class generalization gap of embeddings on a case small enough to compute by hand.
 import test from 'ava';
-import { generalizationGap } from '../lib/metrics/generalization-gap.js';
+import { gapAgainstRealSpread, generalizationGap } from '../lib/metrics/generalization-gap.js';
 
 // dim 2, 3 classes; rows of different classes interleaved on purpose.
 //   class 0 train: (0,0) (3,0) (3,4)   test: (0,1) (6,4)
@@ -68,5 +68,30 @@ test('inconsistent inputs name the argument', (t) => {
   );
   t.throws(() => generalizationGap(train, testSet, { dim: 2, classes: 3, topK: 0 }), {
     message: /topK: expected a positive integer/,
+  });
+});
+
+test('the "after" gap divides by the real rows\' spread, not the spread of real + synthetic rows', (t) => {
+  const before = generalizationGap(train, testSet, { dim: 2, classes: 3, topK: 1 });
+  // Class 0 gains the synthetic row (0,0.5) halfway between (0,0) and the test point (0,1): the test point now
+  // sits 0.5 away, (6,4) still 3; the raw leave-one-out spread of the four rows drops to (0.5+3+4+0.5)/4 = 2.
+  const resampled = {
+    embeddings: Float32Array.from([...train.embeddings, 0, 0.5]),
+    labels: Int32Array.from([...train.labels, 0]),
+  };
+  const raw = generalizationGap(resampled, testSet, { dim: 2, classes: 3, topK: 1 });
+  t.true(near(raw.perClass[0].testNearest, 1.75));
+  t.true(near(raw.perClass[0].distanceRatio, 1.75 / 2));
+  const after = gapAgainstRealSpread(before, raw);
+  t.true(near(after.perClass[0].trainNearest, 10 / 3));
+  t.true(
+    near(after.perClass[0].distanceRatio, 1.75 / (10 / 3)),
+    'smaller than before (0.6): test points got closer',
+  );
+  t.true(after.perClass[0].distanceRatio < before.perClass[0].distanceRatio);
+  t.is(after.perClass[0].featureGap, raw.perClass[0].featureGap);
+  t.true(near(after.meanDistanceRatio, 1.75 / (10 / 3)));
+  t.throws(() => gapAgainstRealSpread(before, { ...raw, perClass: raw.perClass.slice(0, 2) }), {
+    message: /before has 3 classes, after has 2/,
   });
 });

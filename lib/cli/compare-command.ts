@@ -10,10 +10,11 @@ import {
   makePlan,
   PHASE1_VARIANTS,
   type Phase1Variant,
+  reportComparison,
   runComparison,
 } from '../harness/index.js';
 import { markdownTable } from '../harness/render-markdown.js';
-import { metricsTable } from '../harness/report-sections.js';
+import { metricsTable, partialNotice } from '../harness/report-sections.js';
 import type { PresetName } from '../pipeline/config.js';
 import { isSamplerName, SAMPLER_NAMES, type SamplerName } from '../pipeline/samplers.js';
 import type { LossName } from '../train/loss-config.js';
@@ -51,6 +52,7 @@ interface CompareFlags {
   maxTrainPerClass?: number;
   maxTestPerClass?: number;
   out: string;
+  reportOnly?: boolean;
 }
 
 /** The comparison settings: `eos run`'s configuration from the shared flags, plus the plan's own. */
@@ -167,8 +169,13 @@ export function addCompareCommand(program: Command): void {
       'output directory (results store, checkpoints, results.{json,md,html})',
       'runs/compare',
     )
+    .option(
+      '--report-only',
+      'rewrite results.{json,md,html} from the units stored in --out (same settings flags); train nothing',
+    )
     .action(async (flags: CompareFlags) => {
-      process.exitCode = await compareCommand(settingsFromFlags(flags));
+      const settings = settingsFromFlags(flags);
+      process.exitCode = flags.reportOnly ? reportCommand(settings) : await compareCommand(settings);
     });
 }
 
@@ -217,6 +224,14 @@ function progressPrinter(settings: ComparisonSettings): (e: ComparisonEvent) => 
         break;
     }
   };
+}
+
+function reportCommand(settings: ComparisonSettings): number {
+  const { report, files } = reportComparison(settings);
+  if (report.partial) console.error(`eos compare: ${partialNotice(report)}`);
+  console.log(`\n${markdownTable(metricsTable(report))}\n`);
+  console.log(`Reports: ${files.markdown}, ${files.html}, ${files.json}`);
+  return 0;
 }
 
 export async function compareCommand(settings: ComparisonSettings): Promise<number> {

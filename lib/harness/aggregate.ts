@@ -2,13 +2,19 @@
 // and HTML pages render): one row per method with mean and spread over seeds, the best methods' per-class
 // accuracy, the generalization gap before and after the main sampler, and the phase-1 training curves.
 // Works on whatever subset of the units has finished; the report says how much that is.
-import type { GeneralizationGap } from '../metrics/generalization-gap.js';
+import { type GeneralizationGap, gapAgainstRealSpread } from '../metrics/generalization-gap.js';
 import type { SamplerName } from '../pipeline/samplers.js';
 import type { MachineInfo } from './machine.js';
 import type { Phase1Variant } from './phase1-variants.js';
 import { type ComparisonPlan, type ComparisonSettings, samplersFor } from './plan.js';
 import { describeSchedule } from './schedule.js';
-import { meanVector, type SeedStat, seedStat } from './statistics.js';
+import {
+  meanVector,
+  type PairedDifference,
+  pairedDifference,
+  type SeedStat,
+  seedStat,
+} from './statistics.js';
 import type { BackboneResult, SamplerResult, UnitResult } from './unit-results.js';
 
 export const METRICS = ['balancedAccuracy', 'gm', 'gmMacro', 'macroF1', 'accuracy'] as const;
@@ -49,6 +55,17 @@ export interface GapComparison {
   seeds: number;
   perClass: GapRow[];
   mean: GapRow;
+}
+
+/** The main sampler on one backbone against another method, seed by seed (balanced accuracy). */
+export interface PairedRow {
+  /** The main sampler's row id (e.g. 'ce+eos') and the other method's (e.g. 'ce+smote' or 'focal'). */
+  mainId: string;
+  mainLabel: string;
+  otherId: string;
+  otherLabel: string;
+  /** main minus other, per seed where both finished. */
+  comparison: PairedDifference;
 }
 
 export interface TrainingCurve {
@@ -94,6 +111,9 @@ export interface ComparisonReport {
   /** Row ids of the best methods by mean balanced accuracy (and the CE baseline). */
   best: string[];
   gap: GapComparison[];
+  /** The main sampler against the other methods: on a full backbone against every other row, elsewhere
+   * against its own backbone's phase-1-only row. */
+  paired: PairedRow[];
   curves: TrainingCurve[];
 }
 
@@ -178,13 +198,42 @@ export function aggregate(
   const best = ranked.slice(0, BEST_COUNT).map((r) => r.id);
   if (!best.includes('ce') && ranked.some((r) => r.id === 'ce')) best.push('ce');
 
+  // Balanced accuracy per seed index (null where that seed has not finished), for the paired comparisons.
+  const bySeed = (done: readonly { seedIndex: number; test: UnitResult['test'] }[]) => {
+    const values: (number | null)[] = new Array(settings.seeds).fill(null);
+    for (const r of done) values[r.seedIndex] = r.test.balancedAccuracy;
+    return values;
+  };
+  const rowValues = (row: MethodRow) =>
+    bySeed(row.sampler === null ? backboneResults(row.backbone) : samplerResults(row.backbone, row.sampler));
+  const paired: PairedRow[] = [];
+  for (const main of rows.filter((r) => r.sampler === settings.mainSampler)) {
+    const full = settings.fullBackbones.includes(main.backbone);
+    const others = rows.filter(
+      (r) => r !== main && (full || (r.backbone === main.backbone && r.sampler === null)),
+    );
+    const mainValues = rowValues(main);
+    for (const other of others) {
+      paired.push({
+        mainId: main.id,
+        mainLabel: main.label,
+        otherId: other.id,
+        otherLabel: other.label,
+        comparison: pairedDifference(mainValues, rowValues(other)),
+      });
+    }
+  }
+
   const gap: GapComparison[] = [];
   for (const backbone of settings.backbones) {
     if (!samplersFor(settings, backbone).includes(settings.mainSampler)) continue;
     const before = new Map(backboneResults(backbone).map((r) => [r.seedIndex, r.gap]));
     const pairs = samplerResults(backbone, settings.mainSampler)
       .filter((r) => r.gapAfter !== null && before.has(r.seedIndex))
-      .map((r) => ({ before: before.get(r.seedIndex)!, after: r.gapAfter! }));
+      .map((r) => {
+        const gapBefore = before.get(r.seedIndex)!;
+        return { before: gapBefore, after: gapAgainstRealSpread(gapBefore, r.gapAfter!) };
+      });
     if (pairs.length === 0) continue;
     const classes = pairs[0].before.perClass.length;
     const perClass: GapRow[] = Array.from({ length: classes }, (_, k) => ({
@@ -273,6 +322,7 @@ export function aggregate(
     rows,
     best,
     gap,
+    paired,
     curves: allBackbones.map((r) => ({
       backbone: r.backbone,
       seedIndex: r.seedIndex,

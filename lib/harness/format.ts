@@ -9,6 +9,13 @@ export function pctStat(s: SeedStat): string {
     : `${(100 * s.mean).toFixed(2)} ± ${(100 * s.std).toFixed(2)}`;
 }
 
+/** A difference of two fractions in signed percentage points: "+1.37 ± 0.50", "-0.20"; "–" with none. */
+export function pointsStat(s: SeedStat): string {
+  if (s.mean === null) return '–';
+  const signed = (v: number) => `${v > 0 ? '+' : ''}${(100 * v).toFixed(2)}`;
+  return s.std === null ? signed(s.mean) : `${signed(s.mean)} ± ${(100 * s.std).toFixed(2)}`;
+}
+
 export function secondsStat(s: SeedStat | null): string {
   if (s === null || s.mean === null) return '–';
   return s.std === null ? s.mean.toFixed(1) : `${s.mean.toFixed(1)} ± ${s.std.toFixed(1)}`;

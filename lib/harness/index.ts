@@ -1,5 +1,12 @@
 // The method-comparison harness behind `eos compare`.
-export { aggregate, BEST_COUNT, type ComparisonReport, METRICS, type MethodRow } from './aggregate.js';
+export {
+  aggregate,
+  BEST_COUNT,
+  type ComparisonReport,
+  METRICS,
+  type MethodRow,
+  type PairedRow,
+} from './aggregate.js';
 export { isPhase1Variant, PHASE1_VARIANTS, type Phase1Variant, variantSettings } from './phase1-variants.js';
 export {
   type ComparisonPlan,
@@ -17,6 +24,7 @@ export {
   type ComparisonEvent,
   type ComparisonOptions,
   type ComparisonOutcome,
+  reportComparison,
   runComparison,
 } from './run-comparison.js';
-export { type SeedStat, seedStat } from './statistics.js';
+export { type PairedDifference, pairedDifference, type SeedStat, seedStat } from './statistics.js';

@@ -11,6 +11,8 @@ import {
   gapTables,
   METRICS_NOTE,
   metricsTable,
+  PAIRED_NOTE,
+  pairedTable,
   partialNotice,
   perClassTable,
   provenance,
@@ -107,6 +109,13 @@ export function renderHtml(r: ComparisonReport): string {
     ...rest.map((l) => para(l)),
     section('Schedule', list(r.schedule)),
     section('Test metrics', para(METRICS_NOTE, 'note'), htmlTable(metricsTable(r))),
+    r.paired.length > 0
+      ? section(
+          `${r.settings.mainSampler} against each method, seed by seed`,
+          para(PAIRED_NOTE, 'note'),
+          htmlTable(pairedTable(r)),
+        )
+      : '',
     section(
       'Per-class test accuracy of the best methods (%, mean over seeds)',
       htmlTable(perClassTable(r)),

@@ -8,6 +8,8 @@ import {
   gapTables,
   METRICS_NOTE,
   metricsTable,
+  PAIRED_NOTE,
+  pairedTable,
   partialNotice,
   perClassTable,
   provenance,
@@ -35,6 +37,16 @@ export function renderMarkdown(r: ComparisonReport): string {
   lines.push(`Command: \`${command.slice('Command: '.length)}\``, '', ...rest.flatMap((l) => [l, '']));
   lines.push('## Schedule', '', ...r.schedule.map((s) => `- ${s}`), '');
   lines.push('## Test metrics', '', METRICS_NOTE, '', markdownTable(metricsTable(r)), '');
+  if (r.paired.length > 0) {
+    lines.push(
+      `## ${r.settings.mainSampler} against each method, seed by seed`,
+      '',
+      PAIRED_NOTE,
+      '',
+      markdownTable(pairedTable(r)),
+      '',
+    );
+  }
   lines.push(
     '## Per-class test accuracy of the best methods (%, mean over seeds)',
     '',

@@ -1,7 +1,7 @@
 // The content of a comparison report as plain tables and sentences, shared by the Markdown and HTML
 // renderers so that the two pages always say the same thing.
-import type { ComparisonReport, GapRow, MethodRow } from './aggregate.js';
-import { duration, num, pct, pctStat, secondsStat } from './format.js';
+import type { ComparisonReport, GapRow, MethodRow, PairedRow } from './aggregate.js';
+import { duration, num, pct, pctStat, pointsStat, secondsStat } from './format.js';
 
 export interface Table {
   header: string[];
@@ -75,6 +75,42 @@ export const METRICS_NOTE =
   'gives the mean alone. Phase 1 s: training the backbone (shared by every sampler on it, spent once per seed); ' +
   'phase 2 s: resampling the embeddings; phase 3 s: training the head. Bold: the best mean balanced accuracy.';
 
+export function pairedTable(r: ComparisonReport): Table {
+  const verdict = (p: PairedRow) => {
+    const { significant, difference } = p.comparison;
+    if (significant === null) return difference.n === 1 ? 'one seed: no test' : '–';
+    if (!significant) return 'no';
+    return (difference.mean ?? 0) > 0 ? 'yes, better' : 'yes, worse';
+  };
+  return {
+    header: [
+      'method',
+      'against',
+      'seeds',
+      'difference (points)',
+      'better on',
+      'paired t',
+      'beyond the seed spread (p < 0.05)',
+    ],
+    rows: r.paired.map((p) => [
+      p.mainLabel,
+      p.otherLabel,
+      String(p.comparison.difference.n),
+      pointsStat(p.comparison.difference),
+      `${p.comparison.wins}/${p.comparison.difference.n} seeds`,
+      p.comparison.t === null ? '–' : Number.isFinite(p.comparison.t) ? p.comparison.t.toFixed(2) : '∞',
+      verdict(p),
+    ]),
+  };
+}
+
+export const PAIRED_NOTE =
+  'Balanced accuracy of the main sampler minus that of another method, seed by seed (the same split and, on ' +
+  'the same backbone, the same trained network), in percentage points: mean ± sample standard deviation of the ' +
+  'per-seed differences, how many seeds the main sampler won, and a two-sided paired t-test at 5% (with 3 seeds ' +
+  'it needs |t| > 4.30). Pairing removes the spread the two methods share, so this answers "is it better" more ' +
+  'sharply than comparing the rows above.';
+
 export function classLabel(r: ComparisonReport, k: number): string {
   const n = r.classes.trainCounts[k];
   return `${r.classes.labels[k]}${n !== undefined ? ` (n=${n})` : ''}`;
@@ -127,10 +163,11 @@ export function gapTables(r: ComparisonReport): { title: string; table: Table }[
 export const GAP_NOTE =
   "Test-to-train distance: mean distance of a class's test embeddings to their nearest training embedding of the " +
   'class (after: real and synthetic rows); smaller means the training set covers more of where the test points ' +
-  'fall. Distance ratio: that distance divided by the mean distance of each training embedding to its nearest ' +
-  'other one of the class (leave-one-out); after resampling the denominator includes the synthetic rows, which ' +
-  'sit densely between real ones, so the ratio can grow even when test points get closer. Feature gap: relative ' +
-  "L1 gap of the train and test means of the class's top-10 features. Mean over seeds.";
+  'fall. Distance ratio: that distance divided by the mean distance of each real training embedding to its ' +
+  'nearest other one of the class (leave-one-out), the same denominator before and after, so the two differ only ' +
+  'in how close the test points are to what training covers; 1 means test points sit as close to the training ' +
+  'set as training points sit to each other. Feature gap: relative L1 gap of the train and test means of the ' +
+  "class's top-10 features (after: the mean includes the synthetic rows). Mean over seeds.";
 
 export function curvesTable(r: ComparisonReport): Table {
   return {

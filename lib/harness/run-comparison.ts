@@ -17,9 +17,16 @@ import {
 import { ComparisonData } from './comparison-data.js';
 import { type BackboneEmbeddings, fitSampler } from './fit-sampler.js';
 import { describeMachine, type MachineInfo } from './machine.js';
-import { type BackboneUnit, type ComparisonSettings, makePlan, type Unit, unitConfig } from './plan.js';
+import {
+  type BackboneUnit,
+  type ComparisonPlan,
+  type ComparisonSettings,
+  makePlan,
+  type Unit,
+  unitConfig,
+} from './plan.js';
 import { ResultsStore } from './results-store.js';
-import { SessionLog } from './session-log.js';
+import { readSessions, SessionLog, wallSeconds } from './session-log.js';
 import { backboneKey, samplerKey, type UnitResult } from './unit-results.js';
 import { type ReportFiles, writeReports } from './write-reports.js';
 
@@ -64,14 +71,9 @@ export class ComparisonAborted extends Error {
 const isAbort = (err: unknown, signal?: AbortSignal) =>
   err instanceof RunAborted || (err as Error)?.name === 'AbortError' || signal?.aborted === true;
 
-export async function runComparison(
-  settings: ComparisonSettings,
-  options: ComparisonOptions = {},
-): Promise<ComparisonOutcome> {
-  const plan = makePlan(settings);
-  const emit = options.onEvent ?? (() => {});
-  const { signal } = options;
-  const store = new ResultsStore(settings);
+/** The stored results of a plan's finished units, keyed by unit id (throws when one's settings differ). */
+function readStoredResults(plan: ComparisonPlan, store: ResultsStore): Map<string, UnitResult> {
+  const { settings } = plan;
   const results = new Map<string, UnitResult>();
   for (const bp of plan.backbones) {
     const config = unitConfig(settings, bp.unit);
@@ -83,6 +85,45 @@ export async function runComparison(
       if (s && !(u.sampler === settings.mainSampler && s.gapAfter === null)) results.set(u.id, s);
     }
   }
+  return results;
+}
+
+/**
+ * Rewrites results.{json,md,html} from the stored units alone: nothing is trained and no session is added to
+ * sessions.json, so the report states the command, machine, date and wall time of the runs that made it.
+ * For a report made by an older version, or a look at an unfinished comparison without continuing it.
+ */
+export function reportComparison(settings: ComparisonSettings): ComparisonOutcome {
+  const plan = makePlan(settings);
+  const results = readStoredResults(plan, new ResultsStore(settings));
+  const sessions = readSessions(settings.outDir);
+  const last = sessions[sessions.length - 1];
+  if (last === undefined) {
+    throw new Error(
+      `${join(settings.outDir, 'sessions.json')}: no comparison has run in ${settings.outDir}; run eos compare ` +
+        'without --report-only first',
+    );
+  }
+  const report = aggregate(plan, results, {
+    command: last.command,
+    machine: last.machine,
+    now: new Date(last.updated),
+    wallSeconds: wallSeconds(sessions),
+    sessions: sessions.length,
+    failures: [],
+  });
+  return { report, files: writeReports(settings.outDir, report) };
+}
+
+export async function runComparison(
+  settings: ComparisonSettings,
+  options: ComparisonOptions = {},
+): Promise<ComparisonOutcome> {
+  const plan = makePlan(settings);
+  const emit = options.onEvent ?? (() => {});
+  const { signal } = options;
+  const store = new ResultsStore(settings);
+  const results = readStoredResults(plan, store);
 
   const machine = options.machine ?? describeMachine();
   const command = options.command ?? process.argv.join(' ');

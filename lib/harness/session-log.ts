@@ -14,6 +14,24 @@ export interface SessionRecord {
   updated: string;
 }
 
+/** The sessions recorded in <outDir>/sessions.json (none when it does not exist). */
+export function readSessions(outDir: string): SessionRecord[] {
+  const file = join(outDir, 'sessions.json');
+  if (!existsSync(file)) return [];
+  try {
+    const sessions = JSON.parse(readFileSync(file, 'utf8')) as SessionRecord[];
+    if (!Array.isArray(sessions)) throw new Error('expected a JSON array');
+    return sessions;
+  } catch (err) {
+    throw new Error(`${file}: not a readable session log (${(err as Error).message})`);
+  }
+}
+
+/** Sum over sessions of (last update - start), seconds. */
+export function wallSeconds(sessions: readonly SessionRecord[]): number {
+  return sessions.reduce((s, r) => s + (Date.parse(r.updated) - Date.parse(r.started)) / 1000, 0);
+}
+
 export class SessionLog {
   private readonly file: string;
   private readonly sessions: SessionRecord[];
@@ -22,9 +40,7 @@ export class SessionLog {
   constructor(outDir: string, command: string, machine: MachineInfo, now = new Date()) {
     mkdirSync(outDir, { recursive: true });
     this.file = join(outDir, 'sessions.json');
-    this.sessions = existsSync(this.file)
-      ? (JSON.parse(readFileSync(this.file, 'utf8')) as SessionRecord[])
-      : [];
+    this.sessions = readSessions(outDir);
     this.current = { command, machine, started: now.toISOString(), updated: now.toISOString() };
     this.sessions.push(this.current);
     this.save();
@@ -42,7 +58,7 @@ export class SessionLog {
 
   /** Sum over sessions of (last update - start), seconds. */
   wallSeconds(): number {
-    return this.sessions.reduce((s, r) => s + (Date.parse(r.updated) - Date.parse(r.started)) / 1000, 0);
+    return wallSeconds(this.sessions);
   }
 
   private save(): void {

@@ -28,3 +28,51 @@ export function meanVector(vectors: readonly (readonly (number | null)[])[]): (n
   const length = vectors.reduce((m, v) => Math.max(m, v.length), 0);
   return Array.from({ length }, (_, i) => seedStat(vectors.map((v) => v[i])).mean);
 }
+
+// Two-sided 5% critical values of Student's t for 1..30 degrees of freedom; above 30 the value for 30 is
+// used (slightly conservative).
+const T_CRITICAL_5 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
+  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+export interface PairedDifference {
+  /** a[i] - b[i] over the seeds where both are finite numbers. */
+  difference: SeedStat;
+  /** Seeds where a > b. */
+  wins: number;
+  /** Paired t statistic mean / (std / sqrt(n)); null with fewer than two pairs, Infinity when std is 0. */
+  t: number | null;
+  /** The two-sided paired t-test rejects "no difference" at 5%; null with fewer than two pairs. */
+  significant: boolean | null;
+}
+
+/**
+ * Compares two methods seed by seed. Both see the same split and backbone per seed, so the paired difference
+ * removes the seed-to-seed spread the two share; that is the spread that matters for "is A better than B".
+ */
+export function pairedDifference(
+  a: readonly (number | null | undefined)[],
+  b: readonly (number | null | undefined)[],
+): PairedDifference {
+  const diffs: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i];
+    const y = b[i];
+    if (isFiniteNumber(x) && isFiniteNumber(y)) diffs.push(x - y);
+  }
+  const difference = seedStat(diffs);
+  const wins = diffs.filter((d) => d > 0).length;
+  if (difference.n < 2 || difference.mean === null || difference.std === null) {
+    return { difference, wins, t: null, significant: null };
+  }
+  const standardError = difference.std / Math.sqrt(difference.n);
+  const t =
+    standardError === 0
+      ? difference.mean === 0
+        ? 0
+        : Math.sign(difference.mean) * Number.POSITIVE_INFINITY
+      : difference.mean / standardError;
+  const critical = T_CRITICAL_5[Math.min(difference.n - 1, T_CRITICAL_5.length) - 1];
+  return { difference, wins, t, significant: Math.abs(t) > critical };
+}

@@ -87,7 +87,11 @@ export interface SamplerResult {
   test: ClassificationMetrics;
   /** Mean loss of the last phase-3 epoch. */
   finalLoss: number;
-  /** The gap with this sampler's synthetic rows in the training set ("after"); for the main sampler only. */
+  /**
+   * The gap with this sampler's synthetic rows in the training set ("after"), for the main sampler only; raw
+   * (its ratios divide by the real + synthetic rows' spread): the report re-bases it on the real rows' spread
+   * (gapAgainstRealSpread).
+   */
   gapAfter: GeneralizationGap | null;
   finishedAt: string;
 }

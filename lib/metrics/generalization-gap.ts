@@ -220,3 +220,24 @@ export function generalizationGap(
     meanFeatureGap: finiteMean(perClass.map((g) => g.featureGap)),
   };
 }
+
+/**
+ * The gap once synthetic rows are in the training set, measured against the class's REAL spread: each
+ * class's distance ratio becomes after.testNearest / before.trainNearest. Synthetic rows sit densely between
+ * real ones, so a leave-one-out denominator over real + synthetic rows shrinks and would inflate the ratio
+ * even when the test embeddings get closer; keeping the real rows' denominator makes "before" and "after"
+ * differ only in how close the test embeddings are to what training covers. `after` is the raw gap of the
+ * resampled set (generalizationGap over real + synthetic rows), `before` the real rows' gap.
+ */
+export function gapAgainstRealSpread(before: GeneralizationGap, after: GeneralizationGap): GeneralizationGap {
+  if (before.perClass.length !== after.perClass.length) {
+    throw new RangeError(
+      `gapAgainstRealSpread: before has ${before.perClass.length} classes, after has ${after.perClass.length}`,
+    );
+  }
+  const perClass = after.perClass.map((g, k) => {
+    const trainNearest = before.perClass[k].trainNearest;
+    return { ...g, trainNearest, distanceRatio: g.testNearest / trainNearest };
+  });
+  return { ...after, perClass, meanDistanceRatio: finiteMean(perClass.map((g) => g.distanceRatio)) };
+}

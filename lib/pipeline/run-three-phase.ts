@@ -7,7 +7,11 @@ import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import type { ClassificationMetrics } from '../metrics/classification.js';
-import { type GeneralizationGap, generalizationGap } from '../metrics/generalization-gap.js';
+import {
+  type GeneralizationGap,
+  gapAgainstRealSpread,
+  generalizationGap,
+} from '../metrics/generalization-gap.js';
 import { exportOnnx } from '../model/onnx-export.js';
 import { EMBEDDING_SIZE } from '../model/spec.js';
 import { type FineTunedHead, headLogits } from '../train/fine-tune-head.js';
@@ -159,19 +163,7 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
       { embeddings: testEmb, labels: test.labels },
       { dim: EMBEDDING_SIZE, classes },
     );
-    // Synthetic rows sit densely between real ones, so a leave-one-out denominator over real + synthetic rows
-    // would shrink and inflate the ratio; the "after" ratio keeps the real rows' denominator and so measures
-    // how much closer the test embeddings are to what training now covers.
-    const perClassAfter = gapAfter!.perClass.map((g, k) => {
-      const trainNearest = gapBefore.perClass[k].trainNearest;
-      return { ...g, trainNearest, distanceRatio: g.testNearest / trainNearest };
-    });
-    const finiteRatios = perClassAfter.map((g) => g.distanceRatio).filter(Number.isFinite);
-    gapAfter = {
-      ...gapAfter!,
-      perClass: perClassAfter,
-      meanDistanceRatio: finiteRatios.reduce((a, b) => a + b, 0) / Math.max(finiteRatios.length, 1),
-    };
+    gapAfter = gapAgainstRealSpread(gapBefore, gapAfter!);
 
     emit({ kind: 'phase', phase: 'save', message: 'saving the final model' });
     model.setHead(mainHead!);
