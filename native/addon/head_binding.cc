@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "addon/args.h"
+#include "addon/async_support.h"
 #include "addon/exports.h"
 #include "addon/loss_args.h"
 #include "core/threads.h"
@@ -55,8 +56,8 @@ HeadParameters head_parameters_arg(const Napi::Value& v, const std::string& name
 class TrainHeadWorker : public Napi::AsyncWorker {
  public:
   TrainHeadWorker(Napi::Env env, HeadTrainingConfig cfg, HeadParameters init, int threads,
-                  std::vector<Napi::Value> keep_alive, const float* x, int64_t n, const int32_t* labels,
-                  const int32_t* orders, const int32_t* stop_flag)
+                  const std::vector<Napi::Value>& keep_alive, const float* x, int64_t n,
+                  const int32_t* labels, const int32_t* orders, const int32_t* stop_flag)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
         cfg_(std::move(cfg)),
@@ -66,9 +67,8 @@ class TrainHeadWorker : public Napi::AsyncWorker {
         n_(n),
         labels_(labels),
         orders_(orders),
-        stop_flag_(stop_flag) {
-    for (const Napi::Value& v : keep_alive) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
-  }
+        stop_flag_(stop_flag),
+        keep_alive_(keep_alive) {}
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
@@ -80,9 +80,7 @@ class TrainHeadWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (stopped_) {
-      Napi::Error err = Napi::Error::New(env, "trainHead was aborted");
-      err.Set("name", "AbortError");
-      deferred_.Reject(err.Value());
+      deferred_.Reject(abort_error(env, "trainHead"));
       return;
     }
     Napi::Object out = Napi::Object::New(env);
@@ -105,8 +103,7 @@ class TrainHeadWorker : public Napi::AsyncWorker {
 
  private:
   static bool stop_requested(void* self) {
-    const int32_t* flag = static_cast<TrainHeadWorker*>(self)->stop_flag_;
-    return flag != nullptr && __atomic_load_n(flag, __ATOMIC_RELAXED) != 0;
+    return eos::addon::stop_requested(static_cast<TrainHeadWorker*>(self)->stop_flag_);
   }
 
   Napi::Promise::Deferred deferred_;
@@ -118,7 +115,7 @@ class TrainHeadWorker : public Napi::AsyncWorker {
   const int32_t* labels_;
   const int32_t* orders_;
   const int32_t* stop_flag_;
-  std::vector<Napi::ObjectReference> refs_;  // keeps the input buffers alive while the worker runs
+  KeepAlive keep_alive_;
   std::vector<double> losses_;
   bool stopped_ = false;
 };
@@ -209,13 +206,8 @@ Napi::Value TrainHead(const Napi::CallbackInfo& info) {
   HeadParameters init = info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull()
                             ? head_parameters_arg(info[4], "init", cfg.head, cfg.dim, cfg.classes)
                             : init_head(cfg.head, cfg.dim, cfg.classes, cfg.seed);
-  const int32_t* stop_flag = nullptr;
   std::vector<Napi::Value> keep = {info[0], info[1], info[2]};
-  if (info.Length() > 5 && !info[5].IsUndefined()) {
-    auto flag = typed_array_arg<int32_t>(info[5], "stopFlag", 1);
-    stop_flag = flag.Data();
-    keep.push_back(info[5]);
-  }
+  const int32_t* stop_flag = stop_flag_arg(info, 5, keep);
   auto* worker = new TrainHeadWorker(env, std::move(cfg), std::move(init), thread_count, keep, x.Data(), n,
                                      labels.Data(), orders.Data(), stop_flag);
   Napi::Promise promise = worker->promise();

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "addon/args.h"
+#include "addon/async_support.h"
 #include "addon/exports.h"
 #include "addon/loss_args.h"
 #include "core/threads.h"
@@ -30,8 +31,6 @@
 
 namespace eos::addon {
 namespace {
-
-bool flag_set(const int32_t* flag) { return flag != nullptr && __atomic_load_n(flag, __ATOMIC_RELAXED) != 0; }
 
 struct ImageSet {
   const uint8_t* data = nullptr;
@@ -227,14 +226,6 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
     a.std = std.data();
   }
 
-  static const int32_t* stop_flag_arg(const Napi::CallbackInfo& info, size_t i,
-                                      std::vector<Napi::Value>& keep) {
-    if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return nullptr;
-    auto flag = typed_array_arg<int32_t>(info[i], "stopFlag", 1);
-    keep.push_back(info[i]);
-    return flag.Data();
-  }
-
   Napi::Value TrainEpoch(const Napi::CallbackInfo& info);
   Napi::Value Predict(const Napi::CallbackInfo& info);
 
@@ -248,16 +239,14 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
 // Holds the wrapper and the input buffers alive and clears the busy flag when done.
 class Holder {
  public:
-  Holder(NativeNetwork* owner, Napi::Object self, const std::vector<Napi::Value>& keep) : owner_(owner) {
-    self_ = Napi::Persistent(self);
-    for (const Napi::Value& v : keep) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
-  }
+  Holder(NativeNetwork* owner, Napi::Object self, const std::vector<Napi::Value>& keep)
+      : owner_(owner), self_(Napi::Persistent(self)), keep_alive_(keep) {}
   ~Holder() { owner_->release_busy(); }
 
  private:
   NativeNetwork* owner_;
   Napi::ObjectReference self_;
-  std::vector<Napi::ObjectReference> refs_;
+  KeepAlive keep_alive_;
 };
 
 Napi::Object epoch_result(Napi::Env env, const EpochProgress& p, bool stopped) {
@@ -300,7 +289,7 @@ class TrainEpochWorker : public Napi::AsyncProgressQueueWorker<EpochProgress> {
     try {
       result_ = train_epoch(
           net_, images_, labels_, order_, rows_, cfg_, [&](const EpochProgress& p) { progress.Send(&p, 1); },
-          [this] { return flag_set(stop_flag_); });
+          [this] { return stop_requested(stop_flag_); });
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -360,7 +349,7 @@ class PredictWorker : public Napi::AsyncWorker {
     try {
       completed_ = predict(
           net_, images_, indices_, rows_, batch_, normalize_, logits_.empty() ? nullptr : logits_.data(),
-          embeddings_.empty() ? nullptr : embeddings_.data(), [this] { return flag_set(stop_flag_); });
+          embeddings_.empty() ? nullptr : embeddings_.data(), [this] { return stop_requested(stop_flag_); });
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -368,9 +357,7 @@ class PredictWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (!completed_) {
-      Napi::Error err = Napi::Error::New(env, "predict was aborted");
-      err.Set("name", "AbortError");
-      deferred_.Reject(err.Value());
+      deferred_.Reject(abort_error(env, "predict"));
       return;
     }
     Napi::Object out = Napi::Object::New(env);
