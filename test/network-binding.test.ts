@@ -128,3 +128,16 @@ test('ResNet gets and sets tensors by PyTorch name', (t) => {
   model.dispose();
   t.throws(() => model.tensor('bn1.weight'), { message: /disposed/ });
 });
+
+test('a stop flag set before the work starts rejects predict with AbortError; the network stays usable', async (t) => {
+  const model = ResNet.create({ ...spec, head: 'linear', seed: 0, threads: 1 });
+  const data = { images, shape };
+  const controller = new AbortController();
+  controller.abort();
+  await t.throwsAsync(model.predict(data, { signal: controller.signal }), {
+    name: 'AbortError',
+    message: 'predict was aborted',
+  });
+  const { logits } = await model.predict(data);
+  t.is(logits?.length, N * spec.classes, 'not left busy by the aborted call');
+});
