@@ -9,55 +9,17 @@ Run with OPENBLAS_CORETYPE unset (DESIGN.md section 9).
 
 import argparse
 import json
+import os
 import resource
+import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, cin, planes, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.pad = 0 if (stride == 1 and cin == planes) else planes // 4
-
-    def shortcut(self, x):
-        if self.pad == 0:
-            return x
-        return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
-
-
-class ResNet(nn.Module):
-    def __init__(self, depth, channels, classes=10):
-        super().__init__()
-        n = (depth - 2) // 6
-        self.conv1 = nn.Conv2d(channels, 16, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        layers, cin = [], 16
-        for s, planes in enumerate((16, 32, 64)):
-            blocks = []
-            for b in range(n):
-                blocks.append(Block(cin, planes, 2 if (s > 0 and b == 0) else 1))
-                cin = planes
-            layers.append(nn.Sequential(*blocks))
-        self.layer1, self.layer2, self.layer3 = layers
-        self.linear = nn.Linear(64, classes)
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.layer3(self.layer2(self.layer1(out)))
-        out = F.avg_pool2d(out, out.size(3))
-        return self.linear(out.flatten(1))
+# The same reference network as the PyTorch test fixtures.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "fixtures"))
+from reference_resnet import ResNetCifar  # noqa: E402
 
 
 def main():
@@ -68,7 +30,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    model = ResNet(a.depth, a.channels)
+    model = ResNetCifar(a.depth, a.channels, 10)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=2e-4)
     x = torch.randn(a.batch, a.channels, a.side, a.side)
     y = torch.arange(a.batch) % 10
