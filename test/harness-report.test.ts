@@ -1,5 +1,6 @@
 // The comparison report from hand-made unit results: statistics, tables, SVG, partial results.
 import test from 'ava';
+import { pointsStat } from '../lib/harness/format.js';
 import {
   aggregate,
   type ComparisonReport,
@@ -10,6 +11,7 @@ import {
   seedStat,
   unitConfig,
 } from '../lib/harness/index.js';
+import { tCritical5 } from '../lib/harness/statistics.js';
 import { niceTicks } from '../lib/harness/svg-charts.js';
 import { backboneKey, samplerKey, type UnitResult } from '../lib/harness/unit-results.js';
 import { classificationMetrics } from '../lib/metrics/classification.js';
@@ -241,6 +243,12 @@ test('the main sampler is compared seed by seed with every other method', (t) =>
   );
   const partial = aggregate(plan, results(['ce-seed0', 'ce-seed0+eos', 'ce-seed1'], bac), context);
   t.deepEqual(partial.paired[0].comparison.difference.n, 1);
+  // Pairs are matched by seed index: eos has seed 1 only, phase 1 both seeds -> one pair, seed 1's.
+  const seed1 = aggregate(plan, results(['ce-seed0', 'ce-seed1', 'ce-seed1+eos'], bac), context);
+  t.deepEqual(
+    seed1.paired[0].comparison.difference.values.map((v) => v && Math.round(v * 100)),
+    [null, 30],
+  );
   t.regex(
     renderMarkdown(partial),
     /\| ce \+ eos \| ce \(phase 1 only\) \| 1 \| \+30\.00 \| 1\/1 seeds \| – \| one seed: no test \|/,
@@ -262,9 +270,41 @@ test('pairedDifference: per-seed differences, wins, and the paired t-test at 5%'
   t.true(worse.significant);
   t.true(worse.difference.mean! < 0);
   t.is(worse.wins, 0);
-  // Seeds where either side is missing are left out of the pairs.
+  // Seeds where either side is missing are left out of the pairs, and the differences stay in seed order.
   const sparse = pairedDifference([0.9, null, 0.8], [0.8, 0.7, null]);
   t.deepEqual([sparse.difference.n, sparse.t, sparse.significant], [1, null, null]);
+  t.is(sparse.difference.values[1], null);
+  t.true(Math.abs(sparse.difference.values[0]! - 0.1) < 1e-12);
+  // The degrees of freedom are n - 1: t = 3.5 passes 3.182 (df 3) but not 4.303 (df 2); t = 5 with 2 pairs
+  // is below 12.706 (df 1); with 40 pairs the df-30 value 2.042 applies.
+  const withT = (n: number, t: number) => {
+    // n differences with mean m and sd 1: m = t / sqrt(n).
+    const m = t / Math.sqrt(n);
+    const d = Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 1 : -1) * Math.sqrt((n - 1) / n));
+    if (n % 2 === 1) d[n - 1] = 0;
+    const mean = d.reduce((x, y) => x + y, 0) / n;
+    const sd = Math.sqrt(d.reduce((x, y) => x + (y - mean) ** 2, 0) / (n - 1));
+    return pairedDifference(
+      d.map((v) => m + (v - mean) / sd),
+      d.map(() => 0),
+    );
+  };
+  t.true(Math.abs(withT(3, 3.5).t! - 3.5) < 1e-9);
+  t.false(withT(3, 3.5).significant);
+  t.true(withT(4, 3.5).significant);
+  t.false(withT(2, 5).significant);
+  t.true(withT(40, 2.1).significant);
+  t.false(withT(40, 2.0).significant);
+  t.is(tCritical5(2), 4.303);
+  t.is(tCritical5(100), 2.042);
+  t.throws(() => tCritical5(0), { message: /df must be an integer >= 1/ });
+});
+
+test('differences print in signed points, without a negative zero', (t) => {
+  t.is(pointsStat(seedStat([0.0125, 0.0125])), '+1.25 ± 0.00');
+  t.is(pointsStat(seedStat([-0.02])), '-2.00');
+  t.is(pointsStat(seedStat([-1e-9])), '0.00');
+  t.is(pointsStat(seedStat([])), '–');
 });
 
 test('the well-formedness check catches broken markup', (t) => {

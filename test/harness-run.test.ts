@@ -131,7 +131,7 @@ test.serial(
 
     // --report-only on the unfinished comparison: the same partial report; nothing trains, no session is added.
     const sessionLog = readFileSync(join(settings.outDir, 'sessions.json'), 'utf8');
-    const reported = reportComparison(settings);
+    const reported = reportComparison(settings.outDir);
     t.deepEqual(reported.report.rows, aborted!.outcome.report.rows);
     t.deepEqual(reported.report.paired, aborted!.outcome.report.paired);
     t.is(reported.report.command, 'eos compare (test)');
@@ -178,10 +178,9 @@ test.serial(
   },
 );
 
-test('--report-only without a comparison to report names the session log', (t) => {
-  const settings = tinySettings(dataDir, freshOutDir());
-  t.throws(() => reportComparison(settings), {
-    message: /sessions\.json: no comparison has run in .*--report-only/,
+test('--report-only without a comparison to report names the file it looked for', (t) => {
+  t.throws(() => reportComparison(freshOutDir()), {
+    message: /comparison\.json: no comparison has run in .*without --report-only first/,
   });
 });
 

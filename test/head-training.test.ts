@@ -99,7 +99,7 @@ test('an aborted fine-tuning rejects with AbortError', async (t) => {
   const controller = new AbortController();
   const run = fineTuneHead(x, y, 3, { epochs: 200, batch: 4, signal: controller.signal });
   controller.abort();
-  await t.throwsAsync(run, { name: 'AbortError' });
+  await t.throwsAsync(run, { name: 'AbortError', message: 'trainHead was aborted' });
 });
 
 test('bad arguments to trainHead and headLogits throw errors naming the argument', (t) => {

@@ -91,6 +91,14 @@ test('the "after" gap divides by the real rows\' spread, not the spread of real 
   t.true(after.perClass[0].distanceRatio < before.perClass[0].distanceRatio);
   t.is(after.perClass[0].featureGap, raw.perClass[0].featureGap);
   t.true(near(after.meanDistanceRatio, 1.75 / (10 / 3)));
+  // Class 1 (one training row: no spread) and class 2 (no test rows) have no ratio, also after a JSON round
+  // trip (stored results hold NaN as null): NaN, never a false 0.
+  const stored = <T>(v: T): T => JSON.parse(JSON.stringify(v));
+  for (const rebased of [after, gapAgainstRealSpread(stored(before), stored(raw))]) {
+    t.true(Number.isNaN(rebased.perClass[1].distanceRatio));
+    t.true(Number.isNaN(rebased.perClass[2].distanceRatio));
+    t.true(near(rebased.meanDistanceRatio, 1.75 / (10 / 3)));
+  }
   t.throws(() => gapAgainstRealSpread(before, { ...raw, perClass: raw.perClass.slice(0, 2) }), {
     message: /before has 3 classes, after has 2/,
   });

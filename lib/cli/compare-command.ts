@@ -14,7 +14,7 @@ import {
   runComparison,
 } from '../harness/index.js';
 import { markdownTable } from '../harness/render-markdown.js';
-import { metricsTable, partialNotice } from '../harness/report-sections.js';
+import { metricsTable } from '../harness/report-sections.js';
 import type { PresetName } from '../pipeline/config.js';
 import { isSamplerName, SAMPLER_NAMES, type SamplerName } from '../pipeline/samplers.js';
 import type { LossName } from '../train/loss-config.js';
@@ -171,11 +171,13 @@ export function addCompareCommand(program: Command): void {
     )
     .option(
       '--report-only',
-      'rewrite results.{json,md,html} from the units stored in --out (same settings flags); train nothing',
+      'rewrite results.{json,md,html} from the units stored in --out, with the settings stored there ' +
+        '(comparison.json; other flags are not used); train nothing',
     )
     .action(async (flags: CompareFlags) => {
-      const settings = settingsFromFlags(flags);
-      process.exitCode = flags.reportOnly ? reportCommand(settings) : await compareCommand(settings);
+      process.exitCode = flags.reportOnly
+        ? reportCommand(flags.out)
+        : await compareCommand(settingsFromFlags(flags));
     });
 }
 
@@ -226,9 +228,15 @@ function progressPrinter(settings: ComparisonSettings): (e: ComparisonEvent) => 
   };
 }
 
-function reportCommand(settings: ComparisonSettings): number {
-  const { report, files } = reportComparison(settings);
-  if (report.partial) console.error(`eos compare: ${partialNotice(report)}`);
+function reportCommand(outDir: string): number {
+  const { report, files } = reportComparison(outDir);
+  if (report.partial) {
+    console.error(
+      `eos compare: partial results: ${report.units.finished} of ${report.units.total} units finished ` +
+        `(${report.units.trainings.finished} of ${report.units.trainings.total} phase-1 trainings); the ` +
+        `command that made them continues the comparison:\n  ${report.command}`,
+    );
+  }
   console.log(`\n${markdownTable(metricsTable(report))}\n`);
   console.log(`Reports: ${files.markdown}, ${files.html}, ${files.json}`);
   return 0;

@@ -12,7 +12,11 @@ export function pctStat(s: SeedStat): string {
 /** A difference of two fractions in signed percentage points: "+1.37 ± 0.50", "-0.20"; "–" with none. */
 export function pointsStat(s: SeedStat): string {
   if (s.mean === null) return '–';
-  const signed = (v: number) => `${v > 0 ? '+' : ''}${(100 * v).toFixed(2)}`;
+  const signed = (v: number) => {
+    const text = (100 * v).toFixed(2);
+    if (Number(text) === 0) return '0.00'; // not "-0.00" for a tiny negative difference
+    return v > 0 ? `+${text}` : text;
+  };
   return s.std === null ? signed(s.mean) : `${signed(s.mean)} ± ${(100 * s.std).toFixed(2)}`;
 }
 

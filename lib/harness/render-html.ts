@@ -11,7 +11,7 @@ import {
   gapTables,
   METRICS_NOTE,
   metricsTable,
-  PAIRED_NOTE,
+  pairedNote,
   pairedTable,
   partialNotice,
   perClassTable,
@@ -112,7 +112,7 @@ export function renderHtml(r: ComparisonReport): string {
     r.paired.length > 0
       ? section(
           `${r.settings.mainSampler} against each method, seed by seed`,
-          para(PAIRED_NOTE, 'note'),
+          para(pairedNote(r), 'note'),
           htmlTable(pairedTable(r)),
         )
       : '',

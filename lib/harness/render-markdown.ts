@@ -8,7 +8,7 @@ import {
   gapTables,
   METRICS_NOTE,
   metricsTable,
-  PAIRED_NOTE,
+  pairedNote,
   pairedTable,
   partialNotice,
   perClassTable,
@@ -41,7 +41,7 @@ export function renderMarkdown(r: ComparisonReport): string {
     lines.push(
       `## ${r.settings.mainSampler} against each method, seed by seed`,
       '',
-      PAIRED_NOTE,
+      pairedNote(r),
       '',
       markdownTable(pairedTable(r)),
       '',

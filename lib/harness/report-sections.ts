@@ -2,6 +2,7 @@
 // renderers so that the two pages always say the same thing.
 import type { ComparisonReport, GapRow, MethodRow, PairedRow } from './aggregate.js';
 import { duration, num, pct, pctStat, pointsStat, secondsStat } from './format.js';
+import { tCritical5 } from './statistics.js';
 
 export interface Table {
   header: string[];
@@ -98,18 +99,31 @@ export function pairedTable(r: ComparisonReport): Table {
       String(p.comparison.difference.n),
       pointsStat(p.comparison.difference),
       `${p.comparison.wins}/${p.comparison.difference.n} seeds`,
-      p.comparison.t === null ? '–' : Number.isFinite(p.comparison.t) ? p.comparison.t.toFixed(2) : '∞',
+      tCell(p.comparison.t),
       verdict(p),
     ]),
   };
 }
 
-export const PAIRED_NOTE =
-  'Balanced accuracy of the main sampler minus that of another method, seed by seed (the same split and, on ' +
-  'the same backbone, the same trained network), in percentage points: mean ± sample standard deviation of the ' +
-  'per-seed differences, how many seeds the main sampler won, and a two-sided paired t-test at 5% (with 3 seeds ' +
-  'it needs |t| > 4.30). Pairing removes the spread the two methods share, so this answers "is it better" more ' +
-  'sharply than comparing the rows above.';
+const tCell = (t: number | null) => {
+  if (t === null) return '–';
+  if (Number.isFinite(t)) return t.toFixed(2);
+  return t > 0 ? '∞' : '−∞';
+};
+
+export function pairedNote(r: ComparisonReport): string {
+  const seeds = r.settings.seeds;
+  const threshold =
+    seeds >= 2 ? ` (with ${seeds} seeds it needs |t| > ${tCritical5(seeds - 1).toFixed(2)})` : '';
+  return (
+    'Balanced accuracy of the main sampler minus that of another method, seed by seed (the same split and, on ' +
+    'the same backbone, the same trained network), in percentage points: mean ± sample standard deviation of ' +
+    'the per-seed differences, how many seeds the main sampler won, and a two-sided paired t-test at 5%' +
+    `${threshold}. Pairing removes the spread the two methods share, so this answers "is it better" more ` +
+    'sharply than comparing the rows above. Each row is its own test, uncorrected for the number of rows: ' +
+    'with many rows, an occasional "yes" is expected by chance alone.'
+  );
+}
 
 export function classLabel(r: ComparisonReport, k: number): string {
   const n = r.classes.trainCounts[k];

@@ -2,7 +2,7 @@
 // planned on it; each finished unit is stored at once (results-store.ts) and the reports are rewritten, so
 // an interrupted comparison shows what it has and a restart skips what is done: a stored backbone is reloaded
 // from its phase-1 model, an interrupted phase 1 continues from its checkpoint.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import type { PipelineEvent } from '../pipeline/run-three-phase.js';
@@ -89,21 +89,33 @@ function readStoredResults(plan: ComparisonPlan, store: ResultsStore): Map<strin
 }
 
 /**
- * Rewrites results.{json,md,html} from the stored units alone: nothing is trained and no session is added to
- * sessions.json, so the report states the command, machine, date and wall time of the runs that made it.
- * For a report made by an older version, or a look at an unfinished comparison without continuing it.
+ * Rewrites results.{json,md,html} in `outDir` from its stored units alone, with the settings the comparison
+ * was run with (outDir/comparison.json), so no flag can make it report a different plan. Nothing is trained
+ * and no session is added to sessions.json: the report states the command, machine, date and wall time of
+ * the runs that made it. For a report made by an older version, or a look at an unfinished comparison
+ * without continuing it. Units that failed in a run are not stored, so here they show as not finished.
  */
-export function reportComparison(settings: ComparisonSettings): ComparisonOutcome {
-  const plan = makePlan(settings);
-  const results = readStoredResults(plan, new ResultsStore(settings));
-  const sessions = readSessions(settings.outDir);
-  const last = sessions[sessions.length - 1];
-  if (last === undefined) {
+export function reportComparison(outDir: string): ComparisonOutcome {
+  const file = join(outDir, 'comparison.json');
+  if (!existsSync(file)) {
     throw new Error(
-      `${join(settings.outDir, 'sessions.json')}: no comparison has run in ${settings.outDir}; run eos compare ` +
-        'without --report-only first',
+      `${file}: no comparison has run in ${outDir}; run eos compare without --report-only first`,
     );
   }
+  let settings: ComparisonSettings;
+  try {
+    settings = (JSON.parse(readFileSync(file, 'utf8')) as { settings: ComparisonSettings }).settings;
+    if (typeof settings?.base !== 'object') throw new Error('no "settings" object');
+  } catch (err) {
+    throw new Error(`${file}: not a readable comparison plan (${(err as Error).message})`);
+  }
+  // The folder may have moved (or be named by another path) since the comparison ran.
+  settings = { ...settings, outDir, base: { ...settings.base, outDir } };
+  const plan = makePlan(settings);
+  const results = readStoredResults(plan, new ResultsStore(settings));
+  const sessions = readSessions(outDir);
+  const last = sessions[sessions.length - 1];
+  if (last === undefined) throw new Error(`${join(outDir, 'sessions.json')}: no session recorded`);
   const report = aggregate(plan, results, {
     command: last.command,
     machine: last.machine,
@@ -112,7 +124,7 @@ export function reportComparison(settings: ComparisonSettings): ComparisonOutcom
     sessions: sessions.length,
     failures: [],
   });
-  return { report, files: writeReports(settings.outDir, report) };
+  return { report, files: writeReports(outDir, report) };
 }
 
 export async function runComparison(
@@ -133,11 +145,12 @@ export async function runComparison(
   ]);
   const failures: { unit: string; message: string }[] = [];
   const render = (): ComparisonOutcome => {
-    session.touch();
+    const now = new Date();
+    session.touch(now);
     const report = aggregate(plan, results, {
       command,
       machine,
-      now: new Date(),
+      now,
       wallSeconds: session.wallSeconds(),
       sessions: session.all.length,
       failures,

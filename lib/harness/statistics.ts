@@ -36,12 +36,18 @@ const T_CRITICAL_5 = [
   2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
 ];
 
+/** The two-sided 5% critical value of Student's t with `df` >= 1 degrees of freedom. */
+export function tCritical5(df: number): number {
+  if (!Number.isInteger(df) || df < 1) throw new RangeError(`df must be an integer >= 1, got ${df}`);
+  return T_CRITICAL_5[Math.min(df, T_CRITICAL_5.length) - 1];
+}
+
 export interface PairedDifference {
-  /** a[i] - b[i] over the seeds where both are finite numbers. */
+  /** a[i] - b[i], in seed order; null (and left out of mean and std) where either is not a finite number. */
   difference: SeedStat;
   /** Seeds where a > b. */
   wins: number;
-  /** Paired t statistic mean / (std / sqrt(n)); null with fewer than two pairs, Infinity when std is 0. */
+  /** Paired t statistic mean / (std / sqrt(n)); null with fewer than two pairs, +-Infinity when std is 0. */
   t: number | null;
   /** The two-sided paired t-test rejects "no difference" at 5%; null with fewer than two pairs. */
   significant: boolean | null;
@@ -55,14 +61,13 @@ export function pairedDifference(
   a: readonly (number | null | undefined)[],
   b: readonly (number | null | undefined)[],
 ): PairedDifference {
-  const diffs: number[] = [];
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+  const diffs = Array.from({ length: Math.max(a.length, b.length) }, (_, i) => {
     const x = a[i];
     const y = b[i];
-    if (isFiniteNumber(x) && isFiniteNumber(y)) diffs.push(x - y);
-  }
+    return isFiniteNumber(x) && isFiniteNumber(y) ? x - y : null;
+  });
   const difference = seedStat(diffs);
-  const wins = diffs.filter((d) => d > 0).length;
+  const wins = diffs.filter((d) => d !== null && d > 0).length;
   if (difference.n < 2 || difference.mean === null || difference.std === null) {
     return { difference, wins, t: null, significant: null };
   }
@@ -73,6 +78,5 @@ export function pairedDifference(
         ? 0
         : Math.sign(difference.mean) * Number.POSITIVE_INFINITY
       : difference.mean / standardError;
-  const critical = T_CRITICAL_5[Math.min(difference.n - 1, T_CRITICAL_5.length) - 1];
-  return { difference, wins, t, significant: Math.abs(t) > critical };
+  return { difference, wins, t, significant: Math.abs(t) > tCritical5(difference.n - 1) };
 }

@@ -227,7 +227,8 @@ export function generalizationGap(
  * real ones, so a leave-one-out denominator over real + synthetic rows shrinks and would inflate the ratio
  * even when the test embeddings get closer; keeping the real rows' denominator makes "before" and "after"
  * differ only in how close the test embeddings are to what training covers. `after` is the raw gap of the
- * resampled set (generalizationGap over real + synthetic rows), `before` the real rows' gap.
+ * resampled set (generalizationGap over real + synthetic rows), `before` the real rows' gap. Either may have
+ * been through JSON (NaN stored as null): an undefined distance gives an undefined (NaN) ratio, never 0.
  */
 export function gapAgainstRealSpread(before: GeneralizationGap, after: GeneralizationGap): GeneralizationGap {
   if (before.perClass.length !== after.perClass.length) {
@@ -235,9 +236,10 @@ export function gapAgainstRealSpread(before: GeneralizationGap, after: Generaliz
       `gapAgainstRealSpread: before has ${before.perClass.length} classes, after has ${after.perClass.length}`,
     );
   }
+  const defined = (v: number | null) => (typeof v === 'number' ? v : Number.NaN);
   const perClass = after.perClass.map((g, k) => {
-    const trainNearest = before.perClass[k].trainNearest;
-    return { ...g, trainNearest, distanceRatio: g.testNearest / trainNearest };
+    const trainNearest = defined(before.perClass[k].trainNearest);
+    return { ...g, trainNearest, distanceRatio: defined(g.testNearest) / trainNearest };
   });
   return { ...after, perClass, meanDistanceRatio: finiteMean(perClass.map((g) => g.distanceRatio)) };
 }

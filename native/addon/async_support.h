@@ -6,6 +6,7 @@
 
 #include <napi.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -73,7 +73,7 @@ class TrainHeadWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     use_threads(threads_);
-    losses_ = train_head(cfg_, x_, n_, labels_, orders_, params_, &TrainHeadWorker::stop_requested, this);
+    losses_ = train_head(cfg_, x_, n_, labels_, orders_, params_, &TrainHeadWorker::should_stop, this);
     stopped_ = static_cast<int64_t>(losses_.size()) < cfg_.epochs;
   }
 
@@ -102,8 +102,8 @@ class TrainHeadWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  static bool stop_requested(void* self) {
-    return eos::addon::stop_requested(static_cast<TrainHeadWorker*>(self)->stop_flag_);
+  static bool should_stop(void* self) {
+    return stop_requested(static_cast<TrainHeadWorker*>(self)->stop_flag_);
   }
 
   Napi::Promise::Deferred deferred_;
