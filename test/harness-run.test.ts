@@ -213,5 +213,14 @@ test.serial('a sampler that fails is reported, not stored, and the comparison go
   t.true(report.partial);
   t.is(report.units.finished, 3);
   t.false(existsSync(new ResultsStore(settings).path(makePlan(settings).units[2])));
-  t.true(readdirSync(join(settings.outDir, 'units', 'ce-seed0')).includes('phase23-eos.json'));
+  const files = readdirSync(join(settings.outDir, 'units', 'ce-seed0'));
+  t.true(files.includes('phase23-eos.json'));
+  // The failure's message is kept beside the results, so a report rewritten later still says why.
+  t.true(files.includes('phase23-smote.failed.json'));
+  const later = reportComparison(settings.outDir).report;
+  t.deepEqual(later.failures, report.failures);
+  t.regex(
+    readFileSync(join(settings.outDir, 'results.md'), 'utf8'),
+    /## Failed units\n\n- ce-seed0\+smote: /,
+  );
 });

@@ -214,12 +214,15 @@ export function aggregate(
     );
     const mainValues = rowValues(main);
     for (const other of others) {
+      const comparison = pairedDifference(mainValues, rowValues(other));
+      // A method with no seed in common (not run yet, or failed) has nothing to compare.
+      if (comparison.difference.n === 0) continue;
       paired.push({
         mainId: main.id,
         mainLabel: main.label,
         otherId: other.id,
         otherLabel: other.label,
-        comparison: pairedDifference(mainValues, rowValues(other)),
+        comparison,
       });
     }
   }

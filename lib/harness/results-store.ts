@@ -2,7 +2,7 @@
 // backbone's checkpoints (<out>/units/<variant>-seed<i>/phase1.json and phase23-<sampler>.json). A file exists
 // only once its unit is complete, so "is it finished?" is "does its file exist?". Each file records the
 // settings that produced it; reading one made with other settings is an error, never a silent mix.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { backboneDir, type ComparisonSettings, type Unit } from './plan.js';
@@ -76,6 +76,33 @@ export class ResultsStore {
     const file = this.path(unit);
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileAtomic(file, [Buffer.from(`${JSON.stringify(result, null, 1)}\n`)]);
+    rmSync(this.failurePath(unit), { force: true });
     return file;
+  }
+
+  /**
+   * A unit that failed (e.g. a sampler that is undefined on this data) is not stored as a result, so the next
+   * run retries it; its message is kept beside the results so that every report, also --report-only, says
+   * why the unit has no result.
+   */
+  writeFailure(unit: Unit, message: string): void {
+    const file = this.failurePath(unit);
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileAtomic(file, [Buffer.from(`${JSON.stringify({ unit: unit.id, message }, null, 1)}\n`)]);
+  }
+
+  /** The failure message recorded for a unit without a result, or null. */
+  readFailure(unit: Unit): string | null {
+    const file = this.failurePath(unit);
+    if (!existsSync(file)) return null;
+    try {
+      return String((JSON.parse(readFileSync(file, 'utf8')) as { message: unknown }).message);
+    } catch (err) {
+      return `(unreadable failure record ${file}: ${(err as Error).message})`;
+    }
+  }
+
+  private failurePath(unit: Unit): string {
+    return this.path(unit).replace(/\.json$/, '.failed.json');
   }
 }

@@ -71,8 +71,16 @@ export class ComparisonAborted extends Error {
 const isAbort = (err: unknown, signal?: AbortSignal) =>
   err instanceof RunAborted || (err as Error)?.name === 'AbortError' || signal?.aborted === true;
 
-/** The stored results of a plan's finished units, keyed by unit id (throws when one's settings differ). */
-function readStoredResults(plan: ComparisonPlan, store: ResultsStore): Map<string, UnitResult> {
+type Failure = { unit: string; message: string };
+
+/**
+ * The stored results of a plan's finished units, keyed by unit id (throws when one's settings differ), and
+ * the recorded failures of units without a result.
+ */
+function readStoredResults(
+  plan: ComparisonPlan,
+  store: ResultsStore,
+): { results: Map<string, UnitResult>; failures: Failure[] } {
   const { settings } = plan;
   const results = new Map<string, UnitResult>();
   for (const bp of plan.backbones) {
@@ -85,7 +93,11 @@ function readStoredResults(plan: ComparisonPlan, store: ResultsStore): Map<strin
       if (s && !(u.sampler === settings.mainSampler && s.gapAfter === null)) results.set(u.id, s);
     }
   }
-  return results;
+  const failures = plan.units
+    .filter((u) => !results.has(u.id))
+    .map((u) => ({ unit: u.id, message: store.readFailure(u) }))
+    .filter((f): f is Failure => f.message !== null);
+  return { results, failures };
 }
 
 /**
@@ -93,7 +105,7 @@ function readStoredResults(plan: ComparisonPlan, store: ResultsStore): Map<strin
  * was run with (outDir/comparison.json), so no flag can make it report a different plan. Nothing is trained
  * and no session is added to sessions.json: the report states the command, machine, date and wall time of
  * the runs that made it. For a report made by an older version, or a look at an unfinished comparison
- * without continuing it. Units that failed in a run are not stored, so here they show as not finished.
+ * without continuing it. Units that failed show with the message their last run recorded.
  */
 export function reportComparison(outDir: string): ComparisonOutcome {
   const file = join(outDir, 'comparison.json');
@@ -112,7 +124,7 @@ export function reportComparison(outDir: string): ComparisonOutcome {
   // The folder may have moved (or be named by another path) since the comparison ran.
   settings = { ...settings, outDir, base: { ...settings.base, outDir } };
   const plan = makePlan(settings);
-  const results = readStoredResults(plan, new ResultsStore(settings));
+  const { results, failures } = readStoredResults(plan, new ResultsStore(settings));
   const sessions = readSessions(outDir);
   const last = sessions[sessions.length - 1];
   if (last === undefined) throw new Error(`${join(outDir, 'sessions.json')}: no session recorded`);
@@ -122,7 +134,7 @@ export function reportComparison(outDir: string): ComparisonOutcome {
     now: new Date(last.updated),
     wallSeconds: wallSeconds(sessions),
     sessions: sessions.length,
-    failures: [],
+    failures,
   });
   return { report, files: writeReports(outDir, report) };
 }
@@ -135,7 +147,7 @@ export async function runComparison(
   const emit = options.onEvent ?? (() => {});
   const { signal } = options;
   const store = new ResultsStore(settings);
-  const results = readStoredResults(plan, store);
+  const { results } = readStoredResults(plan, store);
 
   const machine = options.machine ?? describeMachine();
   const command = options.command ?? process.argv.join(' ');
@@ -143,7 +155,8 @@ export async function runComparison(
   writeFileAtomic(join(settings.outDir, 'comparison.json'), [
     Buffer.from(`${JSON.stringify({ settings, units: plan.units.map((u) => u.id) }, null, 2)}\n`),
   ]);
-  const failures: { unit: string; message: string }[] = [];
+  // This run's failures (a failure recorded by an earlier run is retried, so it is not reported up front).
+  const failures: Failure[] = [];
   const render = (): ComparisonOutcome => {
     const now = new Date();
     session.touch(now);
@@ -229,6 +242,7 @@ export async function runComparison(
           // reported, not stored, and retried by the next session; the comparison goes on.
           const message = (err as Error).message;
           failures.push({ unit: u.id, message });
+          store.writeFailure(u, message);
           emit({ kind: 'unit-failed', unit: u, message });
         }
         render();
