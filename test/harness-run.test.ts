@@ -1,6 +1,6 @@
 // The comparison harness end to end on a tiny data set: each backbone is trained once, an interrupted
 // comparison continues without redoing finished units and ends with the results of an uninterrupted one.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import {
@@ -175,6 +175,25 @@ test.serial(
     const a = storedResults(settings).map(([id, r]) => [id, { ...r, key: { ...r.key, dataDir: null } }]);
     const b = storedResults(straight).map(([id, r]) => [id, { ...r, key: { ...r.key, dataDir: null } }]);
     t.deepEqual(a, b);
+  },
+);
+
+test.serial(
+  'time recorded by an interrupted attempt counts only when its checkpoint is there to resume',
+  async (t) => {
+    const settings = tinySettings(dataDir, freshOutDir());
+    settings.seeds = 1;
+    settings.backbones = ['ce'];
+    settings.samplers = ['none'];
+    // A fresh clone of a comparison folder: the seconds file is committed, the checkpoint is not.
+    const unitDir = join(settings.outDir, 'units', 'ce-seed0');
+    mkdirSync(unitDir, { recursive: true });
+    writeFileSync(join(unitDir, 'phase1-interrupted-seconds.json'), '1000000\n');
+    const { promise } = await run(settings);
+    await promise;
+    const stored = JSON.parse(readFileSync(join(unitDir, 'phase1.json'), 'utf8'));
+    t.is(stored.resumedFrom, null);
+    t.true(stored.seconds.phase1 < 1000000, 'the lost attempt is not counted');
   },
 );
 

@@ -36,9 +36,14 @@ export async function trainBackboneUnit(
   writeFileAtomic(join(config.outDir, 'config.json'), [Buffer.from(`${JSON.stringify(config, null, 2)}\n`)]);
   const model = createModel(config, data);
   // Phase-1 time over sessions: an interrupted session adds the seconds it trained to this file (the epoch
-  // records alone would lose the part of an epoch done before the interruption).
+  // records alone would lose the part of an epoch done before the interruption). Those seconds count only
+  // when their checkpoint is there to continue from: without it (a fresh clone; model files are not
+  // committed) phase 1 starts over and the earlier attempt's time is not part of it.
   const spentFile = join(config.outDir, 'phase1-interrupted-seconds.json');
-  const spentBefore = existsSync(spentFile) ? (JSON.parse(readFileSync(spentFile, 'utf8')) as number) : 0;
+  const spentBefore =
+    existsSync(spentFile) && existsSync(phase1CheckpointPath(config))
+      ? (JSON.parse(readFileSync(spentFile, 'utf8')) as number)
+      : 0;
   const trainStart = performance.now();
   const trainSeconds = () => spentBefore + (performance.now() - trainStart) / 1000;
   try {
