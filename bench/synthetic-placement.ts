@@ -5,7 +5,7 @@
 // any row of c carries the label c into that class's region. EOS draws its coefficient from [0, 1) towards an
 // enemy, so past the midpoint the enemy (or another row of its class) is nearer: about half of its rows by
 // construction; bounding the coefficient at 0.5 keeps them on the minority side.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComparisonSettings } from '../lib/harness/plan.js';
 import { makePlan, unitConfig } from '../lib/harness/plan.js';
@@ -32,7 +32,12 @@ if (!dir) {
   );
   process.exit(2);
 }
-const stored = JSON.parse(readFileSync(join(dir, 'comparison.json'), 'utf8')) as {
+const planFile = join(dir, 'comparison.json');
+if (!existsSync(planFile)) {
+  console.error(`${planFile}: not found; pass the --out folder of an eos compare run`);
+  process.exit(2);
+}
+const stored = JSON.parse(readFileSync(planFile, 'utf8')) as {
   settings: ComparisonSettings;
 };
 const settings = { ...stored.settings, outDir: dir, base: { ...stored.settings.base, outDir: dir } };
