@@ -5,8 +5,8 @@
 // any row of c carries the label c into that class's region. EOS draws its coefficient from [0, 1) towards an
 // enemy, so past the midpoint the enemy (or another row of its class) is nearer: about half of its rows by
 // construction; bounding the coefficient at 0.5 keeps them on the minority side.
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readComparisonSettings } from '../lib/harness/index.js';
 import type { ComparisonSettings } from '../lib/harness/plan.js';
 import { makePlan, unitConfig } from '../lib/harness/plan.js';
 import { ResNet } from '../lib/model/resnet.js';
@@ -32,15 +32,13 @@ if (!dir) {
   );
   process.exit(2);
 }
-const planFile = join(dir, 'comparison.json');
-if (!existsSync(planFile)) {
-  console.error(`${planFile}: not found; pass the --out folder of an eos compare run`);
+let settings: ComparisonSettings;
+try {
+  settings = readComparisonSettings(dir);
+} catch (err) {
+  console.error((err as Error).message);
   process.exit(2);
 }
-const stored = JSON.parse(readFileSync(planFile, 'utf8')) as {
-  settings: ComparisonSettings;
-};
-const settings = { ...stored.settings, outDir: dir, base: { ...stored.settings.base, outDir: dir } };
 const plan = makePlan(settings);
 const backbone = unitId ? plan.backbones.find((b) => b.unit.id === unitId) : plan.backbones[0];
 if (!backbone) {

@@ -24,6 +24,7 @@ export {
   type ComparisonEvent,
   type ComparisonOptions,
   type ComparisonOutcome,
+  readComparisonSettings,
   reportComparison,
   runComparison,
 } from './run-comparison.js';

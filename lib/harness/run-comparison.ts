@@ -100,14 +100,8 @@ function readStoredResults(
   return { results, failures };
 }
 
-/**
- * Rewrites results.{json,md,html} in `outDir` from its stored units alone, with the settings the comparison
- * was run with (outDir/comparison.json), so no flag can make it report a different plan. Nothing is trained
- * and no session is added to sessions.json: the report states the command, machine, date and wall time of
- * the runs that made it. For a report made by an older version, or a look at an unfinished comparison
- * without continuing it. Units that failed show with the message their last run recorded.
- */
-export function reportComparison(outDir: string): ComparisonOutcome {
+/** The settings a comparison in `outDir` was run with (outDir/comparison.json), pointed at `outDir`. */
+export function readComparisonSettings(outDir: string): ComparisonSettings {
   const file = join(outDir, 'comparison.json');
   if (!existsSync(file)) {
     throw new Error(
@@ -122,7 +116,18 @@ export function reportComparison(outDir: string): ComparisonOutcome {
     throw new Error(`${file}: not a readable comparison plan (${(err as Error).message})`);
   }
   // The folder may have moved (or be named by another path) since the comparison ran.
-  settings = { ...settings, outDir, base: { ...settings.base, outDir } };
+  return { ...settings, outDir, base: { ...settings.base, outDir } };
+}
+
+/**
+ * Rewrites results.{json,md,html} in `outDir` from its stored units alone, with the settings the comparison
+ * was run with (outDir/comparison.json), so no flag can make it report a different plan. Nothing is trained
+ * and no session is added to sessions.json: the report states the command, machine, date and wall time of
+ * the runs that made it. For a report made by an older version, or a look at an unfinished comparison
+ * without continuing it. Units that failed show with the message their last run recorded.
+ */
+export function reportComparison(outDir: string): ComparisonOutcome {
+  const settings = readComparisonSettings(outDir);
   const plan = makePlan(settings);
   const { results, failures } = readStoredResults(plan, new ResultsStore(settings));
   const sessions = readSessions(outDir);
