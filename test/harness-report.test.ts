@@ -317,7 +317,7 @@ test('partial results render, marked as partial, with the seeds finished so far'
   const ids = ['ce-seed0', 'ce-seed0+none', 'ce-seed0+eos', 'ce-seed1'];
   const r = aggregate(plan, results(ids, bac), context);
   t.true(r.partial);
-  t.deepEqual(r.units, { finished: 4, total: 12, trainings: { finished: 2, total: 4 } });
+  t.deepEqual(r.units, { finished: 4, settled: 0, total: 12, trainings: { finished: 2, total: 4 } });
   const md = renderMarkdown(r);
   t.regex(md, /PARTIAL RESULTS: 4 of 12 units finished \(2 of 4 phase-1 trainings\)/);
   t.regex(md, /\| ce \+ none \| 1\/2 \| 60\.00 \|/);

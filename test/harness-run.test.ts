@@ -216,8 +216,8 @@ test.serial(
   },
 );
 
-test.serial('a sampler that fails is reported, not stored, and the comparison goes on', async (t) => {
-  // k = 15 neighbours: SMOTE needs k + 1 images in each class; the smallest class has 8.
+test.serial('a sampler undefined on its data is recorded as settled and not retried', async (t) => {
+  // k = 15 neighbours: SMOTE needs k + 1 images in each class; the smallest has fewer.
   const settings = tinySettings(dataDir, freshOutDir());
   settings.seeds = 1;
   settings.backbones = ['ce'];
@@ -225,21 +225,40 @@ test.serial('a sampler that fails is reported, not stored, and the comparison go
   const { promise, events } = await run(settings);
   const { report } = await promise;
   t.deepEqual(
-    report.failures.map((f) => f.unit),
-    ['ce-seed0+smote'],
+    report.failures.map((f) => [f.unit, f.settled]),
+    [['ce-seed0+smote', true]],
   );
-  t.true(events.some((e) => e.kind === 'unit-failed'));
-  t.true(report.partial);
-  t.is(report.units.finished, 3);
-  t.false(existsSync(new ResultsStore(settings).path(makePlan(settings).units[2])));
+  t.regex(report.failures[0].message, /^kNeighbors: class \d+ has \d+ samples; SMOTE needs at least 16/);
+  t.true(events.some((e) => e.kind === 'unit-failed' && e.settled));
+  // Every unit has its outcome: the comparison is complete, with one unit that has no result.
+  t.false(report.partial);
+  t.deepEqual([report.units.finished, report.units.settled, report.units.total], [3, 1, 4]);
+  const smote = makePlan(settings).units[2];
+  t.false(existsSync(new ResultsStore(settings).path(smote)));
   const files = readdirSync(join(settings.outDir, 'units', 'ce-seed0'));
   t.true(files.includes('phase23-eos.json'));
-  // The failure's message is kept beside the results, so a report rewritten later still says why.
+  // The failure is kept beside the results, so a report rewritten later still says why.
   t.true(files.includes('phase23-smote.failed.json'));
   const later = reportComparison(settings.outDir).report;
   t.deepEqual(later.failures, report.failures);
   t.regex(
     readFileSync(join(settings.outDir, 'results.md'), 'utf8'),
-    /## Failed units\n\n- ce-seed0\+smote: /,
+    /## Failed units\n\n- ce-seed0\+smote: .*\(undefined on this data: recorded, not retried\)/,
   );
+
+  // The next run neither retries it nor reloads the backbone for it (a fresh clone has no phase-1 model).
+  const again = await run(settings);
+  const second = await again.promise;
+  t.false(again.events.some((e) => e.kind === 'reload' || e.kind === 'unit-start'));
+  t.deepEqual(second.report.failures, report.failures);
+  t.false(second.report.partial);
+
+  // A failure recorded without `settled` (an older record, or a failure of the machine) is retried.
+  const record = join(settings.outDir, 'units', 'ce-seed0', 'phase23-smote.failed.json');
+  writeFileSync(record, JSON.stringify({ unit: 'ce-seed0+smote', message: 'out of memory' }));
+  t.true(reportComparison(settings.outDir).report.partial);
+  const retry = await run(settings);
+  await retry.promise;
+  t.true(retry.events.some((e) => e.kind === 'unit-start' && e.unit.id === 'ce-seed0+smote'));
+  t.true(JSON.parse(readFileSync(record, 'utf8')).settled);
 });

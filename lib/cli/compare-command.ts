@@ -220,7 +220,12 @@ function progressPrinter(settings: ComparisonSettings): (e: ComparisonEvent) => 
         );
         break;
       case 'unit-failed':
-        console.error(`${e.unit.id} FAILED: ${e.message} (not stored; the next run retries it)`);
+        console.error(
+          `${e.unit.id} FAILED: ${e.message} ` +
+            (e.settled
+              ? '(undefined on this data: recorded, not retried)'
+              : '(not stored; the next run retries it)'),
+        );
         break;
       default:
         break;

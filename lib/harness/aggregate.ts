@@ -81,14 +81,21 @@ export interface ReportContext {
   now: Date;
   wallSeconds: number;
   sessions: number;
-  failures: { unit: string; message: string }[];
+  /** Units without a result and why; `settled` ones are undefined on their data and count as done. */
+  failures: { unit: string; message: string; settled: boolean }[];
 }
 
 export interface ComparisonReport {
   title: string;
   partial: boolean;
-  units: { finished: number; total: number; trainings: { finished: number; total: number } };
-  failures: { unit: string; message: string }[];
+  /** `settled`: units undefined on their data (done, without a result; see failures). */
+  units: {
+    finished: number;
+    settled: number;
+    total: number;
+    trainings: { finished: number; total: number };
+  };
+  failures: ReportContext['failures'];
   command: string;
   machine: MachineInfo;
   backends: string[];
@@ -282,15 +289,17 @@ export function aggregate(
   const classCount = first?.data.classCounts.length ?? 0;
   const names = first?.data.classNames ?? null;
   const finished = plan.units.filter((u) => results.has(u.id)).length;
+  const settled = context.failures.filter((f) => f.settled).length;
   const trainingsFinished = plan.backbones.filter((p) => results.has(p.unit.id)).length;
   const { base } = settings;
   return {
     title:
       `eos compare: ${base.dataset}, ${base.imbalance.type} imbalance ratio ${base.imbalance.ratio}, ` +
       `ResNet-${base.depth}, ${settings.seeds} seed${settings.seeds === 1 ? '' : 's'}`,
-    partial: finished < plan.units.length,
+    partial: finished + settled < plan.units.length,
     units: {
       finished,
+      settled,
       total: plan.units.length,
       trainings: { finished: trainingsFinished, total: plan.backbones.length },
     },

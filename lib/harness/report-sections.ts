@@ -202,5 +202,11 @@ export function fallbackLines(r: ComparisonReport): string[] {
 }
 
 export function failureLines(r: ComparisonReport): string[] {
-  return r.failures.map((f) => `${f.unit}: ${f.message} (not stored; retried by the next run)`);
+  return r.failures.map(
+    (f) =>
+      `${f.unit}: ${f.message} ` +
+      (f.settled
+        ? '(undefined on this data: recorded, not retried)'
+        : '(not stored; retried by the next run)'),
+  );
 }

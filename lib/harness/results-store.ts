@@ -45,6 +45,12 @@ export function jsonDifferences(stored: unknown, expected: unknown, path = ''): 
   return a === b ? [] : [`${path || '(root)'}: ${a} vs ${b}`];
 }
 
+export interface StoredFailure {
+  message: string;
+  /** True when retrying cannot help (see UndefinedOnDataError): the unit is done, without a result. */
+  settled: boolean;
+}
+
 export class ResultsStore {
   constructor(private readonly settings: ComparisonSettings) {}
 
@@ -81,28 +87,30 @@ export class ResultsStore {
   }
 
   /**
-   * A unit that failed (e.g. a sampler that is undefined on this data) is not stored as a result, so the next
-   * run retries it; its message is kept beside the results so that every report, also --report-only, says
-   * why the unit has no result.
+   * A unit that failed (e.g. a sampler that is undefined on this data) has no result; its message is kept
+   * beside the results so that every report, also --report-only, says why. `settled` marks a failure that
+   * retrying cannot change (the method is undefined on these rows with these settings): the next run skips
+   * it. Any other failure is retried by the next run.
    */
-  writeFailure(unit: Unit, message: string): void {
+  writeFailure(unit: Unit, failure: StoredFailure): void {
     const file = this.failurePath(unit);
     mkdirSync(join(file, '..'), { recursive: true });
-    writeFileAtomic(file, [Buffer.from(`${JSON.stringify({ unit: unit.id, message }, null, 1)}\n`)]);
+    writeFileAtomic(file, [Buffer.from(`${JSON.stringify({ unit: unit.id, ...failure }, null, 1)}\n`)]);
   }
 
-  /** The failure message recorded for a unit without a result, or null. */
-  readFailure(unit: Unit): string | null {
+  /** The failure recorded for a unit without a result, or null. A record without `settled` is retried. */
+  readFailure(unit: Unit): StoredFailure | null {
     const file = this.failurePath(unit);
     if (!existsSync(file)) return null;
     try {
-      return String((JSON.parse(readFileSync(file, 'utf8')) as { message: unknown }).message);
+      const record = JSON.parse(readFileSync(file, 'utf8')) as { message: unknown; settled?: unknown };
+      return { message: String(record.message), settled: record.settled === true };
     } catch (err) {
-      return `(unreadable failure record ${file}: ${(err as Error).message})`;
+      return { message: `(unreadable failure record ${file}: ${(err as Error).message})`, settled: false };
     }
   }
 
-  private failurePath(unit: Unit): string {
+  failurePath(unit: Unit): string {
     return this.path(unit).replace(/\.json$/, '.failed.json');
   }
 }

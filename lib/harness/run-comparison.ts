@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import type { PipelineEvent } from '../pipeline/run-three-phase.js';
 import { RunAborted } from '../pipeline/train-backbone.js';
+import { UndefinedOnDataError } from '../resample/undefined-on-data.js';
 import { aggregate, type ComparisonReport } from './aggregate.js';
 import {
   phase1CheckpointPath,
@@ -25,7 +26,7 @@ import {
   type Unit,
   unitConfig,
 } from './plan.js';
-import { ResultsStore } from './results-store.js';
+import { ResultsStore, type StoredFailure } from './results-store.js';
 import { readSessions, SessionLog, wallSeconds } from './session-log.js';
 import { backboneKey, samplerKey, type UnitResult } from './unit-results.js';
 import { type ReportFiles, writeReports } from './write-reports.js';
@@ -35,7 +36,7 @@ export type ComparisonEvent =
   | { kind: 'unit-start'; unit: Unit; index: number; total: number; action: 'train' | 'resume' | 'fit' }
   | { kind: 'unit-skip'; unit: Unit; file: string }
   | { kind: 'unit-done'; unit: Unit; index: number; total: number; balancedAccuracy: number; seconds: number }
-  | { kind: 'unit-failed'; unit: Unit; message: string }
+  | { kind: 'unit-failed'; unit: Unit; message: string; settled: boolean }
   | { kind: 'reload'; unit: BackboneUnit }
   | { kind: 'pipeline'; unit: BackboneUnit; event: PipelineEvent }
   | { kind: 'report'; files: ReportFiles; partial: boolean };
@@ -71,7 +72,7 @@ export class ComparisonAborted extends Error {
 const isAbort = (err: unknown, signal?: AbortSignal) =>
   err instanceof RunAborted || (err as Error)?.name === 'AbortError' || signal?.aborted === true;
 
-type Failure = { unit: string; message: string };
+type Failure = { unit: string } & StoredFailure;
 
 /**
  * The stored results of a plan's finished units, keyed by unit id (throws when one's settings differ), and
@@ -95,8 +96,9 @@ function readStoredResults(
   }
   const failures = plan.units
     .filter((u) => !results.has(u.id))
-    .map((u) => ({ unit: u.id, message: store.readFailure(u) }))
-    .filter((f): f is Failure => f.message !== null);
+    .map((u) => ({ unit: u.id, failure: store.readFailure(u) }))
+    .filter((f): f is { unit: string; failure: StoredFailure } => f.failure !== null)
+    .map(({ unit, failure }) => ({ unit, ...failure }));
   return { results, failures };
 }
 
@@ -152,7 +154,9 @@ export async function runComparison(
   const emit = options.onEvent ?? (() => {});
   const { signal } = options;
   const store = new ResultsStore(settings);
-  const { results } = readStoredResults(plan, store);
+  const { results, failures: recorded } = readStoredResults(plan, store);
+  // Units whose method is undefined on their data: done, without a result, and not retried.
+  const settled = new Set(recorded.filter((f) => f.settled).map((f) => f.unit));
 
   const machine = options.machine ?? describeMachine();
   const command = options.command ?? process.argv.join(' ');
@@ -160,8 +164,9 @@ export async function runComparison(
   writeFileAtomic(join(settings.outDir, 'comparison.json'), [
     Buffer.from(`${JSON.stringify({ settings, units: plan.units.map((u) => u.id) }, null, 2)}\n`),
   ]);
-  // This run's failures (a failure recorded by an earlier run is retried, so it is not reported up front).
-  const failures: Failure[] = [];
+  // The settled failures, then this run's (any other failure an earlier run recorded is retried, so it is not
+  // reported up front).
+  const failures: Failure[] = recorded.filter((f) => f.settled);
   const render = (): ComparisonOutcome => {
     const now = new Date();
     session.touch(now);
@@ -182,7 +187,7 @@ export async function runComparison(
   emit({
     kind: 'plan',
     units: plan.units.length,
-    finished: results.size,
+    finished: results.size + settled.size,
     trainings: plan.backbones.length,
     trainingsLeft,
   });
@@ -192,9 +197,11 @@ export async function runComparison(
   const throwIfAborted = () => signal?.throwIfAborted();
   try {
     for (const bp of plan.backbones) {
-      const pending = bp.samplers.filter((u) => !results.has(u.id));
-      for (const u of [bp.unit, ...bp.samplers])
+      const pending = bp.samplers.filter((u) => !results.has(u.id) && !settled.has(u.id));
+      for (const u of [bp.unit, ...bp.samplers]) {
         if (results.has(u.id)) emit({ kind: 'unit-skip', unit: u, file: store.path(u) });
+        if (settled.has(u.id)) emit({ kind: 'unit-skip', unit: u, file: store.failurePath(u) });
+      }
       if (results.has(bp.unit.id) && pending.length === 0) continue;
       throwIfAborted();
       const config = unitConfig(settings, bp.unit);
@@ -243,12 +250,13 @@ export async function runComparison(
           });
         } catch (err) {
           if (isAbort(err, signal)) throw err;
-          // A sampler that cannot run on this data (e.g. a class smaller than its k) fails alone: it is
-          // reported, not stored, and retried by the next session; the comparison goes on.
-          const message = (err as Error).message;
-          failures.push({ unit: u.id, message });
-          store.writeFailure(u, message);
-          emit({ kind: 'unit-failed', unit: u, message });
+          // A sampler that fails does so alone: it is reported and the comparison goes on. One that is undefined
+          // on this data (e.g. a class smaller than its k) fails the same way every time, so it is settled;
+          // any other failure is retried by the next run.
+          const failure = { message: (err as Error).message, settled: err instanceof UndefinedOnDataError };
+          failures.push({ unit: u.id, ...failure });
+          store.writeFailure(u, failure);
+          emit({ kind: 'unit-failed', unit: u, ...failure });
         }
         render();
       }

@@ -10,6 +10,7 @@ import { nearestOthers } from './neighbours.js';
 import { numpySum, roundHalfToEven } from './numpy-arithmetic.js';
 import { OverSampler, type ResampleJob } from './sampler.js';
 import type { SamplerOptions } from './types.js';
+import { UndefinedOnDataError } from './undefined-on-data.js';
 import {
   type ClassIndex,
   requireClassSize,
@@ -43,7 +44,7 @@ export function adasynCounts(
   }
   const total = numpySum(ratio);
   if (total === 0) {
-    throw new RangeError(
+    throw new UndefinedOnDataError(
       `y: no row of class ${label} has another class among its ${n} nearest neighbours, so ADASYN's ` +
         'weights are undefined (imbalanced-learn raises here too); use SMOTE or EOS for this data',
     );
@@ -93,7 +94,7 @@ export class ADASYN extends OverSampler {
       const amongAll = await nearestOthers(x, d, members, 'all', n, threads);
       const counts = adasynCounts(y, label, amongAll, n, requested);
       if (counts.every((count) => count === 0)) {
-        throw new RangeError(
+        throw new UndefinedOnDataError(
           `samplingStrategy: class ${label} asks for ${requested} rows, but ADASYN's rounding spreads them ` +
             `over ${members.length} rows as 0 each (imbalanced-learn raises here too)`,
         );

@@ -20,3 +20,4 @@ export type {
   SamplerOptions,
   SamplingStrategy,
 } from './types.js';
+export { UndefinedOnDataError } from './undefined-on-data.js';

@@ -1,6 +1,8 @@
 // Input checks shared by the samplers. Every failure is an Error whose message starts with the name of the
 // argument at fault, so a caller can tell which of x, y, d or an option to fix.
 
+import { UndefinedOnDataError } from './undefined-on-data.js';
+
 /** Rows of each class, found once per fitResample. */
 export interface ClassIndex {
   /** Labels present, ascending. */
@@ -67,7 +69,9 @@ function indexClasses(y: Int32Array): ClassIndex {
 /** A neighbour count must leave at least one other row to find: 1 <= k <= N - 1. */
 export function requireNeighbourCount(name: string, k: number, rows: number): void {
   if (k >= rows) {
-    throw new RangeError(`${name}: ${k} neighbours need at least ${k + 1} rows, but the input has ${rows}`);
+    throw new UndefinedOnDataError(
+      `${name}: ${k} neighbours need at least ${k + 1} rows, but the input has ${rows}`,
+    );
   }
 }
 
@@ -80,7 +84,7 @@ export function requireClassSize(
   needs: number,
 ): void {
   if (has < needs) {
-    throw new RangeError(
+    throw new UndefinedOnDataError(
       `${name}: class ${label} has ${has} samples; ${method} needs at least ${needs} (${name} + 1) to over-sample it`,
     );
   }
