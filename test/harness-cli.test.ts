@@ -89,3 +89,19 @@ test('Ctrl-C stops the comparison, says how to continue, and the same command fi
   t.true(existsSync(join(out, 'results.html')));
   t.notRegex(readFileSync(join(out, 'results.md'), 'utf8'), /PARTIAL/);
 });
+
+test('a sampler undefined on the data is an outcome, not an error: the command exits 0 and says so', async (t) => {
+  const dataDir = await tinyDataset();
+  const out = freshOutDir();
+  // k = 15: SMOTE needs 16 images of each over-sampled class; the rarest has fewer.
+  const args = [...compareArgs(dataDir, out, 1), '--samplers', 'none,smote', '--k-neighbors', '15'];
+  const first = await run(process.execPath, args);
+  t.regex(
+    first.stderr,
+    /ce-seed0\+smote FAILED: kNeighbors: .*\(undefined on this data: recorded, not retried\)/,
+  );
+  t.regex(readFileSync(join(out, 'results.md'), 'utf8'), /\| ce \+ smote \| 0\/1 \(1 undefined\) \|/);
+  // The same command again has nothing left to do.
+  const again = await run(process.execPath, args);
+  t.notRegex(again.stderr, /FAILED|training phase 1/);
+});

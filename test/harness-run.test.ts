@@ -1,6 +1,6 @@
 // The comparison harness end to end on a tiny data set: each backbone is trained once, an interrupted
 // comparison continues without redoing finished units and ends with the results of an uninterrupted one.
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import {
@@ -261,4 +261,20 @@ test.serial('a sampler undefined on its data is recorded as settled and not retr
   await retry.promise;
   t.true(retry.events.some((e) => e.kind === 'unit-start' && e.unit.id === 'ce-seed0+smote'));
   t.true(JSON.parse(readFileSync(record, 'utf8')).settled);
+
+  // Settled holds for the settings it was found with only: with k = 5 SMOTE is defined, so it runs.
+  settings.base.kNeighbors = 5;
+  settings.samplers = ['smote'];
+  const smaller = await run(settings);
+  const k5 = (await smaller.promise).report;
+  t.deepEqual(k5.failures, []);
+  t.is(k5.units.finished, 2);
+  t.false(existsSync(record));
+
+  // Deleting phase1.json retrains the backbone, and what was fitted on the old network is redone.
+  rmSync(join(settings.outDir, 'units', 'ce-seed0', 'phase1.json'));
+  const retrained = await run(settings);
+  await retrained.promise;
+  t.is(retrained.trained.length, 1);
+  t.true(retrained.events.some((e) => e.kind === 'unit-start' && e.unit.id === 'ce-seed0+smote'));
 });

@@ -14,7 +14,7 @@ import {
   runComparison,
 } from '../harness/index.js';
 import { markdownTable } from '../harness/render-markdown.js';
-import { metricsTable } from '../harness/report-sections.js';
+import { metricsTable, progressSummary } from '../harness/report-sections.js';
 import type { PresetName } from '../pipeline/config.js';
 import { isSamplerName, SAMPLER_NAMES, type SamplerName } from '../pipeline/samplers.js';
 import type { LossName } from '../train/loss-config.js';
@@ -237,9 +237,8 @@ function reportCommand(outDir: string): number {
   const { report, files } = reportComparison(outDir);
   if (report.partial) {
     console.error(
-      `eos compare: partial results: ${report.units.finished} of ${report.units.total} units finished ` +
-        `(${report.units.trainings.finished} of ${report.units.trainings.total} phase-1 trainings); the ` +
-        `command that made them continues the comparison:\n  ${report.command}`,
+      `eos compare: partial results: ${progressSummary(report)}; the command that made them continues the ` +
+        `comparison:\n  ${report.command}`,
     );
   }
   console.log(`\n${markdownTable(metricsTable(report))}\n`);
@@ -265,9 +264,11 @@ export async function compareCommand(settings: ComparisonSettings): Promise<numb
     });
     console.log(`\n${markdownTable(metricsTable(report))}\n`);
     console.log(`Reports: ${files.markdown}, ${files.html}, ${files.json}`);
-    if (report.failures.length > 0) {
+    // A unit undefined on its data is an outcome, not an error: only failures a rerun may mend fail the command.
+    const retriable = report.failures.filter((f) => !f.settled);
+    if (retriable.length > 0) {
       console.error(
-        `eos: ${report.failures.length} units failed (listed in the report); run the command again to retry`,
+        `eos: ${retriable.length} units failed (listed in the report); run the command again to retry`,
       );
       return 1;
     }

@@ -29,9 +29,10 @@ export interface MethodRow {
   label: string;
   backbone: Phase1Variant;
   sampler: SamplerName | null;
-  /** Seeds finished / planned. */
+  /** Seeds finished / planned, and the seeds on which the method is undefined (settled failures). */
   seeds: number;
   plannedSeeds: number;
+  undefinedSeeds: number;
   metrics: Record<MetricName, SeedStat>;
   /** Seconds per seed: phase 1 (training the backbone, shared by its samplers), embedding, phase 2, phase 3. */
   seconds: { phase1: SeedStat; embed: SeedStat; phase2: SeedStat | null; phase3: SeedStat | null };
@@ -138,6 +139,17 @@ function metricStats(results: { test: UnitResult['test'] }[]): Record<MetricName
   >;
 }
 
+/**
+ * The rows that may be ranked against each other: those with a balanced accuracy over the most seeds any row
+ * has. A mean over fewer seeds (a seed not finished yet, or one where the method is undefined) is over other
+ * splits, so it is shown but neither ranked best nor picked for the per-class table.
+ */
+export function comparableRows(rows: readonly MethodRow[]): MethodRow[] {
+  const scored = rows.filter((r) => r.metrics.balancedAccuracy.mean !== null);
+  const most = Math.max(0, ...scored.map((r) => r.seeds));
+  return scored.filter((r) => r.seeds === most);
+}
+
 /** The report of a plan from the unit results found so far (keyed by unit id). */
 export function aggregate(
   plan: ComparisonPlan,
@@ -157,6 +169,7 @@ export function aggregate(
       .map((u) => results.get(u.id) as SamplerResult | undefined)
       .filter((r): r is SamplerResult => r !== undefined);
 
+  const settledIds = new Set(context.failures.filter((f) => f.settled).map((f) => f.unit));
   const rows: MethodRow[] = [];
   for (const backbone of settings.backbones) {
     const p1 = backboneResults(backbone);
@@ -171,6 +184,7 @@ export function aggregate(
       sampler: null,
       seeds: p1.length,
       plannedSeeds: settings.seeds,
+      undefinedSeeds: 0,
       metrics: metricStats(p1),
       seconds: { ...p1Seconds, phase2: null, phase3: null },
       perClassAccuracy: meanVector(p1.map((r) => r.test.perClassAccuracy)),
@@ -186,6 +200,10 @@ export function aggregate(
         sampler,
         seeds: done.length,
         plannedSeeds: settings.seeds,
+        undefinedSeeds: plan.units.filter(
+          (u) =>
+            u.kind === 'phase23' && u.backbone === backbone && u.sampler === sampler && settledIds.has(u.id),
+        ).length,
         metrics: metricStats(done),
         seconds: {
           ...p1Seconds,
@@ -199,8 +217,8 @@ export function aggregate(
     }
   }
 
-  const ranked = rows
-    .filter((r) => r.metrics.balancedAccuracy.mean !== null)
+  const ranked = comparableRows(rows)
+    .slice()
     .sort((a, b) => (b.metrics.balancedAccuracy.mean ?? 0) - (a.metrics.balancedAccuracy.mean ?? 0));
   const best = ranked.slice(0, BEST_COUNT).map((r) => r.id);
   if (!best.includes('ce') && ranked.some((r) => r.id === 'ce')) best.push('ce');

@@ -1,6 +1,12 @@
 // The content of a comparison report as plain tables and sentences, shared by the Markdown and HTML
 // renderers so that the two pages always say the same thing.
-import type { ComparisonReport, GapRow, MethodRow, PairedRow } from './aggregate.js';
+import {
+  type ComparisonReport,
+  comparableRows,
+  type GapRow,
+  type MethodRow,
+  type PairedRow,
+} from './aggregate.js';
 import { duration, num, pct, pctStat, pointsStat, secondsStat } from './format.js';
 import { tCritical5 } from './statistics.js';
 
@@ -11,12 +17,21 @@ export interface Table {
   emphasis?: number[];
 }
 
+/** "7 of 12 units finished (1 more undefined on its data; 2 of 4 phase-1 trainings)". */
+export function progressSummary(r: ComparisonReport): string {
+  const { units } = r;
+  return (
+    `${units.finished} of ${units.total} units finished (` +
+    (units.settled > 0 ? `${units.settled} more undefined on its data; ` : '') +
+    `${units.trainings.finished} of ${units.trainings.total} phase-1 trainings)`
+  );
+}
+
 export function partialNotice(r: ComparisonReport): string | null {
   if (!r.partial) return null;
   return (
-    `PARTIAL RESULTS: ${r.units.finished} of ${r.units.total} units finished ` +
-    `(${r.units.trainings.finished} of ${r.units.trainings.total} phase-1 trainings); ` +
-    'each row shows the seeds finished so far. Run the same command again to continue.'
+    `PARTIAL RESULTS: ${progressSummary(r)}; each row shows the seeds finished so far. ` +
+    'Run the same command again to continue.'
   );
 }
 
@@ -30,14 +45,17 @@ export function provenance(r: ComparisonReport): string[] {
   ];
 }
 
-const seedsCell = (row: MethodRow) => `${row.seeds}/${row.plannedSeeds}`;
+const seedsCell = (row: MethodRow) =>
+  `${row.seeds}/${row.plannedSeeds}` + (row.undefinedSeeds > 0 ? ` (${row.undefinedSeeds} undefined)` : '');
 
 export function metricsTable(r: ComparisonReport): Table {
+  // Bold the best of the rows over the same number of seeds (a mean over fewer seeds is over other splits).
+  const comparable = new Set(comparableRows(r.rows));
   let bestIndex = -1;
   let bestValue = -Infinity;
   r.rows.forEach((row, i) => {
     const v = row.metrics.balancedAccuracy.mean;
-    if (v !== null && v > bestValue) {
+    if (v !== null && comparable.has(row) && v > bestValue) {
       bestValue = v;
       bestIndex = i;
     }
@@ -74,7 +92,7 @@ export function metricsTable(r: ComparisonReport): Table {
 export const METRICS_NOTE =
   'Test-set metrics in %, mean ± sample standard deviation (divisor n − 1) over the finished seeds; one seed ' +
   'gives the mean alone. Phase 1 s: training the backbone (shared by every sampler on it, spent once per seed); ' +
-  'phase 2 s: resampling the embeddings; phase 3 s: training the head. Bold: the best mean balanced accuracy.';
+  'phase 2 s: resampling the embeddings; phase 3 s: training the head. Bold: the best mean balanced accuracy among the rows over the most seeds (a mean over fewer seeds is over other splits).';
 
 export function pairedTable(r: ComparisonReport): Table {
   const verdict = (p: PairedRow) => {

@@ -92,22 +92,37 @@ export class ResultsStore {
    * retrying cannot change (the method is undefined on these rows with these settings): the next run skips
    * it. Any other failure is retried by the next run.
    */
-  writeFailure(unit: Unit, failure: StoredFailure): void {
+  writeFailure(unit: Unit, failure: StoredFailure, key: unknown): void {
     const file = this.failurePath(unit);
     mkdirSync(join(file, '..'), { recursive: true });
-    writeFileAtomic(file, [Buffer.from(`${JSON.stringify({ unit: unit.id, ...failure }, null, 1)}\n`)]);
+    writeFileAtomic(file, [Buffer.from(`${JSON.stringify({ unit: unit.id, ...failure, key }, null, 1)}\n`)]);
   }
 
-  /** The failure recorded for a unit without a result, or null. A record without `settled` is retried. */
-  readFailure(unit: Unit): StoredFailure | null {
+  /**
+   * The failure recorded for a unit without a result, or null. It stays settled only while it was made with
+   * the settings `expectedKey` describes (other settings, e.g. another k, may well be defined): a record made
+   * with other settings, or without `settled`, is retried.
+   */
+  readFailure(unit: Unit, expectedKey: unknown): StoredFailure | null {
     const file = this.failurePath(unit);
     if (!existsSync(file)) return null;
     try {
-      const record = JSON.parse(readFileSync(file, 'utf8')) as { message: unknown; settled?: unknown };
-      return { message: String(record.message), settled: record.settled === true };
+      const record = JSON.parse(readFileSync(file, 'utf8')) as {
+        message: unknown;
+        settled?: unknown;
+        key?: unknown;
+      };
+      const sameSettings = jsonDifferences(record.key, expectedKey).length === 0;
+      return { message: String(record.message), settled: record.settled === true && sameSettings };
     } catch (err) {
       return { message: `(unreadable failure record ${file}: ${(err as Error).message})`, settled: false };
     }
+  }
+
+  /** Forgets a unit's outcome: its result and its failure record. */
+  remove(unit: Unit): void {
+    rmSync(this.path(unit), { force: true });
+    rmSync(this.failurePath(unit), { force: true });
   }
 
   failurePath(unit: Unit): string {

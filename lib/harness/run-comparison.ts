@@ -84,21 +84,25 @@ function readStoredResults(
 ): { results: Map<string, UnitResult>; failures: Failure[] } {
   const { settings } = plan;
   const results = new Map<string, UnitResult>();
+  const failures: Failure[] = [];
   for (const bp of plan.backbones) {
     const config = unitConfig(settings, bp.unit);
     const stored = store.read(bp.unit, backboneKey(config, settings.limits));
-    if (stored) results.set(bp.unit.id, stored);
+    // Sampler outcomes belong to the backbone they were fitted on: without its phase-1 result (not trained
+    // yet, or deleted to retrain it) any found are from another network and are redone.
+    if (!stored) continue;
+    results.set(bp.unit.id, stored);
     for (const u of bp.samplers) {
-      const s = store.read(u, samplerKey(config, settings.limits, u.sampler));
+      const key = samplerKey(config, settings.limits, u.sampler);
+      const s = store.read(u, key);
       // A main-sampler result from before it was the main sampler lacks the "after" gap: redo it.
       if (s && !(u.sampler === settings.mainSampler && s.gapAfter === null)) results.set(u.id, s);
+      else {
+        const f = store.readFailure(u, key);
+        if (f) failures.push({ unit: u.id, ...f });
+      }
     }
   }
-  const failures = plan.units
-    .filter((u) => !results.has(u.id))
-    .map((u) => ({ unit: u.id, failure: store.readFailure(u) }))
-    .filter((f): f is { unit: string; failure: StoredFailure } => f.failure !== null)
-    .map(({ unit, failure }) => ({ unit, ...failure }));
   return { results, failures };
 }
 
@@ -213,6 +217,9 @@ export async function runComparison(
       } else {
         const started = performance.now();
         const action = existsSync(phase1CheckpointPath(config)) ? 'resume' : 'train';
+        // Outcomes of samplers fitted on an earlier network of this unit (its phase1.json was deleted to
+        // retrain it) must not survive beside the new one.
+        for (const u of bp.samplers) store.remove(u);
         emit({ kind: 'unit-start', unit: bp.unit, index: indexOf.get(bp.unit.id)!, total, action });
         const trained = await trainBackboneUnit(settings, bp.unit, config, runData, {
           train: options.train,
@@ -255,7 +262,7 @@ export async function runComparison(
           // any other failure is retried by the next run.
           const failure = { message: (err as Error).message, settled: err instanceof UndefinedOnDataError };
           failures.push({ unit: u.id, ...failure });
-          store.writeFailure(u, failure);
+          store.writeFailure(u, failure, samplerKey(config, settings.limits, u.sampler));
           emit({ kind: 'unit-failed', unit: u, ...failure });
         }
         render();
