@@ -243,7 +243,7 @@ test.serial('a sampler undefined on its data is recorded as settled and not retr
   t.deepEqual(later.failures, report.failures);
   t.regex(
     readFileSync(join(settings.outDir, 'results.md'), 'utf8'),
-    /## Failed units\n\n- ce-seed0\+smote: .*\(undefined on this data: recorded, not retried\)/,
+    /## Units without a result\n\n- ce-seed0\+smote: .*\(undefined on this data: recorded, not retried\)/,
   );
 
   // The next run neither retries it nor reloads the backbone for it (a fresh clone has no phase-1 model).

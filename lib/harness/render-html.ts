@@ -137,7 +137,7 @@ export function renderHtml(r: ComparisonReport): string {
   const fallbacks = fallbackLines(r);
   if (fallbacks.length > 0) body.push(section('Sampler fallbacks', list(fallbacks)));
   const failures = failureLines(r);
-  if (failures.length > 0) body.push(section('Failed units', list(failures)));
+  if (failures.length > 0) body.push(section('Units without a result', list(failures)));
   return [
     '<!DOCTYPE html>',
     '<html lang="en">',

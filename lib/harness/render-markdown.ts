@@ -68,6 +68,6 @@ export function renderMarkdown(r: ComparisonReport): string {
   const fallbacks = fallbackLines(r);
   if (fallbacks.length > 0) lines.push('## Sampler fallbacks', '', ...fallbacks.map((f) => `- ${f}`), '');
   const failures = failureLines(r);
-  if (failures.length > 0) lines.push('## Failed units', '', ...failures.map((f) => `- ${f}`), '');
+  if (failures.length > 0) lines.push('## Units without a result', '', ...failures.map((f) => `- ${f}`), '');
   return lines.join('\n');
 }
