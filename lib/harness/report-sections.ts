@@ -45,8 +45,8 @@ export function provenance(r: ComparisonReport): string[] {
   ];
 }
 
-const seedsCell = (row: MethodRow) =>
-  `${row.seeds}/${row.plannedSeeds}` + (row.undefinedSeeds > 0 ? ` (${row.undefinedSeeds} undefined)` : '');
+const undefinedNote = (row: MethodRow) => (row.undefinedSeeds > 0 ? ` (${row.undefinedSeeds} undefined)` : '');
+const seedsCell = (row: MethodRow) => `${row.seeds}/${row.plannedSeeds}${undefinedNote(row)}`;
 
 export function metricsTable(r: ComparisonReport): Table {
   // Bold the best of the rows over the same number of seeds (a mean over fewer seeds is over other splits).
@@ -92,7 +92,8 @@ export function metricsTable(r: ComparisonReport): Table {
 export const METRICS_NOTE =
   'Test-set metrics in %, mean ± sample standard deviation (divisor n − 1) over the finished seeds; one seed ' +
   'gives the mean alone. Phase 1 s: training the backbone (shared by every sampler on it, spent once per seed); ' +
-  'phase 2 s: resampling the embeddings; phase 3 s: training the head. Bold: the best mean balanced accuracy among the rows over the most seeds (a mean over fewer seeds is over other splits).';
+  'phase 2 s: resampling the embeddings; phase 3 s: training the head. Bold: the best mean balanced accuracy ' +
+  'among the rows over the most seeds (a mean over fewer seeds is over other splits).';
 
 export function pairedTable(r: ComparisonReport): Table {
   const verdict = (p: PairedRow) => {
