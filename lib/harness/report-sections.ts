@@ -45,7 +45,8 @@ export function provenance(r: ComparisonReport): string[] {
   ];
 }
 
-const undefinedNote = (row: MethodRow) => (row.undefinedSeeds > 0 ? ` (${row.undefinedSeeds} undefined)` : '');
+const undefinedNote = (row: MethodRow) =>
+  row.undefinedSeeds > 0 ? ` (${row.undefinedSeeds} undefined)` : '';
 const seedsCell = (row: MethodRow) => `${row.seeds}/${row.plannedSeeds}${undefinedNote(row)}`;
 
 export function metricsTable(r: ComparisonReport): Table {
