@@ -14,7 +14,7 @@ import {
   runComparison,
 } from '../harness/index.js';
 import { markdownTable } from '../harness/render-markdown.js';
-import { metricsTable, progressSummary } from '../harness/report-sections.js';
+import { failureOutcome, metricsTable, progressSummary } from '../harness/report-sections.js';
 import type { PresetName } from '../pipeline/config.js';
 import { isSamplerName, SAMPLER_NAMES, type SamplerName } from '../pipeline/samplers.js';
 import type { LossName } from '../train/loss-config.js';
@@ -220,12 +220,7 @@ function progressPrinter(settings: ComparisonSettings): (e: ComparisonEvent) => 
         );
         break;
       case 'unit-failed':
-        console.error(
-          `${e.unit.id} FAILED: ${e.message} ` +
-            (e.settled
-              ? '(undefined on this data: recorded, not retried)'
-              : '(not stored; the next run retries it)'),
-        );
+        console.error(`${e.unit.id} FAILED: ${e.message} ${failureOutcome(e.settled)}`);
         break;
       default:
         break;

@@ -221,12 +221,10 @@ export function fallbackLines(r: ComparisonReport): string[] {
   return r.rows.flatMap((row) => row.fallbacks.map((f) => `${row.label}, ${f}`));
 }
 
+/** What becomes of a unit without a result: said the same way in the reports and the progress lines. */
+export const failureOutcome = (settled: boolean) =>
+  settled ? '(undefined on this data: recorded, not retried)' : '(not stored; retried by the next run)';
+
 export function failureLines(r: ComparisonReport): string[] {
-  return r.failures.map(
-    (f) =>
-      `${f.unit}: ${f.message} ` +
-      (f.settled
-        ? '(undefined on this data: recorded, not retried)'
-        : '(not stored; retried by the next run)'),
-  );
+  return r.failures.map((f) => `${f.unit}: ${f.message} ${failureOutcome(f.settled)}`);
 }
