@@ -10,7 +10,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SYSTEM_PACKAGES = ['cmake', 'g++', 'make', 'python3', 'libdnnl-dev', 'dataset-fashion-mnist'];
+const SYSTEM_PACKAGES = [
+  'cmake',
+  'g++',
+  'make',
+  'python3',
+  'libdnnl-dev',
+  // oneDNN's CMake config (dnnl-config.cmake) calls find_package(OpenCL); libdnnl-dev only recommends it.
+  'ocl-icd-opencl-dev',
+  'dataset-fashion-mnist',
+];
 
 function run(cmd, args, env = process.env) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', env, cwd: root });
