@@ -8,6 +8,10 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** Run-time ISA levels of our own SIMD kernels, lowest first (native/core/cpu_level.h). */
+export const CPU_ISA_LEVELS = ['portable', 'avx2', 'avx512', 'avx512_bf16'] as const;
+export type CpuIsaLevel = (typeof CPU_ISA_LEVELS)[number];
+
 /** What the binary was built with and where it runs (see `eos info`). */
 export interface NativeInfo {
   backend: 'dnnl' | 'ref';
@@ -15,6 +19,10 @@ export interface NativeInfo {
   dnnlVersion: string | null;
   dnnlIsa: string | null;
   cuda: boolean;
+  /** ISA level of our own SIMD kernels: the detected level, lowered by EOS_MAX_ISA when set. */
+  cpuIsa: CpuIsaLevel;
+  /** What the CPU supports (ignoring EOS_MAX_ISA). */
+  cpuIsaDetected: CpuIsaLevel;
   buildSystem: 'cmake-js' | 'node-gyp' | string;
   defaultThreads: number;
   compiler: string;
@@ -44,6 +52,12 @@ export interface KnnSearchOptions {
   tileCols?: number;
   /** First pass in bfloat16 where the CPU has AVX512-BF16 (default true); the answer is the same either way. */
   bf16?: boolean;
+  /**
+   * Highest ISA level the search's own kernels may use (absent: no cap). The CPU and the EOS_MAX_ISA
+   * environment variable cap it further; `stats.kernel` names the kernel that ran. The answer is the same at
+   * every level.
+   */
+  maxIsa?: CpuIsaLevel;
 }
 
 export interface KnnSearchResult {
@@ -60,7 +74,7 @@ export interface KnnSearchResult {
     bruteForceRows: number;
     /** Whether the self-search computed each pair once. */
     symmetric: boolean;
-    /** First-pass distance micro-kernel: 'avx512bf16', 'avx512' or 'portable'. */
+    /** First-pass distance micro-kernel that ran: 'avx512bf16', 'avx512', 'avx2' or 'portable'. */
     kernel: string;
   };
 }
@@ -110,6 +124,14 @@ export interface NativeNetwork {
   setMomentum(values: Float32Array): void;
   getNumBatchesTracked(): number[];
   setNumBatchesTracked(values: number[]): void;
+  /**
+   * Testing aid (ref backend only): while on, every training forward records the smallest |x| over the
+   * inputs of every ReLU. Two correct backends may take opposite sides of a ReLU only within rounding error
+   * of 0, so a comparison of their gradients is conclusive only when this margin is well above that error.
+   */
+  trackReluMargin(on: boolean): void;
+  /** The smallest |ReLU input| recorded since the last call (Infinity when none); resets it. */
+  takeReluMargin(): number;
   trainEpoch(
     images: Uint8Array,
     shape: [number, number, number, number],
@@ -228,7 +250,10 @@ export interface NativeAddon {
 /** Root of the package (this file is compiled to dist/lib/native.js). */
 export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export const BUILD_COMMAND = 'npm run build:native   (portable fallback without CMake: npm run build:gyp)';
+/** How to build the binary: in a project that depends on the package (its install step), or in a checkout. */
+export const BUILD_COMMAND =
+  '\n  npm rebuild eos-imbalance --foreground-scripts   (in a project that depends on eos-imbalance)' +
+  '\n  npm run build:native   (in a checkout of eos-imbalance; portable build without CMake: npm run build:gyp)';
 
 /** The places the binary is looked for, in order. */
 export function candidatePaths(env: NodeJS.ProcessEnv = process.env): string[] {
@@ -244,7 +269,7 @@ export class NativeLoadError extends Error {
     super(
       'eos-imbalance: could not load the native addon. Tried:\n' +
         attempts.map((a) => `  - ${a.path}: ${a.reason}`).join('\n') +
-        `\nBuild it with: ${BUILD_COMMAND}`,
+        `\nBuild it with:${BUILD_COMMAND}`,
     );
     this.name = 'NativeLoadError';
   }
@@ -263,6 +288,9 @@ export function loadNative(paths: string[] = candidatePaths()): { addon: NativeA
     try {
       return { addon: requireNative(path) as NativeAddon, path };
     } catch (err) {
+      // A binary that loaded but refused to start (its init threw, e.g. a bad EOS_MAX_ISA) is not replaced
+      // by a slower one: the user asked for something it cannot do, and must hear why.
+      if ((err as { code?: string }).code !== 'ERR_DLOPEN_FAILED') throw err;
       attempts.push({ path, reason: (err as Error).message.split('\n')[0] ?? String(err) });
     }
   }

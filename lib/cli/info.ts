@@ -37,6 +37,7 @@ export function formatInfo(r: InfoReport): string {
     `addon           ${a.path} (built by ${a.buildSystem}, ${a.compiler})`,
     `backend         ${a.backend}${a.backend === 'dnnl' ? ` (oneDNN ${a.dnnlVersion}, CPU ISA ${a.dnnlIsa})` : ' (portable reference kernels; oneDNN not built in)'}`,
     `backends        ${a.backends.join(', ')}`,
+    `own kernels     ${a.cpuIsa}${a.cpuIsa === a.cpuIsaDetected ? '' : ` (capped by EOS_MAX_ISA; the CPU has ${a.cpuIsaDetected})`}`,
     `threads         ${a.defaultThreads} (default; set with --threads or OMP_NUM_THREADS)`,
     `cuda            ${a.cuda ? 'built' : 'not built'}`,
     `default data    fashion-mnist at ${r.dataset.dir}: ${

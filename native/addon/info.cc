@@ -4,6 +4,7 @@
 #include <string>
 
 #include "addon/exports.h"
+#include "core/cpu_level.h"
 #include "core/threads.h"
 
 #ifdef EOS_HAVE_DNNL
@@ -70,6 +71,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 #else
   out.Set("cuda", false);
 #endif
+  // Our own SIMD kernels (kNN, ...) run at cpuIsa: the detected level lowered by EOS_MAX_ISA.
+  out.Set("cpuIsa", cpu_level_name(cpu_level()));
+  out.Set("cpuIsaDetected", cpu_level_name(detected_cpu_level()));
   out.Set("buildSystem", EOS_BUILD_SYSTEM);
   out.Set("defaultThreads", default_thread_count());
   out.Set("compiler", "g++ " __VERSION__);

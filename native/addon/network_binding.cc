@@ -53,6 +53,8 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
                         InstanceMethod<&NativeNetwork::SetMomentum>("setMomentum"),
                         InstanceMethod<&NativeNetwork::GetNumBatchesTracked>("getNumBatchesTracked"),
                         InstanceMethod<&NativeNetwork::SetNumBatchesTracked>("setNumBatchesTracked"),
+                        InstanceMethod<&NativeNetwork::TrackReluMargin>("trackReluMargin"),
+                        InstanceMethod<&NativeNetwork::TakeReluMargin>("takeReluMargin"),
                         InstanceMethod<&NativeNetwork::TrainEpoch>("trainEpoch"),
                         InstanceMethod<&NativeNetwork::Predict>("predict"),
                         InstanceMethod<&NativeNetwork::Dispose>("dispose")});
@@ -168,6 +170,16 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
   }
   void SetMomentum(const Napi::CallbackInfo& info) {
     set_flat<&Network<float>::set_momentum>(info, usable(info.Env()).parameter_count(), "momentum");
+  }
+  // Testing aid for backend comparisons (Network::track_relu_margin says why); the per-op ref path only.
+  void TrackReluMargin(const Napi::CallbackInfo& info) {
+    Network<float>& net = usable(info.Env());
+    if (std::string(net.backend_name()) != "ref")
+      throw_type(info.Env(), "trackReluMargin: ReLU margins are recorded by the ref backend only");
+    net.track_relu_margin(bool_arg(info[0], "on"));
+  }
+  Napi::Value TakeReluMargin(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), usable(info.Env()).take_relu_margin());
   }
   Napi::Value GetNumBatchesTracked(const Napi::CallbackInfo& info) {
     const auto& counts = usable(info.Env()).num_batches_tracked();

@@ -21,8 +21,10 @@ CpuLevel detected_cpu_level() {
   return CpuLevel::kPortable;
 }
 
-CpuLevel cpu_level() {
-  static const CpuLevel detected = detected_cpu_level();
+namespace {
+
+CpuLevel capped_level() {
+  const CpuLevel detected = detected_cpu_level();
   const char* env = std::getenv("EOS_MAX_ISA");
   if (env == nullptr || env[0] == '\0') return detected;
   std::string cap(env);
@@ -41,6 +43,15 @@ CpuLevel cpu_level() {
                                 std::string(env) + "'");
   }
   return limit < detected ? limit : detected;
+}
+
+}  // namespace
+
+CpuLevel cpu_level() {
+  // Read once, like ONEDNN_MAX_CPU_ISA: the level must not change under a running kernel. A throwing
+  // first read is retried by the next call (a static whose initialisation throws stays uninitialised).
+  static const CpuLevel level = capped_level();
+  return level;
 }
 
 const char* cpu_level_name(CpuLevel level) {

@@ -15,8 +15,8 @@ enum class CpuLevel { kPortable = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Bf16 = 3 };
 // What the CPU (and the OS, which must save the wider registers) supports, ignoring EOS_MAX_ISA.
 CpuLevel detected_cpu_level();
 
-// detected_cpu_level() lowered to EOS_MAX_ISA. Throws std::invalid_argument naming EOS_MAX_ISA when the
-// variable holds anything else than the names above.
+// detected_cpu_level() lowered to EOS_MAX_ISA, read at the first call. Throws std::invalid_argument naming
+// EOS_MAX_ISA when the variable holds anything else than the names above (the addon checks at load).
 CpuLevel cpu_level();
 
 const char* cpu_level_name(CpuLevel level);

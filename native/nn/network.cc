@@ -446,6 +446,11 @@ void Network<T>::forward(const T* x, int64_t batch, Mode mode, T* logits, T* emb
         }
         break;
       case LayerKind::kRelu:
+        if (train && track_relu_margin_) {
+          const T* x = act(l.in);
+          for (int64_t i = 0, n = batch * l.c_in * s_in; i < n; ++i)
+            relu_margin_ = std::min(relu_margin_, std::fabs(static_cast<double>(x[i])));
+        }
         be.relu_forward(batch * l.c_in * s_in, act(l.in), act(l.out));
         break;
       case LayerKind::kShortcutAdd:
@@ -543,6 +548,13 @@ double Network<T>::train_step(const T* x, const int32_t* labels, int64_t batch, 
   backward(host_dlogits_.data());
   sgd_step(sgd);
   return value;
+}
+
+template <typename T>
+double Network<T>::take_relu_margin() {
+  const double m = relu_margin_;
+  relu_margin_ = std::numeric_limits<double>::infinity();
+  return m;
 }
 
 template class Network<float>;

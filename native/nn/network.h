@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -132,6 +133,15 @@ class Network {
   double train_step(const T* x, const int32_t* labels, int64_t batch, const LossConfig& loss,
                     const SgdConfig& sgd, T* logits = nullptr);
 
+  // Testing aid for comparisons of two backends: when tracking is on, every train-mode forward of the per-op
+  // path records the smallest |x| over the inputs of every ReLU. Two correct backends may put an input on
+  // opposite sides of a ReLU only where |x| is within their rounding error, and there their gradients
+  // legitimately differ, so a comparison picks inputs whose margin is well above that error. Reads the
+  // activations on the host: host-memory backends (ref) only; costs one pass over each ReLU input.
+  void track_relu_margin(bool on) { track_relu_margin_ = on; }
+  // The smallest |x| recorded since the last call (+inf when none), and a reset.
+  double take_relu_margin();
+
  private:
   enum class LayerKind { kConv, kBatchNorm, kRelu, kShortcutAdd, kAvgPool, kLinear, kCosine };
   struct Act {
@@ -184,6 +194,8 @@ class Network {
   int64_t capacity_ = 0, arena_count_ = 0;
   int64_t train_batch_ = 0;  // batch of the last train-mode forward (0: none, or an eval forward since)
   std::vector<T> host_logits_, host_dlogits_;
+  bool track_relu_margin_ = false;
+  double relu_margin_ = std::numeric_limits<double>::infinity();
 };
 
 }  // namespace eos

@@ -5,6 +5,15 @@
 // Tolerances (float oneDNN against double reference): embeddings and running statistics within
 // 1e-4 * max|ref| + 1e-5 elementwise; each gradient tensor within 2e-4 * max|ref| in its largest element
 // error (float rounding through up to 20 layers of batch norm, whose backward subtracts nearly equal terms).
+//
+// ReLU kinks: the gradient of a ReLU network jumps where a ReLU input crosses 0, and a float evaluation may
+// put an input within its rounding error of 0 (~1e-6 here) on the other side than the double reference
+// does. Both gradients are then right for their own forward pass and still differ by a few percent (seen:
+// 3x13x13 batch 16 with 8-channel blocks, oneDNN on AVX2/SSE4.1, where one input of layer3's final ReLU was
+// -9.5e-7 in double and +1.2e-6 in float). So when the gradients of a draw disagree AND the reference saw a
+// ReLU input within kKinkMargin of 0, the draw is inconclusive and the case is redrawn (new input, at most
+// kMaxDraws draws); a disagreement with every ReLU input farther from 0 fails at once, as does a case whose
+// draws are all inconclusive. A layout or indexing bug is not a measure-zero event: it fails every draw.
 #ifdef EOS_HAVE_DNNL
 
 #include <omp.h>
@@ -84,10 +93,19 @@ FloatModel float_model(const Network<double>& net, const std::vector<double>& p,
   return m;
 }
 
-void run_case(const Case& c, uint64_t seed) {
-  const std::string tag = "resnet" + std::to_string(c.depth) + " " + std::to_string(c.channels) + "x" +
-                          std::to_string(c.side) + "x" + std::to_string(c.side) + " batch " +
-                          std::to_string(c.batch);
+constexpr double kKinkMargin = 1e-5;
+constexpr int kMaxDraws = 4;
+
+// One draw of a case: every check of the forward passes is recorded at once; the gradient comparison comes
+// back to the caller, which decides whether a disagreement is a failure or an inconclusive draw.
+struct GradientOutcome {
+  bool ok = true;
+  double worst = 0;          // largest (max err / max |ref|) over the gradient tensors
+  double relu_margin = 0;    // smallest |ReLU input| the reference saw in its training forward
+  std::vector<std::string> failures;  // "gradient of NAME: max err .. vs max |ref| .."
+};
+
+GradientOutcome run_draw(const Case& c, uint64_t seed, const std::string& tag) {
   const int blocks = static_cast<int>((c.depth - 2) / 6);
   NetworkSpec spec;
   spec.depth = c.depth;
@@ -126,7 +144,11 @@ void run_case(const Case& c, uint64_t seed) {
 
   // Reference: train forward, backward from dlogits.
   std::vector<double> ref_emb(c.batch * kTrunkFeatures), ref_logits(c.batch * 10);
+  net.track_relu_margin(true);
   net.forward(xd.data(), c.batch, Mode::kTrain, ref_logits.data(), ref_emb.data());
+  net.track_relu_margin(false);
+  GradientOutcome out;
+  out.relu_margin = net.take_relu_margin();
   net.backward(dlogits.data());
   std::vector<double> ref_grads(net.parameter_count()), ref_bufs(net.buffer_count());
   net.get_gradients(ref_grads.data());
@@ -152,18 +174,17 @@ void run_case(const Case& c, uint64_t seed) {
 
   const Diff de = compare(emb.data(), ref_emb.data(), c.batch * kTrunkFeatures, 1e-4, 1e-5);
   check(de.within, tag + ": train embeddings match ref", "max err " + fmt(de.max_abs));
-  bool grads_ok = true, stats_ok = true;
-  double worst = 0;  // largest (max err / max |ref|) over the gradient tensors
+  bool stats_ok = true;
   const auto cn = conv_names(blocks), bn = bn_names(blocks);
   for (size_t i = 0; i < cn.size(); ++i) {
     for (const std::string& name : {cn[i] + ".weight", bn[i] + ".weight", bn[i] + ".bias"}) {
       const TensorInfo* t = net.find_parameter(name);
       const Diff d = compare(&fm.grads[t->offset], &ref_grads[t->offset], t->count, 0.0, 1e300);
-      worst = std::max(worst, d.max_abs / std::max(d.max_ref, 1e-30));
+      out.worst = std::max(out.worst, d.max_abs / std::max(d.max_ref, 1e-30));
       if (!(d.max_abs <= 2e-4 * d.max_ref + 1e-7)) {
-        grads_ok = false;
-        check(false, tag + ": gradient of " + name,
-              "max err " + fmt(d.max_abs) + " vs max |ref| " + fmt(d.max_ref));
+        out.ok = false;
+        out.failures.push_back("gradient of " + name + ": max err " + fmt(d.max_abs) + " vs max |ref| " +
+                               fmt(d.max_ref));
       }
     }
     for (const std::string& name : {bn[i] + ".running_mean", bn[i] + ".running_var"}) {
@@ -175,8 +196,6 @@ void run_case(const Case& c, uint64_t seed) {
       }
     }
   }
-  check(grads_ok, tag + ": every conv and batch-norm gradient matches ref (2e-4 of max |ref|)",
-        "worst relative error " + fmt(worst));
   check(stats_ok, tag + ": running statistics (unbiased variance) match ref after a training forward");
 
   // Eval with the updated running statistics.
@@ -184,7 +203,32 @@ void run_case(const Case& c, uint64_t seed) {
   trunk.forward_eval(fm.tp, xf.data(), emb.data());
   const Diff dv = compare(emb.data(), ref_emb.data(), c.batch * kTrunkFeatures, 1e-4, 1e-5);
   check(dv.within, tag + ": eval embeddings match ref", "max err " + fmt(dv.max_abs));
+  return out;
 }
+
+// Draws a case until its gradients agree, or a disagreement cannot be a ReLU kink, or kMaxDraws (see the
+// file comment). Draw i uses seed + 1000 * i.
+void run_case(const Case& c, uint64_t seed) {
+  const std::string tag = "resnet" + std::to_string(c.depth) + " " + std::to_string(c.channels) + "x" +
+                          std::to_string(c.side) + "x" + std::to_string(c.side) + " batch " +
+                          std::to_string(c.batch);
+  for (int draw = 0; draw < kMaxDraws; ++draw) {
+    const std::string at = tag + (draw == 0 ? "" : " (draw " + std::to_string(draw + 1) + ")");
+    const GradientOutcome g = run_draw(c, seed + 1000 * static_cast<uint64_t>(draw), at);
+    const bool kink = g.relu_margin < kKinkMargin;
+    if (g.ok || !kink || draw + 1 == kMaxDraws) {
+      for (const std::string& f : g.failures) check(false, at + ": " + f);
+      check(g.ok, at + ": every conv and batch-norm gradient matches ref (2e-4 of max |ref|)",
+            "worst relative error " + fmt(g.worst) + ", smallest |ReLU input| " + fmt(g.relu_margin));
+      return;
+    }
+    std::printf("note %s: gradients differ (worst relative error %s) with a ReLU input %s from 0: a kink, "
+                "not a verdict; redrawn\n",
+                at.c_str(), fmt(g.worst).c_str(), fmt(g.relu_margin).c_str());
+  }
+}
+
+
 
 EOS_TEST(dnnl_trunk_matches_ref) {
   const int saved = omp_get_max_threads();
