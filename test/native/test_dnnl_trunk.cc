@@ -242,6 +242,33 @@ EOS_TEST(dnnl_trunk_matches_ref) {
   omp_set_num_threads(saved);
 }
 
+// oneDNN falls back to a reference implementation (tens of times slower) for layouts it has no JIT kernel
+// for; the plan must not contain one at the shapes users train on (the stem with 1 and 3 input channels,
+// both stage changes), at AVX2 and above, whichever block size oneDNN chose. Below AVX2 (SSE4.1) the plan
+// is listed, not judged: oneDNN has few kernels there and the portable level is a fallback.
+EOS_TEST(dnnl_trunk_uses_jit_kernels) {
+  const bool judged = dnnl_backend::dnnl_isa() != "other";
+  for (const Case& c : {Case{8, 1, 28, 128}, Case{8, 3, 32, 128}, Case{8, 1, 28, 7}}) {
+    TrunkSpec ts;
+    ts.channels = c.channels;
+    ts.height = ts.width = c.side;
+    ts.blocks = 1;
+    Trunk trunk(ts, c.batch);
+    std::string refs;
+    for (const std::string& line : trunk.implementations()) {
+      if (line.find(": ref") != std::string::npos) refs += (refs.empty() ? "" : "; ") + line;
+    }
+    const std::string tag = std::to_string(c.channels) + "x" + std::to_string(c.side) + "x" +
+                            std::to_string(c.side) + " batch " + std::to_string(c.batch) + " (oneDNN ISA " +
+                            dnnl_backend::dnnl_isa() + ")";
+    if (judged) {
+      check(refs.empty(), tag + ": every oneDNN primitive of the plan is a JIT kernel", refs);
+    } else {
+      std::printf("note %s: reference implementations: %s\n", tag.c_str(), refs.empty() ? "none" : refs.c_str());
+    }
+  }
+}
+
 EOS_TEST(dnnl_trunk_is_reproducible) {
   const int saved = omp_get_max_threads();
   omp_set_num_threads(2);

@@ -64,6 +64,7 @@ struct Buffer {
 // One replayable operation: a oneDNN primitive with its arguments, or a custom pass.
 struct Step {
   std::string name;
+  std::string impl;  // oneDNN's implementation name (empty for custom passes)
   dnnl::primitive prim;
   Args args;
   std::function<void()> fn;
@@ -78,6 +79,7 @@ struct Conv {
   dnnl::convolution_forward::primitive_desc fwd_pd;
   dnnl::convolution_backward_data::primitive_desc bwd_data_pd;
   dnnl::convolution_backward_weights::primitive_desc bwd_w_pd;
+  memory bwd_w_src;  // the source as bwd_w_pd reads it, when that is not src_md's layout (reordered per step)
   bool has_bwd_data = false;
   dnnl::algorithm algo = dnnl::algorithm::convolution_direct;
   memory user_w, user_dw;             // PyTorch oihw in the caller's buffers (rebound per call)
@@ -109,6 +111,13 @@ double cpu_now() {
 }
 
 memory::dims dims4(int64_t n, int64_t c, int64_t h, int64_t w) { return {n, c, h, w}; }
+
+// oneDNN's reference implementations ("ref:any", ...) are correct but one to two orders of magnitude slower
+// than its JIT kernels.
+template <typename PD>
+bool is_reference_impl(const PD& pd) {
+  return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
+}
 
 }  // namespace
 
@@ -156,6 +165,7 @@ struct Trunk::Impl {
     Step s;
     s.name = name;
     s.args = std::move(args);
+    s.impl = pd.impl_info_str();
     s.scratchpad_md = pd.scratchpad_desc();
     s.needs_scratchpad = s.scratchpad_md.get_size() > 0;
     return s;
@@ -164,7 +174,9 @@ struct Trunk::Impl {
   static Step reorder_step(const std::string& name, const memory& from, const memory& to) {
     Step s;
     s.name = name;
-    s.prim = dnnl::reorder(from, to);
+    const dnnl::reorder::primitive_desc pd(from, to);
+    s.impl = pd.impl_info_str();
+    s.prim = dnnl::reorder(pd);
     s.args = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
     return s;
   }
@@ -231,6 +243,21 @@ struct Trunk::Impl {
     }
     dnnl::convolution_backward_weights::desc wd(algo, cv.src_md, wei_any, cv.dst_md, strides, pad_l, pad_r);
     cv.bwd_w_pd = dnnl::convolution_backward_weights::primitive_desc(wd, attr, eng, cv.fwd_pd);
+    if (is_reference_impl(cv.bwd_w_pd)) {
+      // oneDNN may have no JIT kernel for the forward pass's source layout: the stem with one input channel
+      // reads plain nchw, and on AVX2/SSE4.1 the weight gradient of nchw x nChw8c is ref:any (~450 ms per
+      // call at batch 128, 28x28: half a training step). Letting oneDNN choose the source layout gives it
+      // nChw8c (the channel padded to 8) and a JIT kernel; the backward pass then reorders the source, a
+      // few MB, first.
+      const memory::desc src_any_bwd(dims4(d.n, d.c, d.h, d.w), dt::f32, tag::any);
+      dnnl::convolution_backward_weights::desc wd_any(algo, src_any_bwd, wei_any, cv.dst_md, strides, pad_l,
+                                                      pad_r);
+      dnnl::convolution_backward_weights::primitive_desc pd_any(wd_any, attr, eng, cv.fwd_pd);
+      if (!is_reference_impl(pd_any)) {
+        cv.bwd_w_pd = pd_any;
+        cv.bwd_w_src = alloc(pd_any.src_desc());
+      }
+    }
 
     const memory::desc user_md({d.k, d.c, 3, 3}, dt::f32, tag::oihw);
     cv.user_w = memory(user_md, eng, nullptr);
@@ -287,6 +314,16 @@ struct Trunk::Impl {
         {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, cv.bwd_data_w}, {DNNL_ARG_DIFF_SRC, diff_src}});
     s.prim = dnnl::convolution_backward_data(cv.bwd_data_pd);
     return s;
+  }
+  // Appends to `p` the weight-gradient step of conv i (and the reorder of its source that it may need).
+  void push_conv_bwd_w(Program& p, int i, const memory& src, const memory& diff_dst) {
+    Conv& cv = convs[i];
+    if (cv.bwd_w_src) {
+      p.push_back(reorder_step("reorder_bwd_weights_src", src, cv.bwd_w_src));
+      p.push_back(conv_bwd_w_step(i, cv.bwd_w_src, diff_dst));
+    } else {
+      p.push_back(conv_bwd_w_step(i, src, diff_dst));
+    }
   }
   Step conv_bwd_w_step(int i, const memory& src, const memory& diff_dst) {
     Conv& cv = convs[i];
@@ -444,10 +481,10 @@ struct Trunk::Impl {
       const memory d_c1 = scratch_view(pb, c1.dst_md);
       const memory d_x = scratch_view(pc, c1.src_md);
       p.push_back(bn_bwd_step(b.conv2, b.c2, d_out, d_c2));
-      p.push_back(conv_bwd_w_step(b.conv2, b.h1, d_c2));
+      push_conv_bwd_w(p, b.conv2, b.h1, d_c2);
       p.push_back(conv_bwd_data_step(b.conv2, d_c2, d_h1));
       p.push_back(bn_bwd_step(b.conv1, b.c1, d_h1, d_c1));
-      p.push_back(conv_bwd_w_step(b.conv1, b.x, d_c1));
+      push_conv_bwd_w(p, b.conv1, b.x, d_c1);
       p.push_back(conv_bwd_data_step(b.conv1, d_c1, d_x));
       // The block input of block 0 is the stem's ReLU output, whose mask the stem's fused bn applies.
       const float* mask = bi > 0 ? static_cast<const float*>(b.x.get_data_handle()) : nullptr;
@@ -463,7 +500,7 @@ struct Trunk::Impl {
     const memory d_a = scratch_view(a, st.dst_md);
     const memory d_c = scratch_view((a + 1) % 3, st.dst_md);
     p.push_back(bn_bwd_step(0, stem_c, d_a, d_c));
-    p.push_back(conv_bwd_w_step(0, stem_src, d_c));
+    push_conv_bwd_w(p, 0, stem_src, d_c);
     for (Conv& cv : convs) {
       if (cv.prim_dw.get_data_handle() != cv.user_dw.get_data_handle() ||
           cv.prim_dw.get_desc() != cv.user_dw.get_desc())
@@ -679,6 +716,18 @@ void Trunk::forward_eval(const TrunkParams& params, const float* x, float* featu
   impl_->user_x.set_data_handle(const_cast<float*>(x));
   impl_->features = features;
   impl_->run(impl_->fwd_eval);
+}
+
+std::vector<std::string> Trunk::implementations() const {
+  std::vector<std::string> out;
+  for (const Program* prog : {&impl_->fwd_train, &impl_->bwd, &impl_->fwd_eval}) {
+    for (const Step& s : *prog) {
+      if (s.impl.empty()) continue;
+      const std::string line = s.name + ": " + s.impl;
+      if (std::find(out.begin(), out.end(), line) == out.end()) out.push_back(line);
+    }
+  }
+  return out;
 }
 
 int64_t Trunk::memory_bytes() const {

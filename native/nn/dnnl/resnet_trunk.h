@@ -90,6 +90,10 @@ class Trunk {
   // needs a forward_train after it.
   void forward_eval(const TrunkParams& params, const float* x, float* features);
 
+  // "step: implementation" for every oneDNN primitive of the plan (e.g. "conv_fwd k16: jit:avx2"), in the
+  // order the steps run (training forward, backward, evaluation), each step once.
+  std::vector<std::string> implementations() const;
+
   // Bytes of activations, workspaces and scratchpad the plan holds.
   int64_t memory_bytes() const;
   // One line per executed step with its accumulated time, when profiling is on (EOS_DNNL_PROFILE=1 at
