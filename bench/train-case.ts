@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { exportOnnx } from '../lib/model/onnx-export.js';
 import { ResNet } from '../lib/model/resnet.js';
+import { native } from '../lib/native.js';
 
 const args = process.argv.slice(2);
 const mode = args[0];
@@ -61,6 +62,8 @@ if (mode === 'ours') {
       evalImagesPerSecond: evalIps,
       peakRssMiB: peak(),
       backend: model.backend,
+      dnnlIsa: native().info().dnnlIsa,
+      cpuIsa: native().info().cpuIsa,
     }),
   );
 } else if (mode === 'ort') {

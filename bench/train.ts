@@ -124,11 +124,13 @@ for (const level of levelsToRun()) {
         ratioVsOnnxruntime: inference.ours / inference.onnxruntime,
       },
       backend: ours.backend,
+      dnnlIsa: ours.dnnlIsa,
+      cpuIsa: ours.cpuIsa,
       torch: torch.torch,
     };
     const x = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
     rows.push(
-      `| ${level} | ${key} train (img/s) | ${train.ours.toFixed(0)} | ${train.pytorch.toFixed(0)} (PyTorch) | ${x(train.ours, train.pytorch)} | ${(100 * fraction).toFixed(0)}% of ${limit.toFixed(0)} GFLOP/s (${mflop.toFixed(0)} MFLOP/img) |`,
+      `| ${level} (oneDNN ${ours.dnnlIsa}) | ${key} train (img/s) | ${train.ours.toFixed(0)} | ${train.pytorch.toFixed(0)} (PyTorch) | ${x(train.ours, train.pytorch)} | ${(100 * fraction).toFixed(0)}% of ${limit.toFixed(0)} GFLOP/s (${mflop.toFixed(0)} MFLOP/img) |`,
       `| ${level} | ${key} peak memory (MiB) | ${memory.ours.toFixed(0)} | ${memory.pytorch.toFixed(0)} (PyTorch) | ${x(memory.ours, memory.pytorch)} | |`,
       `| ${level} | ${key} inference (img/s) | ${inference.ours.toFixed(0)} | ${inference.pytorch.toFixed(0)} (PyTorch eval) | ${x(inference.ours, inference.pytorch)} | |`,
       `| ${level} | ${key} inference (img/s) | ${inference.ours.toFixed(0)} | ${inference.onnxruntime.toFixed(0)} (onnxruntime-node, uncapped) | ${x(inference.ours, inference.onnxruntime)} | |`,

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // The `eos` command.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { addCompareCommand } from './compare-command.js';
 import { addDataCommands } from './data-commands.js';
@@ -64,8 +66,18 @@ export function buildProgram(): Command {
   return program;
 }
 
-// Run when executed as a script (not when imported by tests).
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+// Run when executed as a script (not when imported by tests). argv[1] may be a symlink to this file: npm's
+// node_modules/.bin/eos, `npm link`, a global install.
+function isMainScript(): boolean {
+  try {
+    return (
+      !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))
+    );
+  } catch {
+    return false;
+  }
+}
+if (isMainScript()) {
   buildProgram()
     .parseAsync(process.argv)
     .catch((err: Error) => {
