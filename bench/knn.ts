@@ -1,16 +1,23 @@
 // npm run bench:knn -- exact self-kNN, k = 11 (each row is among its own 11 neighbours, as the peers return
 // it), on seeded random N(0, 1) float32 rows: N = 12,406 and 100,000 at d = 64, N = 50,000 at d = 512.
 // Ours (native/knn through the addon) against faiss IndexFlatL2 and scikit-learn
-// NearestNeighbors(algorithm='brute'), 2 threads each. Prints seconds, GFLOP/s of the distance computation
-// counted as 2 N^2 d (a brute force's work: ours computes each pair once, so it does half of that), peak
-// memory, the ratios, and how often the peers' neighbour sets equal ours; writes bench/out/knn.json.
+// NearestNeighbors(algorithm='brute'), 2 threads each, ours at one ISA level or several. Prints seconds,
+// GFLOP/s of the distance computation counted as 2 N^2 d (a brute force's work: ours computes each pair
+// once, so it does half of that), the fraction of the machine's sgemm rate at that level our own N^2 d
+// FLOP/s reach (above 1 is possible in bf16, which does twice the arithmetic per instruction), peak memory,
+// the ratios, the kernel that ran, and how often the peers' neighbour sets equal ours; writes
+// bench/out/knn.json. Target (DESIGN.md section 9): ours >= 5x faiss at every level but portable.
 //
 // Every search runs in its own process (this file with --ours, or bench/peers/knn_peers.py), so that peak
-// RSS is per search; "extra" is the peak minus the resident size once the input is loaded. The peers run
-// with OPENBLAS_CORETYPE unset (the machine-wide Haswell setting halves OpenBLAS's GEMM speed).
+// RSS is per search; "extra" is the peak minus the resident size once the input is loaded. Ours runs under
+// EOS_MAX_ISA = the level; the peers once per case, with OPENBLAS_CORETYPE unset (the machine-wide Haswell
+// setting halves OpenBLAS's GEMM speed). The sgemm limit of a level is numpy's OpenBLAS with that level's
+// kernel (bench/peers/sgemm_rate.py with OPENBLAS_CORETYPE = Haswell, SkylakeX or Cooperlake).
 //
-// Options: --cases=all|small (small: N = 12,406 only), --repeats=N (best of N per search; default 3 for the
-// small case, 1 for the large ones), --threads=N (default 2).
+// Options: --cases=all|small (small: N = 12,406 only), --isa=LEVEL|all (portable, avx2, avx512 or
+// avx512_bf16; all: every level of this CPU but portable, which is ~50x slower; default: the machine's
+// own), --repeats=N (best of N per search; default 3 for the small case, 1 for the large ones),
+// --threads=N (default 2).
 // Figures are wall-clock on a shared machine: compare the ratios of one run, not absolute seconds.
 
 import { spawnSync } from 'node:child_process';
@@ -18,7 +25,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { native } from '../lib/native.js';
+import { CPU_ISA_LEVELS, type CpuIsaLevel, native } from '../lib/native.js';
+import { ensurePeerPackages } from './peer-packages.js';
 
 const K = 11;
 const SEED = 0;
@@ -28,6 +36,13 @@ const CASES = [
   { name: 'N=50000 d=512', n: 50000, d: 512, small: false },
 ];
 const MIB = 1 << 20;
+// OpenBLAS's kernel for the sgemm limit of each level (its CPU names; Nehalem = SSE4.2, no FMA).
+const OPENBLAS_CORE: Record<CpuIsaLevel, string> = {
+  portable: 'Nehalem',
+  avx2: 'Haswell',
+  avx512: 'SkylakeX',
+  avx512_bf16: 'Cooperlake',
+};
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const outDir = `${root}bench/out`;
@@ -63,7 +78,7 @@ function randomRows(n: number, d: number, seed: number): Float32Array {
 
 /** Child mode: one of our searches, reported as JSON on stdout. */
 async function childOurs(args: string[]): Promise<void> {
-  const [path, n, d, k, repeats, threads, outPath] = args;
+  const [path, n, d, k, repeats, threads, outPath] = args; // the level: EOS_MAX_ISA
   const bytes = readFileSync(path);
   const x = new Float32Array(bytes.buffer, bytes.byteOffset, Number(n) * Number(d));
   const rssBefore = process.memoryUsage().rss;
@@ -117,6 +132,30 @@ function option(name: string, fallback: string): string {
   return arg ? arg.slice(name.length + 3) : fallback;
 }
 
+/** The levels --isa asks for, highest first; only levels this CPU has. */
+function levelsToRun(detected: CpuIsaLevel): CpuIsaLevel[] {
+  const machine = CPU_ISA_LEVELS.slice(0, CPU_ISA_LEVELS.indexOf(detected) + 1);
+  const want = option('isa', detected);
+  if (want === 'all') return machine.filter((l) => l !== 'portable').reverse();
+  if (!machine.includes(want as CpuIsaLevel)) {
+    throw new RangeError(
+      `--isa: expected all or one of ${machine.join(', ')} (this CPU: ${detected}), got '${want}'`,
+    );
+  }
+  return [want as CpuIsaLevel];
+}
+
+/** numpy's sgemm GFLOP/s with OpenBLAS's kernel of the level, or null when it cannot run. */
+function sgemmRate(level: CpuIsaLevel, threads: number, peerEnv: NodeJS.ProcessEnv): number | null {
+  const env = { ...peerEnv, OPENBLAS_CORETYPE: OPENBLAS_CORE[level] };
+  const child = spawnSync('/usr/bin/python3', [`${root}bench/peers/sgemm_rate.py`, String(threads)], {
+    env,
+    encoding: 'utf8',
+  });
+  if (child.status !== 0) return null;
+  return Number(JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}').gflops) || null;
+}
+
 async function main(): Promise<void> {
   const oursAt = process.argv.indexOf('--ours');
   if (oursAt >= 0) return childOurs(process.argv.slice(oursAt + 1));
@@ -131,8 +170,13 @@ async function main(): Promise<void> {
     throw new RangeError('--repeats: expected an integer >= 1');
   }
 
+  ensurePeerPackages(['faiss', 'sklearn', 'numpy']);
+  const detected = native().info().cpuIsaDetected;
+  const levels = levelsToRun(detected);
   const peerEnv = { ...process.env };
   delete peerEnv.OPENBLAS_CORETYPE;
+  const sgemm: Partial<Record<CpuIsaLevel, number | null>> = {};
+  for (const level of levels) sgemm[level] = sgemmRate(level, threads, peerEnv);
   const script = `${root}bench/peers/knn_peers.py`;
   const self = fileURLToPath(import.meta.url);
   const tmp = mkdtempSync(join(os.tmpdir(), 'eos-knn-bench-'));
@@ -144,12 +188,6 @@ async function main(): Promise<void> {
       const data = join(tmp, 'x.f32');
       writeFileSync(data, randomRows(c.n, c.d, SEED));
       const common = [data, String(c.n), String(c.d), String(K), String(repeats), String(threads)];
-      console.log(`${c.name}: ours...`);
-      const ours = spawnJson(
-        process.execPath,
-        [self, '--ours', ...common, join(tmp, 'ours.i32')],
-        process.env,
-      );
       const peers: Record<string, Outcome> = {};
       for (const peer of ['faiss', 'sklearn']) {
         console.log(`${c.name}: ${peer}...`);
@@ -159,9 +197,7 @@ async function main(): Promise<void> {
           peerEnv,
         );
       }
-
       const flops = 2 * c.n * c.n * c.d;
-      const oursIdx = readIndices(join(tmp, 'ours.i32'));
       const summary = (r: Outcome) =>
         'error' in r
           ? r
@@ -171,13 +207,56 @@ async function main(): Promise<void> {
               extraMiB: (r.peakRss - r.rssBefore) / MIB,
               peakMiB: r.peakRss / MIB,
             };
-      const ratios: Record<string, number | null> = {};
-      const agree: Record<string, number | null> = {};
-      for (const peer of ['faiss', 'sklearn']) {
-        const p = peers[peer];
-        ratios[peer] = 'error' in ours || 'error' in p ? null : p.seconds / ours.seconds;
-        const peerIdx = readIndices(join(tmp, `${peer}.i32`));
-        agree[peer] = oursIdx && peerIdx && !('error' in p) ? agreement(oursIdx, peerIdx, K) : null;
+      const perLevel: Record<string, unknown> = {};
+      for (const level of levels) {
+        console.log(`${c.name}: ours at ${level}...`);
+        const ours = spawnJson(process.execPath, [self, '--ours', ...common, join(tmp, 'ours.i32')], {
+          ...process.env,
+          EOS_MAX_ISA: level,
+        });
+        const oursIdx = readIndices(join(tmp, 'ours.i32'));
+        const ratios: Record<string, number | null> = {};
+        const agree: Record<string, number | null> = {};
+        for (const peer of ['faiss', 'sklearn']) {
+          const p = peers[peer];
+          ratios[peer] = 'error' in ours || 'error' in p ? null : p.seconds / ours.seconds;
+          const peerIdx = readIndices(join(tmp, `${peer}.i32`));
+          agree[peer] = oursIdx && peerIdx && !('error' in p) ? agreement(oursIdx, peerIdx, K) : null;
+        }
+        // Our own arithmetic: N^2 / 2 pairs x 2d FLOP, against the sgemm rate of the level.
+        const limit = sgemm[level] ?? null;
+        const fraction = 'error' in ours || limit === null ? null : flops / 2 / ours.seconds / 1e9 / limit;
+        perLevel[level] = {
+          ours: summary(ours),
+          ratios,
+          sameNeighbourSets: agree,
+          sgemmGflops: limit,
+          fractionOfSgemm: fraction,
+        };
+        const sec = (r: Outcome) => ('error' in r ? 'error' : r.seconds.toFixed(3));
+        const gf = (r: Outcome) => ('error' in r ? '-' : (flops / r.seconds / 1e9).toFixed(1));
+        const mem = (r: Outcome) => ('error' in r ? '-' : `${((r.peakRss - r.rssBefore) / MIB).toFixed(0)}`);
+        const x = (v: number | null) => (v === null ? '-' : `${v.toFixed(1)}x`);
+        table.push([
+          c.name,
+          level,
+          'error' in ours ? '-' : (ours.kernel ?? '-'),
+          sec(ours),
+          sec(peers.faiss),
+          sec(peers.sklearn),
+          x(ratios.faiss),
+          x(ratios.sklearn),
+          gf(ours),
+          gf(peers.faiss),
+          gf(peers.sklearn),
+          fraction === null ? '-' : `${(100 * fraction).toFixed(0)}%`,
+          `${mem(ours)}/${mem(peers.faiss)}/${mem(peers.sklearn)}`,
+          agree.faiss === null ? '-' : `${(100 * agree.faiss).toFixed(2)}%`,
+        ]);
+        if ('error' in ours) console.log(`  ours at ${level} failed: ${ours.error}`);
+      }
+      for (const [name, r] of Object.entries(peers)) {
+        if ('error' in r) console.log(`  ${name} failed: ${r.error}`);
       }
       report[c.name] = {
         n: c.n,
@@ -185,32 +264,10 @@ async function main(): Promise<void> {
         k: K,
         repeats,
         inputMiB: (c.n * c.d * 4) / MIB,
-        ours: summary(ours),
         faiss: summary(peers.faiss),
         sklearn: summary(peers.sklearn),
-        ratios,
-        sameNeighbourSets: agree,
+        levels: perLevel,
       };
-      const sec = (r: Outcome) => ('error' in r ? 'error' : r.seconds.toFixed(3));
-      const gf = (r: Outcome) => ('error' in r ? '-' : (flops / r.seconds / 1e9).toFixed(1));
-      const mem = (r: Outcome) => ('error' in r ? '-' : `${((r.peakRss - r.rssBefore) / MIB).toFixed(0)}`);
-      const x = (v: number | null) => (v === null ? '-' : `${v.toFixed(1)}x`);
-      table.push([
-        c.name,
-        sec(ours),
-        sec(peers.faiss),
-        sec(peers.sklearn),
-        gf(ours),
-        gf(peers.faiss),
-        gf(peers.sklearn),
-        x(ratios.faiss),
-        x(ratios.sklearn),
-        `${mem(ours)}/${mem(peers.faiss)}/${mem(peers.sklearn)}`,
-        agree.faiss === null ? '-' : `${(100 * agree.faiss).toFixed(2)}%`,
-      ]);
-      for (const [name, r] of Object.entries({ ours, ...peers })) {
-        if ('error' in r) console.log(`  ${name} failed: ${r.error}`);
-      }
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -218,14 +275,17 @@ async function main(): Promise<void> {
 
   const header = [
     'case',
+    'isa',
+    'kernel',
     'ours s',
     'faiss s',
     'sklearn s',
+    'faiss/ours',
+    'skl/ours',
     'ours GF/s',
     'faiss GF/s',
     'skl GF/s',
-    'faiss/ours',
-    'skl/ours',
+    'of sgemm',
     'extra MiB o/f/s',
     'same as faiss',
   ];
@@ -233,7 +293,10 @@ async function main(): Promise<void> {
   const line = (row: string[]) =>
     row.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
   console.log(
-    `\nexact self-kNN, k = ${K}, ${threads} threads; GF/s = 2 N^2 d / seconds; extra = peak RSS - RSS with the input loaded`,
+    `\nexact self-kNN, k = ${K}, ${threads} threads, ${os.cpus()[0]?.model ?? 'unknown CPU'} (ISA ${detected}); ` +
+      'GF/s = 2 N^2 d / seconds; of sgemm = our N^2 d FLOP/s over numpy sgemm at the level ' +
+      `(${levels.map((l) => `${l} ${sgemm[l]?.toFixed(0) ?? '?'} GF/s`).join(', ')}); ` +
+      'extra = peak RSS - RSS with the input loaded',
   );
   console.log(line(header));
   for (const row of table) console.log(line(row));
@@ -241,8 +304,14 @@ async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   const file = {
     date: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version },
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model ?? 'unknown',
+      isa: detected,
+      node: process.version,
+    },
     threads,
+    sgemmGflops: sgemm,
     cases: report,
   };
   writeFileSync(`${outDir}/knn.json`, `${JSON.stringify(file, null, 2)}\n`);

@@ -1,9 +1,21 @@
 // Exact k-NN (native/knn): equality with a float64 brute force written here in TypeScript, on both builds
-// (cmake-js: the AVX-512 kernel where the CPU has it; node-gyp: the portable kernel), plus argument checks.
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+// (cmake-js and node-gyp) at every ISA level the CPU has (options.maxIsa; EOS_MAX_ISA in child
+// processes), that stats.kernel names the level that ran, that the ISA-specific object files define no
+// weak symbols, plus argument checks.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import test from 'ava';
-import { type KnnSearchOptions, loadNative, type NativeAddon, native, packageRoot } from '../lib/native.js';
+import {
+  CPU_ISA_LEVELS,
+  type CpuIsaLevel,
+  type KnnSearchOptions,
+  loadNative,
+  type NativeAddon,
+  native,
+  nativePath,
+  packageRoot,
+} from '../lib/native.js';
 import { kNearest, kNearestSync } from '../lib/resample/knn.js';
 
 /** Seeded uniform [0, 1) numbers (mulberry32). */
@@ -80,15 +92,44 @@ function firstDifference(
   return null;
 }
 
-// Each variant runs every case: the cmake-js build with its first pass as chosen for this CPU (bf16 where
-// AVX512-BF16 exists), the same build in float32 only, and the portable node-gyp build.
+/** The kernel a search capped at `level` runs (bf16 only at avx512_bf16, when allowed and d <= 1024). */
+function kernelOf(level: CpuIsaLevel, bf16 = true, d = 1): string {
+  if (level === 'avx512_bf16') return bf16 && d <= 1024 ? 'avx512bf16' : 'avx512';
+  return level;
+}
+
+/** The highest level this CPU (capped by EOS_MAX_ISA) runs, read from what an uncapped search reports. */
+function topLevel(addon: NativeAddon): CpuIsaLevel {
+  const kernel = addon.knnSearchSync(new Float32Array(8), null, 2, 1).stats.kernel;
+  const level = CPU_ISA_LEVELS.find((l) => kernelOf(l) === kernel);
+  if (level === undefined) throw new Error(`unknown kernel '${kernel}'`);
+  return level;
+}
+
+/** Every level from portable up to the top one. */
+function levelsOf(addon: NativeAddon): CpuIsaLevel[] {
+  return CPU_ISA_LEVELS.slice(0, CPU_ISA_LEVELS.indexOf(topLevel(addon)) + 1);
+}
+
+// Each variant runs every case: the cmake-js build at every ISA level this CPU has (bf16 where AVX512-BF16
+// exists), its top level in float32 only, and the node-gyp build at its top level and portable.
 const builds: { name: string; addon: () => NativeAddon; options: KnnSearchOptions }[] = [
-  { name: 'cmake-js', addon: native, options: {} },
+  ...levelsOf(native()).map((level) => ({
+    name: `cmake-js ${level}`,
+    addon: native,
+    options: { maxIsa: level },
+  })),
   { name: 'cmake-js float32', addon: native, options: { bf16: false } },
 ];
-const gypPath = resolve(packageRoot, 'build/Release/eos_native.node');
-if (existsSync(gypPath))
-  builds.push({ name: 'node-gyp', addon: () => loadNative([gypPath]).addon, options: {} });
+// EOS_GYP_NATIVE_PATH: a node-gyp build elsewhere (node-gyp always builds into ./build/Release).
+const gypPath = resolve(
+  process.env.EOS_GYP_NATIVE_PATH ?? resolve(packageRoot, 'build/Release/eos_native.node'),
+);
+if (existsSync(gypPath)) {
+  const gyp = () => loadNative([gypPath]).addon;
+  builds.push({ name: 'node-gyp', addon: gyp, options: {} });
+  builds.push({ name: 'node-gyp portable', addon: gyp, options: { maxIsa: 'portable' } });
+}
 
 interface Case {
   name: string;
@@ -209,6 +250,8 @@ for (const build of builds) {
         .knnSearchSync(c.x, c.base ?? null, c.d, c.k, { ...c.options, ...build.options });
       const want = reference(c.x, c.base ?? null, c.d, c.k, c.options?.excludeSelf);
       t.is(firstDifference(got, want, c.k), null);
+      const level = build.options.maxIsa;
+      if (level !== undefined) t.is(got.stats.kernel, kernelOf(level, build.options.bf16 ?? true, c.d));
     });
   }
 
@@ -271,6 +314,63 @@ for (const build of builds) {
     }
   });
 }
+
+test('every ISA level gives the same answer on a larger self-search, and stats.kernel names it', (t) => {
+  // Several blocks per side (pair-once scheduling across threads), odd d, ties from rounding to 1/8.
+  const d = 37;
+  const x = Float32Array.from(normals(2500 * d, 42), (v) => Math.round(v * 8) / 8);
+  const levels = levelsOf(native());
+  const first = native().knnSearchSync(x, null, d, 9, { excludeSelf: true, maxIsa: levels[0] });
+  for (const level of levels) {
+    for (const threads of [1, 2]) {
+      const got = native().knnSearchSync(x, null, d, 9, { excludeSelf: true, threads, maxIsa: level });
+      t.is(got.stats.kernel, kernelOf(level, true, d));
+      t.is(firstDifference(got, first, 9), null, `${level}, ${threads} threads`);
+    }
+  }
+});
+
+test('EOS_MAX_ISA caps the kernels of a process, below any options.maxIsa', (t) => {
+  const top = native().info().cpuIsaDetected; // the child's EOS_MAX_ISA replaces this process's cap
+  const script =
+    `import { native } from ${JSON.stringify(resolve(packageRoot, 'dist/lib/native.js'))};` +
+    `const x = new Float32Array(64 * 5).map((_, i) => Math.sin(i));` +
+    `process.stdout.write(native().knnSearchSync(x, null, 5, 3, { maxIsa: 'avx512_bf16' }).stats.kernel);`;
+  for (const level of CPU_ISA_LEVELS) {
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, EOS_NATIVE_PATH: nativePath(), EOS_MAX_ISA: level },
+      encoding: 'utf8',
+    });
+    t.is(child.status, 0, child.stderr);
+    const capped = CPU_ISA_LEVELS[Math.min(CPU_ISA_LEVELS.indexOf(level), CPU_ISA_LEVELS.indexOf(top))];
+    t.is(child.stdout, kernelOf(capped), `EOS_MAX_ISA=${level}`);
+  }
+});
+
+// An inline function or template instantiated in a file compiled for AVX2 or AVX-512 is a weak symbol,
+// and the linker may keep that copy for every caller: portable code would then die with an illegal
+// instruction on an older CPU. The kernels files keep everything local but their *_kernel_set() getters.
+test('the per-ISA kernel objects define no weak symbols, and no global one but their getters', (t) => {
+  const objectDirs = [
+    join(dirname(dirname(nativePath())), 'CMakeFiles/eos_core.dir/native/knn'), // cmake-js: <out>/Release/x.node
+  ];
+  if (existsSync(gypPath)) objectDirs.push(join(dirname(gypPath), 'obj.target/eos_native/native/knn'));
+  for (const dir of objectDirs) {
+    const objects = existsSync(dir) ? readdirSync(dir).filter((f) => /^kernels_.*\.o$/.test(f)) : [];
+    t.true(
+      objects.length >= 3,
+      `kernel object files expected in ${dir}, found ${objects.join(', ') || 'none'}`,
+    );
+    for (const object of objects) {
+      const nm = spawnSync('nm', ['-C', '--defined-only', join(dir, object)], { encoding: 'utf8' });
+      t.is(nm.status, 0, `nm ${object}: ${nm.stderr}`);
+      const bad = nm.stdout
+        .split('\n')
+        .filter((line) => / [WVu] /.test(line) || (/ [A-Z] /.test(line) && !/_kernel_set\(\)$/.test(line)));
+      t.deepEqual(bad, [], `${join(dir, object)} exports symbols other code may bind to`);
+    }
+  }
+});
 
 test('the self-search computes each pair once; a separate base is swept', (t) => {
   const x = normals(100 * 4, 26);
@@ -378,6 +478,14 @@ test('bad arguments throw named TypeErrors and RangeErrors', (t) => {
   t.throws(search(x, null, 4, 1, { tileCols: 1.5 }), {
     instanceOf: TypeError,
     message: /^options.tileCols must be an integer/,
+  });
+  t.throws(search(x, null, 4, 1, { maxIsa: 'sse4' }), {
+    instanceOf: RangeError,
+    message: /^options.maxIsa must be 'portable', 'avx2', 'avx512' or 'avx512_bf16', got 'sse4'/,
+  });
+  t.throws(search(x, null, 4, 1, { maxIsa: 2 }), {
+    instanceOf: TypeError,
+    message: /^options.maxIsa must be/,
   });
 });
 

@@ -1,8 +1,8 @@
 // `knnSearch` / `knnSearchSync`: exact k-nearest neighbours (native/knn), validated.
 //
 // JS: knnSearch(queries: Float32Array, base: Float32Array | null, d: number, k: number,
-//               options?: { excludeSelf?: false, threads?: 0, tileRows?: auto, tileCols?: auto, bf16?: true
-//               })
+//               options?: { excludeSelf?: false, threads?: 0, tileRows?: auto, tileCols?: auto, bf16?: true,
+//                           maxIsa?: 'portable' | 'avx2' | 'avx512' | 'avx512_bf16' (no cap) })
 //       -> Promise<{ indices: Int32Array, distances: Float32Array, stats }>   (nq x k, nearest first)
 //     knnSearchSync(...same arguments) -> { indices, distances, stats }
 // base null (or undefined) searches the queries among themselves. The promise form runs in an AsyncWorker
@@ -16,6 +16,7 @@
 
 #include "addon/args.h"
 #include "addon/exports.h"
+#include "core/cpu_level.h"
 #include "knn/knn.h"
 
 namespace eos::addon {
@@ -25,6 +26,18 @@ constexpr int64_t kMaxDim = 1 << 16;
 constexpr int64_t kMaxRows = INT32_MAX - 1;      // indices are int32
 constexpr int64_t kMaxOutput = (1LL << 31) - 1;  // nq * k elements per output array
 constexpr int64_t kMaxTile = 1 << 20;
+
+// options.maxIsa: the highest ISA level the search's own kernels may use (the CPU and EOS_MAX_ISA cap it
+// further). The names are EOS_MAX_ISA's.
+CpuLevel max_isa_arg(const Napi::Value& v) {
+  const char* expected = "options.maxIsa must be 'portable', 'avx2', 'avx512' or 'avx512_bf16'";
+  if (!v.IsString()) throw_type(v.Env(), expected);
+  const std::string name = v.As<Napi::String>().Utf8Value();
+  for (CpuLevel level : {CpuLevel::kPortable, CpuLevel::kAvx2, CpuLevel::kAvx512, CpuLevel::kAvx512Bf16}) {
+    if (name == cpu_level_name(level)) return level;
+  }
+  throw_range(v.Env(), std::string(expected) + ", got '" + name + "'");
+}
 
 struct KnnJob {
   const float* queries = nullptr;
@@ -129,6 +142,8 @@ KnnJob parse(const Napi::CallbackInfo& info, Napi::TypedArrayOf<float>* queries,
       threads.IsUndefined() ? 0 : static_cast<int>(integer_arg(threads, "options.threads", 0, 1024));
   job.tiling.tile_rows = rows.IsUndefined() ? 0 : integer_arg(rows, "options.tileRows", 1, kMaxTile);
   job.tiling.tile_cols = cols.IsUndefined() ? 0 : integer_arg(cols, "options.tileCols", 1, kMaxTile);
+  const Napi::Value max_isa = option(options, "maxIsa");
+  if (!max_isa.IsUndefined()) job.tiling.max_level = max_isa_arg(max_isa);
   return job;
 }
 

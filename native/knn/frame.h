@@ -147,9 +147,9 @@ inline RowStats row_stats(const float* x, int64_t n, int64_t d, const Frame& f, 
 
 // Packs `count` rows, row r being x + rows(r) * d, into ceil(count / P) feature-major panels of float32
 // words, out[p][t][P] = x'_t of row p * P + j; rows past `count` are zeros. Their norms go to pnorm
-// (NaN past count).
-template <int P, typename Rows>
-void pack_f32(const float* x, int64_t d, Rows rows, int64_t count, const Frame& f, const float* norms,
+// (NaN past count). P is the kernel's tile side (MR or NR), known at run time.
+template <typename Rows>
+void pack_f32(const float* x, int64_t d, Rows rows, int64_t count, int P, const Frame& f, const float* norms,
               float* out, float* pnorm) {
   for (int64_t r = 0; r < (count + P - 1) / P * P; ++r) {
     float* o = out + (r / P) * d * P + r % P;
@@ -178,8 +178,8 @@ inline void bf16_pairs(const float* row, int64_t d, const Frame& f, uint32_t* wo
 
 // Rows packed in bf16 pairs: out[p][t2][P] = bf16_pairs(row p * P + j)[t2]. `words` is scratch for
 // ceil(d / 2) words.
-template <int P, typename Rows>
-void pack_bf16(const float* x, int64_t d, Rows rows, int64_t count, const Frame& f, const float* norms,
+template <typename Rows>
+void pack_bf16(const float* x, int64_t d, Rows rows, int64_t count, int P, const Frame& f, const float* norms,
                uint32_t* out, float* pnorm, uint32_t* words) {
   const int64_t pairs = (d + 1) / 2;
   for (int64_t r = 0; r < (count + P - 1) / P * P; ++r) {

@@ -1,7 +1,7 @@
 // Exact k-NN search: a low-precision candidate pass, an exact re-ranking, a certificate (see knn.h).
 //
 // Legend: nq queries, nb base rows, d features, k neighbours; cap = k + m candidates kept per query;
-// MR x NR = the micro-kernel's register tile (distance_tile.h); x' = a row in the frame (frame.h),
+// MR x NR = the micro-kernel's register tile (kernel_set.h); x' = a row in the frame (frame.h),
 // x^ = x' rounded to bfloat16; u = 2^-24.
 //
 // 1. Candidate pass. Query tiles x base tiles are packed into feature-major panels and swept by the
@@ -34,8 +34,9 @@
 #include <limits>
 #include <vector>
 
-#include "knn/distance_tile.h"
+#include "core/cpu_level.h"
 #include "knn/frame.h"
+#include "knn/kernel_set.h"
 #include "knn/pair_queue.h"
 #include "knn/topk.h"
 
@@ -47,10 +48,11 @@ using knn_detail::CandidateKey;
 using knn_detail::CandidateLists;
 using knn_detail::ExactTopK;
 using knn_detail::Frame;
+using knn_detail::KernelSet;
 using knn_detail::key_dist;
 using knn_detail::key_index;
-using knn_detail::kMR;
-using knn_detail::kNR;
+using knn_detail::kMaxMR;
+using knn_detail::kMaxNR;
 using knn_detail::RowStats;
 
 // (double(a) - double(b))^2, rounded on its own: the barrier keeps the compiler from fusing the product
@@ -96,6 +98,7 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr int64_t kListBudget = 48LL << 20;  // bytes of candidate lists the self-search may keep for all rows
 constexpr int64_t kMaxBlocks = 4096;  // bounds the pair queue (8M pairs) whatever tile size is asked for
 constexpr double kU = 0x1p-24;
+constexpr int64_t kL2Panels = 256 << 10;  // bytes of packed row panels a self-search pass keeps in L2
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -127,6 +130,7 @@ struct Problem {
   Frame frame;
   RowStats qs, bs;  // bs unused in self-search (qs serves both)
   bool self;
+  const KernelSet* ks;  // the micro-kernels of the ISA level chosen for this search
   int64_t qrow(int64_t r) const { return qrows == nullptr ? r : qrows[r]; }
   const RowStats& base_stats() const { return self ? qs : bs; }
 };
@@ -137,35 +141,35 @@ struct Pass;
 template <>
 struct Pass<false> {
   using Word = float;
-  static constexpr const char* kName = knn_detail::kKernelName;
+  static const char* name(const KernelSet& ks) { return ks.name; }
   static int64_t depth(int64_t d) { return d; }
   static const float* norms(const RowStats& s) { return s.norm.data(); }
-  template <int P, typename Rows>
-  static void pack(const Problem& pb, const float* x, Rows rows, int64_t count, const float* norms, Word* out,
-                   float* pnorm, uint32_t*) {
-    knn_detail::pack_f32<P>(x, pb.d, rows, count, pb.frame, norms, out, pnorm);
+  template <typename Rows>
+  static void pack(const Problem& pb, const float* x, Rows rows, int64_t count, int panel, const float* norms,
+                   Word* out, float* pnorm, uint32_t*) {
+    knn_detail::pack_f32(x, pb.d, rows, count, panel, pb.frame, norms, out, pnorm);
   }
   template <bool kCols>
-  static bool tile(const Word* a, const Word* b, int64_t depth, const float* na, const float* nb,
-                   const float* tr, const float* tc, float* out, uint32_t* hits) {
-    return knn_detail::distance_tile<kCols>(a, b, depth, na, nb, tr, tc, out, hits);
+  static bool tile(const KernelSet& ks, const Word* a, const Word* b, int64_t depth, const float* na,
+                   const float* nb, const float* tr, const float* tc, float* out, uint32_t* hits) {
+    return (kCols ? ks.f32_both : ks.f32_rows)(a, b, depth, na, nb, tr, tc, out, hits);
   }
 };
 template <>
 struct Pass<true> {
   using Word = uint32_t;
-  static constexpr const char* kName = "avx512bf16";
+  static const char* name(const KernelSet& ks) { return ks.bf16_name; }
   static int64_t depth(int64_t d) { return (d + 1) / 2; }
   static const float* norms(const RowStats& s) { return s.norm_bf.data(); }
-  template <int P, typename Rows>
-  static void pack(const Problem& pb, const float* x, Rows rows, int64_t count, const float* norms, Word* out,
-                   float* pnorm, uint32_t* words) {
-    knn_detail::pack_bf16<P>(x, pb.d, rows, count, pb.frame, norms, out, pnorm, words);
+  template <typename Rows>
+  static void pack(const Problem& pb, const float* x, Rows rows, int64_t count, int panel, const float* norms,
+                   Word* out, float* pnorm, uint32_t* words) {
+    knn_detail::pack_bf16(x, pb.d, rows, count, panel, pb.frame, norms, out, pnorm, words);
   }
   template <bool kCols>
-  static bool tile(const Word* a, const Word* b, int64_t depth, const float* na, const float* nb,
-                   const float* tr, const float* tc, float* out, uint32_t* hits) {
-    return knn_detail::distance_tile_bf16<kCols>(a, b, depth, na, nb, tr, tc, out, hits);
+  static bool tile(const KernelSet& ks, const Word* a, const Word* b, int64_t depth, const float* na,
+                   const float* nb, const float* tr, const float* tc, float* out, uint32_t* hits) {
+    return (kCols ? ks.bf16_both : ks.bf16_rows)(a, b, depth, na, nb, tr, tc, out, hits);
   }
 };
 
@@ -177,64 +181,76 @@ struct Workspace {
   std::vector<float> na, nbn;   // their norms
   std::vector<float> tile;      // one MR x NR distance tile
   std::vector<uint32_t> words;  // one row being packed
-  uint32_t hits[kMR] = {};
-  float tr_scratch[kMR] = {}, tc_scratch[kNR] = {};
-  Workspace(int64_t rows, int64_t cols, int64_t depth)
-      : pa(round_up(rows, kMR) * depth),
-        pbk(round_up(cols, kNR) * depth),
-        na(round_up(rows, kMR)),
-        nbn(round_up(cols, kNR)),
-        tile(kMR * kNR),
+  uint32_t hits[kMaxMR] = {};
+  float tr_scratch[kMaxMR] = {}, tc_scratch[kMaxNR] = {};
+  Workspace(const KernelSet& ks, int64_t rows, int64_t cols, int64_t depth)
+      : pa(round_up(rows, ks.mr) * depth),
+        pbk(round_up(cols, ks.nr) * depth),
+        na(round_up(rows, ks.mr)),
+        nbn(round_up(cols, ks.nr)),
+        tile(ks.mr * ks.nr),
         words(depth) {}
 };
 
 // Thresholds of rows [r0, r0 + count) for a tile of P rows: the live array when the tile is whole, else a
 // copy padded with +inf (a stale copy only lets more tiles through to the exact check).
-template <int P>
-const float* thresholds(const float* thr, int64_t r0, int64_t count, float* scratch) {
-  if (count >= P) return thr + r0;
-  for (int j = 0; j < P; ++j) scratch[j] = j < count ? thr[r0 + j] : kInf;
+const float* thresholds(const float* thr, int64_t r0, int64_t count, int side, float* scratch) {
+  if (count >= side) return thr + r0;
+  for (int j = 0; j < side; ++j) scratch[j] = j < count ? thr[r0 + j] : kInf;
   return scratch;
 }
 
-// Self-search, one block pair: rows [i0, i0 + ni) against rows [j0, j0 + nj). Off the diagonal (i0 < j0)
-// each distance is offered to both rows' lists; on it (i0 == j0) the full square is computed, rows only.
+// Self-search, one block pair: rows [i0, i0 + ni) against rows [j0, j0 + nj); each distance is offered to
+// both rows' lists. On the diagonal (i0 == j0) a pair {i, j} is taken from the tile holding row min(i, j)
+// and column max(i, j): tiles wholly below the diagonal are skipped, and a tile that straddles it offers
+// only its pairs with i <= j (i == j once, to row i, when the row may be its own neighbour).
 template <bool kBf16>
 void block_pair(const Problem& pb, int64_t i0, int64_t ni, int64_t j0, int64_t nj,
                 Workspace<typename Pass<kBf16>::Word>& w, CandidateLists& lists) {
   using P = Pass<kBf16>;
+  const KernelSet& ks = *pb.ks;
+  const int mr = ks.mr, nr = ks.nr;
   const int64_t depth = P::depth(pb.d);
   const bool diagonal = i0 == j0;
   float* thr = lists.thresholds();
   const float* norms = P::norms(pb.qs);
   auto block_i = [i0](int64_t r) { return i0 + r; };
   auto block_j = [j0](int64_t r) { return j0 + r; };
-  P::template pack<kMR>(pb, pb.q, block_i, ni, norms, w.pa.data(), w.na.data(), w.words.data());
-  P::template pack<kNR>(pb, pb.q, block_j, nj, norms, w.pbk.data(), w.nbn.data(), w.words.data());
-  for (int64_t cp = 0; cp < ceil_div(nj, kNR); ++cp) {
-    const int64_t c0 = j0 + cp * kNR, cn = std::min<int64_t>(kNR, j0 + nj - c0);
-    const auto* b = w.pbk.data() + cp * kNR * depth;
-    const float* nb = w.nbn.data() + cp * kNR;
-    for (int64_t rp = 0; rp < ceil_div(ni, kMR); ++rp) {
-      const int64_t r0 = i0 + rp * kMR, rn = std::min<int64_t>(kMR, i0 + ni - r0);
-      const auto* a = w.pa.data() + rp * kMR * depth;
-      const float* na = w.na.data() + rp * kMR;
-      const float* tr = thresholds<kMR>(thr, r0, rn, w.tr_scratch);
-      const bool hit =
-          diagonal
-              ? P::template tile<false>(a, b, depth, na, nb, tr, nullptr, w.tile.data(), w.hits)
-              : P::template tile<true>(a, b, depth, na, nb, tr, thresholds<kNR>(thr, c0, cn, w.tc_scratch),
-                                       w.tile.data(), w.hits);
-      if (!hit) continue;
-      for (int64_t r = 0; r < rn; ++r) {
-        const int64_t i = r0 + r;
-        for (uint32_t m = w.hits[r]; m != 0; m &= m - 1) {  // flagged pairs only (padding never is)
-          const int64_t c = lowest_bit(m);
-          const int64_t j = c0 + c;
-          const float dist = w.tile[r * kNR + c];
-          if (diagonal && pb.exclude_self && i == j) continue;
-          if (dist <= thr[i]) lists.offer(i, dist, static_cast<int32_t>(j));
-          if (!diagonal && dist <= thr[j]) lists.offer(j, dist, static_cast<int32_t>(i));
+  P::pack(pb, pb.q, block_i, ni, mr, norms, w.pa.data(), w.na.data(), w.words.data());
+  P::pack(pb, pb.q, block_j, nj, nr, norms, w.pbk.data(), w.nbn.data(), w.words.data());
+  // Row panels in groups that stay in L2 while every column panel passes them: a tile then reads its row
+  // panel from L2 and only the column panel, once per group, from L3 (at d = 512 the whole row block
+  // streamed from L3 for every column panel and held the kernel at half its speed).
+  const int64_t row_panels = ceil_div(ni, mr);
+  const int64_t group =
+      std::max<int64_t>(1, kL2Panels / (mr * depth * static_cast<int64_t>(sizeof(*w.pa.data()))));
+  for (int64_t g0 = 0; g0 < row_panels; g0 += group) {
+    for (int64_t cp = 0; cp < ceil_div(nj, nr); ++cp) {
+      const int64_t c0 = j0 + cp * nr, cn = std::min<int64_t>(nr, j0 + nj - c0);
+      const auto* b = w.pbk.data() + cp * nr * depth;
+      const float* nb = w.nbn.data() + cp * nr;
+      for (int64_t rp = g0; rp < std::min(g0 + group, row_panels); ++rp) {
+        const int64_t r0 = i0 + rp * mr, rn = std::min<int64_t>(mr, i0 + ni - r0);
+        if (diagonal && c0 + cn <= r0) continue;  // every column below every row: the mirror tile has them
+        const bool straddles = diagonal && c0 < r0 + rn;
+        const auto* a = w.pa.data() + rp * mr * depth;
+        const float* na = w.na.data() + rp * mr;
+        const float* tr = thresholds(thr, r0, rn, mr, w.tr_scratch);
+        const float* tc = thresholds(thr, c0, cn, nr, w.tc_scratch);
+        if (!P::template tile<true>(ks, a, b, depth, na, nb, tr, tc, w.tile.data(), w.hits)) continue;
+        for (int64_t r = 0; r < rn; ++r) {
+          const int64_t i = r0 + r;
+          for (uint32_t m = w.hits[r]; m != 0; m &= m - 1) {  // flagged pairs only (padding never is)
+            const int64_t c = lowest_bit(m);
+            const int64_t j = c0 + c;
+            const float dist = w.tile[r * nr + c];
+            if (straddles && j <= i) {
+              if (j == i && !pb.exclude_self && dist <= thr[i]) lists.offer(i, dist, static_cast<int32_t>(i));
+              continue;
+            }
+            if (dist <= thr[i]) lists.offer(i, dist, static_cast<int32_t>(j));
+            if (dist <= thr[j]) lists.offer(j, dist, static_cast<int32_t>(i));
+          }
         }
       }
     }
@@ -247,33 +263,35 @@ template <bool kBf16>
 void query_tile(const Problem& pb, int64_t r0, int64_t nr, int64_t tile_cols,
                 Workspace<typename Pass<kBf16>::Word>& w, CandidateLists& lists) {
   using P = Pass<kBf16>;
+  const KernelSet& ks = *pb.ks;
+  const int mr = ks.mr, nr_tile = ks.nr;
   const int64_t depth = P::depth(pb.d);
   float* thr = lists.thresholds();
-  lists.reset(0, round_up(nr, kMR));
+  lists.reset(0, round_up(nr, mr));
   auto queries = [&pb, r0](int64_t r) { return pb.qrow(r0 + r); };
-  P::template pack<kMR>(pb, pb.q, queries, nr, P::norms(pb.qs), w.pa.data(), w.na.data(), w.words.data());
+  P::pack(pb, pb.q, queries, nr, mr, P::norms(pb.qs), w.pa.data(), w.na.data(), w.words.data());
   for (int64_t j0 = 0; j0 < pb.nb; j0 += tile_cols) {
     const int64_t nj = std::min(tile_cols, pb.nb - j0);
     auto tile_j = [j0](int64_t r) { return j0 + r; };
-    P::template pack<kNR>(pb, pb.b, tile_j, nj, P::norms(pb.base_stats()), w.pbk.data(), w.nbn.data(),
-                          w.words.data());
-    for (int64_t cp = 0; cp < ceil_div(nj, kNR); ++cp) {
-      const int64_t c0 = j0 + cp * kNR;
-      const auto* b = w.pbk.data() + cp * kNR * depth;
-      const float* nb = w.nbn.data() + cp * kNR;
-      for (int64_t rp = 0; rp < ceil_div(nr, kMR); ++rp) {
-        const int64_t rn = std::min<int64_t>(kMR, nr - rp * kMR);
-        if (!P::template tile<false>(w.pa.data() + rp * kMR * depth, b, depth, w.na.data() + rp * kMR, nb,
-                                     thr + rp * kMR, nullptr, w.tile.data(), w.hits)) {
+    P::pack(pb, pb.b, tile_j, nj, nr_tile, P::norms(pb.base_stats()), w.pbk.data(), w.nbn.data(),
+            w.words.data());
+    for (int64_t cp = 0; cp < ceil_div(nj, nr_tile); ++cp) {
+      const int64_t c0 = j0 + cp * nr_tile;
+      const auto* b = w.pbk.data() + cp * nr_tile * depth;
+      const float* nb = w.nbn.data() + cp * nr_tile;
+      for (int64_t rp = 0; rp < ceil_div(nr, mr); ++rp) {
+        const int64_t rn = std::min<int64_t>(mr, nr - rp * mr);
+        if (!P::template tile<false>(ks, w.pa.data() + rp * mr * depth, b, depth, w.na.data() + rp * mr, nb,
+                                     thr + rp * mr, nullptr, w.tile.data(), w.hits)) {
           continue;
         }
         for (int64_t r = 0; r < rn; ++r) {
-          const int64_t l = rp * kMR + r;
+          const int64_t l = rp * mr + r;
           const int64_t self = pb.exclude_self ? pb.qrow(r0 + l) : -1;
           for (uint32_t m = w.hits[r]; m != 0; m &= m - 1) {
             const int64_t c = lowest_bit(m);
             const int64_t j = c0 + c;
-            const float dist = w.tile[r * kNR + c];
+            const float dist = w.tile[r * nr_tile + c];
             if (j != self && dist <= thr[l]) lists.offer(l, dist, static_cast<int32_t>(j));
           }
         }
@@ -363,10 +381,12 @@ bool finish_query(const Problem& pb, int64_t r, const CandidateLists& lists, int
 
 int64_t auto_block(int64_t n, int64_t d, int threads, bool bf16) {
   // Large blocks: a pair packs 2 blocks (reading them from memory) for block^2 distances, so packing
-  // traffic falls as the block grows; measured best around 512 KiB of packed words per block, with enough
-  // block pairs left to keep every thread busy.
+  // traffic falls as the block grows. Up to 2 MiB of packed words per block (from L3, a 12-row panel at a
+  // time, while the current 32-row panel stays in L2) and at most 2112 rows, with enough block pairs left
+  // to keep every thread busy. (At d = 512, 2 MiB blocks of 1056 rows ran 1.5-2x faster than the 512 KiB
+  // blocks of 288 rows tried before: packing their rows from memory cost as much as the arithmetic.)
   const int64_t words = bf16 ? (d + 1) / 2 : d;
-  const int64_t block = std::clamp<int64_t>(round_up(131072 / words, 96), 96, 2112);
+  const int64_t block = std::clamp<int64_t>(round_up(524288 / words, 96), 96, 2112);
   const int64_t balanced = round_up(std::max<int64_t>(1, n / (8 * threads)), 96);
   return std::max<int64_t>(96, std::min(block, balanced));
 }
@@ -389,9 +409,9 @@ std::vector<int64_t> run_pass(const Problem& pb, bool symmetric, const KnnTiling
     const int64_t n = pb.nq;
     const int64_t asked = tiling.tile_rows > 0 ? tiling.tile_rows : auto_block(n, pb.d, threads, kBf16);
     const int64_t block = std::max(asked, ceil_div(n, kMaxBlocks));
-    CandidateLists lists(n, cap, 96);
+    CandidateLists lists(n, cap, 96, pb.ks->insert);
     BlockPairQueue queue(ceil_div(n, block));
-    std::vector<Workspace<Word>> ws(threads, Workspace<Word>(block, block, depth));
+    std::vector<Workspace<Word>> ws(threads, Workspace<Word>(*pb.ks, block, block, depth));
 #pragma omp parallel num_threads(threads)
     {
       Workspace<Word>& w = ws[omp_get_thread_num()];
@@ -405,13 +425,14 @@ std::vector<int64_t> run_pass(const Problem& pb, bool symmetric, const KnnTiling
 #pragma omp parallel for schedule(dynamic, 64) num_threads(threads)
     for (int64_t r = 0; r < n; ++r) done(r, lists, r, omp_get_thread_num());
   } else {
+    const int mr = pb.ks->mr, nr = pb.ks->nr;
     const int64_t tile_rows =
-        tiling.tile_rows > 0 ? tiling.tile_rows : std::clamp<int64_t>(round_up(16384 / depth, kMR), kMR, 480);
-    const int64_t tile_cols = tiling.tile_cols > 0
-                                  ? tiling.tile_cols
-                                  : std::clamp<int64_t>(round_up(65536 / depth, kNR), kNR, 2048);
-    std::vector<Workspace<Word>> ws(threads, Workspace<Word>(tile_rows, tile_cols, depth));
-    std::vector<CandidateLists> lists(threads, CandidateLists(round_up(tile_rows, kMR), cap, 0));
+        tiling.tile_rows > 0 ? tiling.tile_rows : std::clamp<int64_t>(round_up(16384 / depth, mr), mr, 480);
+    const int64_t tile_cols =
+        tiling.tile_cols > 0 ? tiling.tile_cols : std::clamp<int64_t>(round_up(65536 / depth, nr), nr, 2048);
+    std::vector<Workspace<Word>> ws(threads, Workspace<Word>(*pb.ks, tile_rows, tile_cols, depth));
+    std::vector<CandidateLists> lists(threads,
+                                      CandidateLists(round_up(tile_rows, mr), cap, 0, pb.ks->insert));
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int64_t r0 = 0; r0 < pb.nq; r0 += tile_rows) {
       const int t = omp_get_thread_num();
@@ -438,9 +459,11 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
     nb = nq;
   }
   const int threads = tiling.threads > 0 ? tiling.threads : omp_get_max_threads();
-  const bool bf16 = knn_detail::kHaveBf16 && tiling.bf16 && d <= kBf16MaxDim;
+  const CpuLevel machine = cpu_level();
+  const KernelSet& ks = knn_detail::kernel_set(tiling.max_level < machine ? tiling.max_level : machine);
+  const bool bf16 = ks.bf16_rows != nullptr && tiling.bf16 && d <= kBf16MaxDim;
 
-  Problem pb{queries, nq, nullptr, base, nb, d, k, exclude_self, {}, {}, {}, self};
+  Problem pb{queries, nq, nullptr, base, nb, d, k, exclude_self, {}, {}, {}, self, &ks};
   pb.frame = knn_detail::make_frame(queries, nq, base, nb, d, threads);
   pb.qs = knn_detail::row_stats(queries, nq, d, pb.frame, bf16, threads);
   if (!self) pb.bs = knn_detail::row_stats(base, nb, d, pb.frame, bf16, threads);
@@ -479,7 +502,7 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
     stats->float32_rows = float32_rows;
     stats->brute_force_rows = brute;
     stats->symmetric = symmetric;
-    stats->kernel = bf16 ? Pass<true>::kName : Pass<false>::kName;
+    stats->kernel = bf16 ? Pass<true>::name(ks) : Pass<false>::name(ks);
   }
 }
 

@@ -9,17 +9,20 @@
 //
 // How (see knn.cc): a GEMM-style pass computes |q|^2 + |b|^2 - 2 q.b tile by tile (centred and scaled by
 // powers of two first, so cancellation stays small), in bfloat16 where the CPU has AVX512-BF16 and in
-// float32 otherwise, and keeps the best k + m candidates per query; the candidates are then re-ranked with
-// the exact double distances, and a rounding-error bound certifies that no row outside them can beat the
-// k-th. A query whose certificate fails (rows tied or within rounding error at the k-th place) is redone
-// in float32 (after bf16), then by brute force. Self-search (queries are the base) computes every pair
-// once and offers it to both rows.
+// float32 otherwise, with micro-kernels chosen at run time for the CPU's ISA level (kernel_set.h:
+// AVX-512 + BF16, AVX-512, AVX2 + FMA or portable C++), and keeps the best k + m candidates per query;
+// the candidates are then re-ranked with the exact double distances, and a rounding-error bound certifies
+// that no row outside them can beat the k-th. A query whose certificate fails (rows tied or within
+// rounding error at the k-th place) is redone in float32 (after bf16), then by brute force. Self-search
+// (queries are the base) computes every pair once and offers it to both rows.
 //
 // Determinism: the answer is unique (a total order on (distance, index)), so it is bitwise the same for
-// any thread count and tile sizes.
+// any thread count, tile sizes and ISA level.
 #pragma once
 
 #include <cstdint>
+
+#include "core/cpu_level.h"
 
 namespace eos {
 
@@ -29,6 +32,10 @@ struct KnnTiling {
   int threads = 0;        // OpenMP threads; 0 = OpenMP's default
   bool symmetric = true;  // self-search may compute each pair once; false forces the query x base sweep
   bool bf16 = true;       // first pass in bfloat16 where the CPU has AVX512-BF16; false: float32 only
+  // The highest ISA level whose kernels this search may use; the search runs at the lower of this and
+  // cpu_level() (the CPU, capped by EOS_MAX_ISA). The default caps nothing. Lets one process test every
+  // level; the answer is the same at every level.
+  CpuLevel max_level = CpuLevel::kAvx512Bf16;
 };
 
 // What the search did, for tests and benchmarks.
@@ -37,7 +44,7 @@ struct KnnStats {
   int64_t float32_rows = 0;      // queries the bf16 pass could not certify, redone in float32
   int64_t brute_force_rows = 0;  // queries no pass could certify, solved by brute force
   bool symmetric = false;        // the self-search computed each pair once
-  const char* kernel = "";       // first-pass micro-kernel: "avx512bf16", "avx512" or "portable"
+  const char* kernel = "";       // first-pass kernel that ran: "avx512bf16", "avx512", "avx2", "portable"
 };
 
 // queries: [nq, d]; base: [nb, d], or nullptr for self-search (base = queries, nb = nq).

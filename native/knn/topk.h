@@ -11,9 +11,7 @@
 #include <limits>
 #include <vector>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "knn/kernel_set.h"
 
 namespace eos::knn_detail {
 
@@ -45,15 +43,17 @@ inline int32_t key_index(CandidateKey key) { return static_cast<int32_t>(static_
 
 // Candidate lists of the float pass: per row, the best `cap` keys offered so far, sorted ascending
 // (unused slots hold kEmptyKey, above every real key), and the row's threshold, the cap-th best distance
-// (+inf while the list is not full). An offer is inserted by shifting the worse keys up one slot (eight at
-// a time with AVX-512). A row among N candidates receives about cap * (1 + ln(N / cap)) insertions.
+// (+inf while the list is not full). An offer is inserted by shifting the worse keys up one slot, several
+// at a time by the ISA level's `insert` (kernel_set.h). A row among N candidates receives about
+// cap * (1 + ln(N / cap)) insertions.
 class CandidateLists {
  public:
   static constexpr CandidateKey kEmptyKey = ~CandidateKey{0};
 
   // `pad` extra thresholds (+inf) let a kernel read whole tiles of thresholds past the last row.
-  CandidateLists(int64_t rows, int64_t cap, int64_t pad)
-      : cap_(cap),
+  CandidateLists(int64_t rows, int64_t cap, int64_t pad, InsertKey insert)
+      : insert_(insert),
+        cap_(cap),
         stride_((cap + 7) / 8 * 8),
         keys_(rows * stride_, kEmptyKey),
         thr_(rows + pad, std::numeric_limits<float>::infinity()) {}
@@ -71,7 +71,7 @@ class CandidateLists {
     CandidateKey* e = keys_.data() + row * stride_;
     const CandidateKey key = candidate_key(dist, index);
     if (!(key < e[cap_ - 1])) return;
-    insert(e, key);
+    insert_(e, cap_, key);
     if (e[cap_ - 1] != kEmptyKey) thr_[row] = key_dist(e[cap_ - 1]);
   }
 
@@ -83,34 +83,7 @@ class CandidateLists {
   }
 
  private:
-  // Inserts key into the sorted slots [0, cap) (key < e[cap - 1]); the worst key falls out. Slots in
-  // [cap, stride) only ever hold keys worse than the cap-th, and are never read as candidates.
-  void insert(CandidateKey* e, CandidateKey key) const {
-#if defined(__AVX512F__)
-    const __m512i k = _mm512_set1_epi64(static_cast<long long>(key));
-    for (int64_t c = (cap_ - 1) / 8 * 8; c >= 0; c -= 8) {
-      const __m512i v = _mm512_loadu_si512(e + c);
-      const CandidateKey before = c > 0 ? e[c - 1] : 0;  // 0 is below every real key
-      // shifted = [before, v0, ..., v6]: what each slot holds if everything from it on moves up one.
-      // (The maskz form, all lanes on, avoids GCC 12's false "uninitialized" warning on the plain one.)
-      const __m512i shifted =
-          _mm512_maskz_alignr_epi64(0xFF, v, _mm512_set1_epi64(static_cast<long long>(before)), 7);
-      const __mmask8 move = _mm512_cmpgt_epu64_mask(v, k);             // slots whose key moves up
-      const __mmask8 from_left = _mm512_cmpgt_epu64_mask(shifted, k);  // ... and get their left neighbour
-      const __m512i incoming = _mm512_mask_blend_epi64(from_left, k, shifted);
-      _mm512_storeu_si512(e + c, _mm512_mask_blend_epi64(move, v, incoming));
-      if (before < key) break;  // the insertion point was in this chunk
-    }
-#else
-    int64_t slot = cap_ - 1;
-    while (slot > 0 && e[slot - 1] > key) {
-      e[slot] = e[slot - 1];
-      --slot;
-    }
-    e[slot] = key;
-#endif
-  }
-
+  InsertKey insert_;
   int64_t cap_, stride_;
   std::vector<CandidateKey> keys_;
   std::vector<float> thr_;
