@@ -100,8 +100,8 @@ constexpr int kMaxDraws = 4;
 // back to the caller, which decides whether a disagreement is a failure or an inconclusive draw.
 struct GradientOutcome {
   bool ok = true;
-  double worst = 0;          // largest (max err / max |ref|) over the gradient tensors
-  double relu_margin = 0;    // smallest |ReLU input| the reference saw in its training forward
+  double worst = 0;                   // largest (max err / max |ref|) over the gradient tensors
+  double relu_margin = 0;             // smallest |ReLU input| the reference saw in its training forward
   std::vector<std::string> failures;  // "gradient of NAME: max err .. vs max |ref| .."
 };
 
@@ -222,13 +222,12 @@ void run_case(const Case& c, uint64_t seed) {
             "worst relative error " + fmt(g.worst) + ", smallest |ReLU input| " + fmt(g.relu_margin));
       return;
     }
-    std::printf("note %s: gradients differ (worst relative error %s) with a ReLU input %s from 0: a kink, "
-                "not a verdict; redrawn\n",
-                at.c_str(), fmt(g.worst).c_str(), fmt(g.relu_margin).c_str());
+    std::printf(
+        "note %s: gradients differ (worst relative error %s) with a ReLU input %s from 0: a kink, "
+        "not a verdict; redrawn\n",
+        at.c_str(), fmt(g.worst).c_str(), fmt(g.relu_margin).c_str());
   }
 }
-
-
 
 EOS_TEST(dnnl_trunk_matches_ref) {
   const int saved = omp_get_max_threads();
@@ -264,7 +263,8 @@ EOS_TEST(dnnl_trunk_uses_jit_kernels) {
     if (judged) {
       check(refs.empty(), tag + ": every oneDNN primitive of the plan is a JIT kernel", refs);
     } else {
-      std::printf("note %s: reference implementations: %s\n", tag.c_str(), refs.empty() ? "none" : refs.c_str());
+      std::printf("note %s: reference implementations: %s\n", tag.c_str(),
+                  refs.empty() ? "none" : refs.c_str());
     }
   }
 }
