@@ -26,7 +26,6 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CPU_ISA_LEVELS, type CpuIsaLevel, native } from '../lib/native.js';
-import { ensurePeerPackages } from './peer-packages.js';
 
 const K = 11;
 const SEED = 0;
@@ -170,7 +169,6 @@ async function main(): Promise<void> {
     throw new RangeError('--repeats: expected an integer >= 1');
   }
 
-  ensurePeerPackages(['faiss', 'sklearn', 'numpy']);
   const detected = native().info().cpuIsaDetected;
   const levels = levelsToRun(detected);
   const peerEnv = { ...process.env };

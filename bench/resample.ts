@@ -11,7 +11,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ADASYN, EOS, type OverSampler, SMOTE, Xoshiro128 } from '../lib/resample/index.js';
-import { ensurePeerPackages } from './peer-packages.js';
 
 const CLASS_SIZES = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50];
 const DIM = 64;
@@ -90,7 +89,6 @@ function runPeers(xPath: string, yPath: string, repeats: number): PeerResults | 
 const ratio = (peer: number, ours: number) => Number((peer / ours).toFixed(2));
 
 async function main(): Promise<void> {
-  ensurePeerPackages(['imblearn']);
   const repeatsArg = process.argv.find((arg) => arg.startsWith('--repeats='));
   const repeats = repeatsArg ? Number(repeatsArg.slice('--repeats='.length)) : 3;
   if (!Number.isInteger(repeats) || repeats < 1) throw new RangeError('--repeats: expected an integer >= 1');

@@ -16,7 +16,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { CPU_ISA_LEVELS, type CpuIsaLevel, native } from '../lib/native.js';
-import { ensurePeerPackages } from './peer-packages.js';
 
 const THREADS = 2;
 const DEPTH = 32;
@@ -75,7 +74,6 @@ function json(cmd: string, args: string[], env: NodeJS.ProcessEnv): Record<strin
   return JSON.parse(line);
 }
 
-ensurePeerPackages(['pytorch', 'numpy']);
 const baseEnv = { ...process.env };
 const peerBase = { ...process.env };
 delete peerBase.OPENBLAS_CORETYPE;

@@ -2,7 +2,9 @@
 //   1. system packages (Debian/Ubuntu): installs the missing ones with apt-get when running as root, printing
 //      what it installs; otherwise stops with the exact command to run;
 //   2. npm packages: `npm ci` when node_modules does not match package-lock.json.
-// Set EOS_SKIP_SETUP=1 to skip both (e.g. on a machine prepared another way).
+// `--peers NAME,...` does step 1 for the Debian packages of the named benchmark peers as well (the bench:*
+// scripts pass theirs): the one list of every system package the project uses is this file.
+// Set EOS_SKIP_SETUP=1 to skip everything (e.g. on a machine prepared another way).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,13 @@ const SYSTEM_PACKAGES = [
   'ocl-icd-opencl-dev',
   'dataset-fashion-mnist',
 ];
+// Benchmark peers (bench/), never needed by the build, the tests or `npm start`.
+const PEER_PACKAGES = {
+  pytorch: ['python3-torch', 'python3-numpy'],
+  faiss: ['python3-faiss', 'python3-numpy'],
+  sklearn: ['python3-sklearn', 'python3-numpy'],
+  imblearn: ['python3-imblearn', 'python3-sklearn', 'python3-numpy'],
+};
 
 function run(cmd, args, env = process.env) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', env, cwd: root });
@@ -29,10 +38,10 @@ function run(cmd, args, env = process.env) {
   }
 }
 
-function missingSystemPackages() {
+function missingSystemPackages(packages) {
   // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format placeholders
   const format = '-f=${Package} ${Status}\\n';
-  const probe = spawnSync('dpkg-query', ['-W', format, ...SYSTEM_PACKAGES], {
+  const probe = spawnSync('dpkg-query', ['-W', format, ...packages], {
     encoding: 'utf8',
   });
   if (probe.error) return null; // not a dpkg system
@@ -42,15 +51,13 @@ function missingSystemPackages() {
       .filter((l) => l.endsWith('install ok installed'))
       .map((l) => l.split(' ')[0]),
   );
-  return SYSTEM_PACKAGES.filter((p) => !installed.has(p));
+  return packages.filter((p) => !installed.has(p));
 }
 
-function ensureSystemPackages() {
-  const missing = missingSystemPackages();
+function ensureSystemPackages(packages) {
+  const missing = missingSystemPackages(packages);
   if (missing === null) {
-    console.warn(
-      `setup: not a Debian-like system; make sure these are installed: ${SYSTEM_PACKAGES.join(' ')}`,
-    );
+    console.warn(`setup: not a Debian-like system; make sure these are installed: ${packages.join(' ')}`);
     return;
   }
   if (missing.length === 0) return;
@@ -77,7 +84,19 @@ function ensureNpmPackages() {
   writeFileSync(stamp, hash);
 }
 
+function peerPackages(argv) {
+  const i = argv.indexOf('--peers');
+  if (i < 0) return [];
+  const names = (argv[i + 1] ?? '').split(',').filter(Boolean);
+  const unknown = names.filter((n) => !(n in PEER_PACKAGES));
+  if (names.length === 0 || unknown.length > 0) {
+    console.error(`setup: --peers takes a comma-separated list of ${Object.keys(PEER_PACKAGES).join(', ')}`);
+    process.exit(2);
+  }
+  return names.flatMap((n) => PEER_PACKAGES[n]);
+}
+
 if (process.env.EOS_SKIP_SETUP !== '1') {
-  ensureSystemPackages();
+  ensureSystemPackages([...new Set([...SYSTEM_PACKAGES, ...peerPackages(process.argv.slice(2))])]);
   ensureNpmPackages();
 }
