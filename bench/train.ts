@@ -15,7 +15,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { CPU_ISA_LEVELS, type CpuIsaLevel, native } from '../lib/native.js';
+import { CPU_ISA_LEVELS, type CpuIsaLevel, native, ONEDNN_ISA_CAP } from '../lib/native.js';
 
 const THREADS = 2;
 const DEPTH = 32;
@@ -24,12 +24,13 @@ const shapes = [
   { channels: 1, side: 28 },
 ];
 
-// Per level: oneDNN's cap, PyTorch's ATen kernel level, OpenBLAS's kernel for the sgemm limit.
-const CAPS: Record<CpuIsaLevel, { onednn: string; aten: string; openblas: string }> = {
-  portable: { onednn: 'SSE41', aten: 'default', openblas: 'Nehalem' },
-  avx2: { onednn: 'AVX2', aten: 'avx2', openblas: 'Haswell' },
-  avx512: { onednn: 'AVX512_CORE', aten: 'avx512', openblas: 'SkylakeX' },
-  avx512_bf16: { onednn: 'AVX512_CORE_BF16', aten: 'avx512', openblas: 'Cooperlake' },
+// Per level, besides oneDNN's cap (ONEDNN_ISA_CAP): PyTorch's ATen kernel level, OpenBLAS's kernel for the
+// sgemm limit.
+const CAPS: Record<CpuIsaLevel, { aten: string; openblas: string }> = {
+  portable: { aten: 'default', openblas: 'Nehalem' },
+  avx2: { aten: 'avx2', openblas: 'Haswell' },
+  avx512: { aten: 'avx512', openblas: 'SkylakeX' },
+  avx512_bf16: { aten: 'avx512', openblas: 'Cooperlake' },
 };
 
 function levelsToRun(): CpuIsaLevel[] {
@@ -89,8 +90,9 @@ const results: Record<string, unknown> = {
 const rows: string[] = [];
 for (const level of levelsToRun()) {
   const cap = CAPS[level];
-  const oursEnv = { ...baseEnv, EOS_MAX_ISA: level, ONEDNN_MAX_CPU_ISA: cap.onednn };
-  const torchEnv = { ...peerBase, ONEDNN_MAX_CPU_ISA: cap.onednn, ATEN_CPU_CAPABILITY: cap.aten };
+  const onednn = ONEDNN_ISA_CAP[level];
+  const oursEnv = { ...baseEnv, EOS_MAX_ISA: level, ONEDNN_MAX_CPU_ISA: onednn };
+  const torchEnv = { ...peerBase, ONEDNN_MAX_CPU_ISA: onednn, ATEN_CPU_CAPABILITY: cap.aten };
   const sgemm = json('/usr/bin/python3', ['bench/peers/sgemm_rate.py', String(THREADS)], {
     ...peerBase,
     OPENBLAS_CORETYPE: cap.openblas,

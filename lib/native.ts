@@ -12,6 +12,17 @@ import { fileURLToPath } from 'node:url';
 export const CPU_ISA_LEVELS = ['portable', 'avx2', 'avx512', 'avx512_bf16'] as const;
 export type CpuIsaLevel = (typeof CPU_ISA_LEVELS)[number];
 
+/**
+ * oneDNN's ONEDNN_MAX_CPU_ISA cap for each of our levels (the widest oneDNN ISA within it; SSE4.1 is oneDNN's
+ * floor): with EOS_MAX_ISA it makes a process run what a CPU of that level runs (tests, benchmarks).
+ */
+export const ONEDNN_ISA_CAP: Record<CpuIsaLevel, string> = {
+  portable: 'SSE41',
+  avx2: 'AVX2',
+  avx512: 'AVX512_CORE',
+  avx512_bf16: 'AVX512_CORE_BF16',
+};
+
 /** What the binary was built with and where it runs (see `eos info`). */
 export interface NativeInfo {
   backend: 'dnnl' | 'ref';
