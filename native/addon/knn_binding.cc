@@ -33,9 +33,8 @@ CpuLevel max_isa_arg(const Napi::Value& v) {
   const char* expected = "options.maxIsa must be 'portable', 'avx2', 'avx512' or 'avx512_bf16'";
   if (!v.IsString()) throw_type(v.Env(), expected);
   const std::string name = v.As<Napi::String>().Utf8Value();
-  for (CpuLevel level : {CpuLevel::kPortable, CpuLevel::kAvx2, CpuLevel::kAvx512, CpuLevel::kAvx512Bf16}) {
-    if (name == cpu_level_name(level)) return level;
-  }
+  CpuLevel level;
+  if (parse_cpu_level(name, &level)) return level;
   throw_range(v.Env(), std::string(expected) + ", got '" + name + "'");
 }
 

@@ -30,15 +30,7 @@ CpuLevel capped_level() {
   std::string cap(env);
   for (char& ch : cap) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   CpuLevel limit;
-  if (cap == "portable") {
-    limit = CpuLevel::kPortable;
-  } else if (cap == "avx2") {
-    limit = CpuLevel::kAvx2;
-  } else if (cap == "avx512") {
-    limit = CpuLevel::kAvx512;
-  } else if (cap == "avx512_bf16") {
-    limit = CpuLevel::kAvx512Bf16;
-  } else {
+  if (!parse_cpu_level(cap, &limit)) {
     throw std::invalid_argument("EOS_MAX_ISA must be portable, avx2, avx512 or avx512_bf16, got '" +
                                 std::string(env) + "'");
   }
@@ -52,6 +44,16 @@ CpuLevel cpu_level() {
   // first read is retried by the next call (a static whose initialisation throws stays uninitialised).
   static const CpuLevel level = capped_level();
   return level;
+}
+
+bool parse_cpu_level(const std::string& name, CpuLevel* level) {
+  for (CpuLevel l : {CpuLevel::kPortable, CpuLevel::kAvx2, CpuLevel::kAvx512, CpuLevel::kAvx512Bf16}) {
+    if (name == cpu_level_name(l)) {
+      *level = l;
+      return true;
+    }
+  }
+  return false;
 }
 
 const char* cpu_level_name(CpuLevel level) {

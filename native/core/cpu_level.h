@@ -8,6 +8,8 @@
 // avx512_bf16 adds AVX512-BF16 (Cooper Lake, Zen 4).
 #pragma once
 
+#include <string>
+
 namespace eos {
 
 enum class CpuLevel { kPortable = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Bf16 = 3 };
@@ -20,5 +22,9 @@ CpuLevel detected_cpu_level();
 CpuLevel cpu_level();
 
 const char* cpu_level_name(CpuLevel level);
+
+// The level named `name` (one of cpu_level_name's names, exact); false for any other text. The one parser of
+// level names: EOS_MAX_ISA and the binding's options use it.
+bool parse_cpu_level(const std::string& name, CpuLevel* level);
 
 }  // namespace eos
