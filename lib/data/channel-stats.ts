@@ -1,7 +1,7 @@
 // Per-channel mean and standard deviation of pixel/255, the numbers the augmentation kernel normalises with
 // (native().augmentBatch(..., { mean, std })). Computed from a 256-bin histogram per channel, so the result
 // is exact up to the final divisions and independent of image order.
-import type { Dataset } from './dataset.js';
+import type { Dataset } from './types.js';
 
 export interface ChannelStats {
   /** Per channel, the mean of pixel/255 over all images and positions. */

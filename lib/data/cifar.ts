@@ -9,10 +9,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Dataset, TrainTest } from './dataset.js';
 import { concatDatasets } from './dataset-ops.js';
 import { DataFileError } from './errors.js';
 import { readMaybeGzip } from './read-bytes.js';
+import type { Dataset, TrainTest } from './types.js';
 
 export type CifarVariant = 'cifar10' | 'cifar100';
 

@@ -1,5 +1,5 @@
 // Operations on in-memory Datasets: consistency check, class counts, row subsets, concatenation.
-import type { Dataset } from './dataset.js';
+import type { Dataset } from './types.js';
 
 /**
  * Checks that a Dataset is internally consistent: shape positive integers, image and label lengths agree

@@ -1,27 +1,11 @@
-// The in-memory image data set every part of the pipeline passes around, and `loadDataset`, which picks the
-// reader for a named data set.
-//
-// Images stay uint8 NCHW (DESIGN.md section 6): 60k Fashion-MNIST images are 47 MB instead of 188 MB as
-// float32, and normalisation happens inside the native augmentation kernel anyway.
+// `loadDataset`, which picks the reader for a named data set (the Dataset type itself is in types.ts).
 import { loadCifar10, loadCifar100 } from './cifar.js';
 import { loadFashionMnist } from './fashion-mnist.js';
 import type { NpyLayout } from './npy.js';
 import { loadNpyDataset } from './npy-dataset.js';
+import type { TrainTest } from './types.js';
 
-export interface Dataset {
-  /** N x C x H x W pixels, row-major. */
-  images: Uint8Array;
-  /** N labels in [0, classes). */
-  labels: Int32Array;
-  shape: [number, number, number, number];
-  classes: number;
-  classNames?: string[];
-}
-
-export interface TrainTest {
-  train: Dataset;
-  test: Dataset;
-}
+export type { Dataset, TrainTest } from './types.js';
 
 export const DATASET_NAMES = ['fashion-mnist', 'cifar10', 'cifar100', 'npy'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];

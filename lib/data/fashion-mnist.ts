@@ -3,9 +3,9 @@
 // files (same names without .gz) works too.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Dataset, TrainTest } from './dataset.js';
 import { FASHION_MNIST_DIR, FASHION_MNIST_FILES } from './fashion-mnist-files.js';
 import { readIdxImages, readIdxLabels } from './idx.js';
+import type { Dataset, TrainTest } from './types.js';
 
 export const FASHION_MNIST_CLASS_NAMES = [
   'T-shirt/top',

@@ -1,5 +1,5 @@
-// Long-tailed training sets carved from a balanced one (DESIGN.md section 2, "Imbalanced split"), as in the
-// reference code's IMBALANCECIFAR10.get_img_num_per_cls:
+// Long-tailed training sets carved from a balanced one, as in the reference code's
+// IMBALANCECIFAR10.get_img_num_per_cls:
 //   exp:  class c keeps floor(n_max * (1/ratio)^(c/(C-1)))   (ratio 100, CIFAR-10: 5000, 2997, ..., 50)
 //   step: the first floor(C/2) classes keep n_max, the rest floor(n_max/ratio)
 // Class 0 is the head, class C-1 the tail. (For odd C the reference code drops the last class; here it joins
@@ -8,9 +8,10 @@
 // Which images stay is a seeded choice: each class's indices are shuffled (Fisher-Yates, xoshiro128**) and
 // the first n_c kept. The shuffle draws the same numbers whatever n_c is, so with one seed a larger ratio keeps
 // a subset of what a smaller ratio keeps, and the same seed gives the same indices on every machine.
-import type { Dataset } from './dataset.js';
+
 import { checkDataset, subsetDataset } from './dataset-ops.js';
 import { indicesByClass, shuffleInPlace, Xoshiro128 } from './seeded-shuffle.js';
+import type { Dataset } from './types.js';
 
 export type ImbalanceType = 'exp' | 'step';
 

@@ -14,12 +14,10 @@ export {
   classCounts,
   concatDatasets,
   DATASET_NAMES,
-  type Dataset,
   type DatasetName,
   type LoadDatasetOptions,
   loadDataset,
   subsetDataset,
-  type TrainTest,
 } from './dataset.js';
 export { DataFileError } from './errors.js';
 export { FASHION_MNIST_CLASS_NAMES, loadFashionMnist } from './fashion-mnist.js';
@@ -49,6 +47,7 @@ export {
 } from './npy.js';
 export { loadNpyDataset, NPY_DATASET_FILES } from './npy-dataset.js';
 export { encodeNpy, type NpyWritable, writeNpy } from './npy-write.js';
+export type { Dataset, TrainTest } from './types.js';
 export {
   type DatasetSplit,
   type IndexSplit,

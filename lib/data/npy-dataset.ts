@@ -4,8 +4,8 @@
 //   test_images.npy, test_labels.npy  the same for the test set
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Dataset, TrainTest } from './dataset.js';
 import { type NpyLayout, readNpyImages, readNpyLabels } from './npy.js';
+import type { Dataset, TrainTest } from './types.js';
 
 export const NPY_DATASET_FILES = [
   'train_images.npy',

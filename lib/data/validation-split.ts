@@ -2,9 +2,10 @@
 // ever selects on the test set). Each class gives round(n_c * fraction) of its images to validation, chosen
 // by a seeded shuffle, but always keeps at least one for training; a class too small for its share to round
 // to one image contributes none.
-import type { Dataset } from './dataset.js';
+
 import { checkDataset, subsetDataset } from './dataset-ops.js';
 import { indicesByClass, shuffleInPlace, Xoshiro128 } from './seeded-shuffle.js';
+import type { Dataset } from './types.js';
 
 export interface SplitOptions {
   /** Share of each class that goes to validation, in [0, 1). */
