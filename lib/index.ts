@@ -8,8 +8,16 @@ export { type Normalization, parameterShapes, type ResNetSpec } from './model/sp
 export { readStateDict, weightsOf } from './model/state-dict.js';
 export { type AugmentOptions, loadNative, type NativeInfo, NativeLoadError, native } from './native.js';
 export { PRESETS, type RunConfig } from './pipeline/config.js';
-export { type RunResult, runPhase1Only, runThreePhase } from './pipeline/run-three-phase.js';
+export { runPhase1Only } from './pipeline/run-phase1-only.js';
+export { runThreePhase } from './pipeline/run-three-phase.js';
 export { resampleWith, SAMPLER_NAMES, type SamplerName } from './pipeline/samplers.js';
+export type {
+  MethodResult,
+  Phase1OnlyResult,
+  PipelineEvent,
+  RunOptions,
+  RunResult,
+} from './pipeline/types.js';
 export * from './resample/index.js';
 export { Classifier, type ClassifierOptions, type Prediction } from './serve/classifier.js';
 export { serve } from './serve/http-server.js';

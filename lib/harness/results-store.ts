@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { runPaths } from '../pipeline/run-paths.js';
 import { backboneDir, type ComparisonSettings, type Unit } from './plan.js';
 import type { BackboneResult, SamplerResult, UnitResult } from './unit-results.js';
 
@@ -55,8 +56,8 @@ export class ResultsStore {
   constructor(private readonly settings: ComparisonSettings) {}
 
   path(unit: Unit): string {
-    const dir = backboneDir(this.settings, unit);
-    return unit.kind === 'phase1' ? join(dir, 'phase1.json') : join(dir, `phase23-${unit.sampler}.json`);
+    const paths = runPaths(backboneDir(this.settings, unit));
+    return unit.kind === 'phase1' ? paths.phase1Result : paths.samplerResult(unit.sampler);
   }
 
   /** The stored result of a unit, or null when it has not finished; throws when its key differs. */

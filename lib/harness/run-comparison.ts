@@ -5,18 +5,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import type { PipelineEvent } from '../pipeline/run-three-phase.js';
+import { runPaths } from '../pipeline/run-paths.js';
 import { RunAborted } from '../pipeline/train-backbone.js';
+import type { PipelineEvent, RunEmbeddings } from '../pipeline/types.js';
 import { UndefinedOnDataError } from '../resample/undefined-on-data.js';
 import { aggregate, type ComparisonReport } from './aggregate.js';
-import {
-  phase1CheckpointPath,
-  reloadEmbeddings,
-  type TrainBackbone,
-  trainBackboneUnit,
-} from './backbone-unit.js';
+import { reloadEmbeddings, type TrainBackbone, trainBackboneUnit } from './backbone-unit.js';
 import { ComparisonData } from './comparison-data.js';
-import { type BackboneEmbeddings, fitSampler } from './fit-sampler.js';
+import { fitSampler } from './fit-sampler.js';
 import { describeMachine, type MachineInfo } from './machine.js';
 import {
   type BackboneUnit,
@@ -210,13 +206,13 @@ export async function runComparison(
       throwIfAborted();
       const config = unitConfig(settings, bp.unit);
       const runData = await data.forConfig(config);
-      let embeddings: BackboneEmbeddings;
+      let embeddings: RunEmbeddings;
       if (results.has(bp.unit.id)) {
         emit({ kind: 'reload', unit: bp.unit });
         embeddings = await reloadEmbeddings(config, runData, signal);
       } else {
         const started = performance.now();
-        const action = existsSync(phase1CheckpointPath(config)) ? 'resume' : 'train';
+        const action = existsSync(runPaths(config.outDir).phase1Checkpoint) ? 'resume' : 'train';
         // Outcomes of samplers fitted on an earlier network of this unit (its phase1.json was deleted to
         // retrain it) must not survive beside the new one.
         for (const u of bp.samplers) store.remove(u);

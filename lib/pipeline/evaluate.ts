@@ -1,5 +1,7 @@
-// Scoring of logits against labels.
+// Scoring: logits against labels, and the generalization gap of embeddings against the test embeddings.
 import { type ClassificationMetrics, classificationMetrics } from '../metrics/classification.js';
+import { type GeneralizationGap, generalizationGap } from '../metrics/generalization-gap.js';
+import { EMBEDDING_SIZE } from '../model/spec.js';
 
 export function argmaxRows(logits: Float32Array, classes: number): Int32Array {
   const n = logits.length / classes;
@@ -18,4 +20,18 @@ export function scoreLogits(
   classes: number,
 ): ClassificationMetrics {
   return classificationMetrics(labels, argmaxRows(logits, classes), classes);
+}
+
+interface LabelledEmbeddings {
+  embeddings: Float32Array;
+  labels: Int32Array;
+}
+
+/** How far the test embeddings fall from the training rows (real, or real and synthetic), per class. */
+export function embeddingGap(
+  train: LabelledEmbeddings,
+  test: LabelledEmbeddings,
+  classes: number,
+): GeneralizationGap {
+  return generalizationGap(train, test, { dim: EMBEDDING_SIZE, classes });
 }

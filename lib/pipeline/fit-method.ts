@@ -1,17 +1,13 @@
-// Phases 2 and 3 of one method on a trained backbone's embeddings: resample with the named sampler, then a
-// fresh head trained on the result with the run's phase-3 settings. Shared by `eos run` and `eos compare`.
-
+// The method step, phases 2 and 3 on a trained backbone's embeddings: resample with the named sampler, then a
+// fresh head trained on the result with the run's phase-3 settings, scored on the test (and validation)
+// embeddings.
 import { EMBEDDING_SIZE } from '../model/spec.js';
-import type { ResampleResult } from '../resample/types.js';
-import { type FineTunedHead, fineTuneHead } from '../train/fine-tune-head.js';
+import { fineTuneHead, headLogits } from '../train/fine-tune-head.js';
 import type { RunConfig } from './config.js';
+import { scoreLogits } from './evaluate.js';
+import { headKindFor } from './head-kind.js';
 import { resampleWith, type SamplerName } from './samplers.js';
-
-export interface FittedMethod {
-  resampled: ResampleResult;
-  head: FineTunedHead;
-  seconds: { resample: number; phase3: number };
-}
+import type { FittedMethod, RunData, RunEmbeddings, ScoredMethod } from './types.js';
 
 export async function fitMethod(
   name: SamplerName,
@@ -29,7 +25,7 @@ export async function fitMethod(
   });
   const t1 = performance.now();
   const head = await fineTuneHead(resampled.x, resampled.y, classes, {
-    head: config.phase1.loss === 'ldam' ? 'cosine' : 'linear',
+    head: headKindFor(config),
     loss: config.phase3.loss,
     epochs: config.phase3.epochs,
     batch: config.phase3.batch,
@@ -45,4 +41,32 @@ export async function fitMethod(
   });
   const t2 = performance.now();
   return { resampled, head, seconds: { resample: (t1 - t0) / 1000, phase3: (t2 - t1) / 1000 } };
+}
+
+/** fitMethod on the training embeddings, and the fresh head's scores on the test and validation sets. */
+export async function fitAndScoreMethod(
+  name: SamplerName,
+  embeddings: RunEmbeddings,
+  data: RunData,
+  config: RunConfig,
+  signal?: AbortSignal,
+): Promise<ScoredMethod> {
+  const { train, test, validation, classes } = data;
+  const fitted = await fitMethod(name, embeddings.train, train.labels, classes, config, signal);
+  const { resampled, head, seconds } = fitted;
+  return {
+    ...fitted,
+    result: {
+      name,
+      synthetic: resampled.y.length - train.labels.length,
+      fallbacks: resampled.fallbacks.map((f) => f.message),
+      seconds,
+      test: scoreLogits(headLogits(head, embeddings.test), test.labels, classes),
+      validation:
+        embeddings.validation && validation
+          ? scoreLogits(headLogits(head, embeddings.validation), validation.labels, classes)
+          : undefined,
+      finalLoss: head.losses[head.losses.length - 1],
+    },
+  };
 }

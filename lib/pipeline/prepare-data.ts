@@ -1,36 +1,49 @@
-// The data of a run: the imbalanced training subset (minus an optional validation split), the untouched test
-// set, and the normalisation statistics of the training images.
-import type { ChannelStats } from '../data/channel-stats.js';
+// The data step of a run: load the named data set, carve the seeded imbalanced training subset (minus an
+// optional validation split), keep the test set (or, under data limits, its first images of each class), and
+// compute the normalisation statistics of the training images. Loading and carving are separate so that a
+// comparison loads the data set once and carves each seed's split from memory.
 import { channelStats } from '../data/channel-stats.js';
-import { type Dataset, loadDataset } from '../data/dataset.js';
-import { classCounts } from '../data/dataset-ops.js';
+import { loadDataset } from '../data/dataset.js';
+import { classCounts, subsetDataset } from '../data/dataset-ops.js';
 import { makeImbalanced } from '../data/imbalance.js';
+import { indicesByClass } from '../data/seeded-shuffle.js';
+import type { Dataset, TrainTest } from '../data/types.js';
 import { splitValidation } from '../data/validation-split.js';
-import { ResNet } from '../model/resnet.js';
 import type { RunConfig } from './config.js';
+import type { DataLimits, RunData } from './types.js';
 
-export interface RunData {
-  train: Dataset;
-  validation: Dataset | null;
-  test: Dataset;
-  classes: number;
-  counts: number[];
-  normalization: ChannelStats;
-  classNames?: string[];
+export function loadRunDataset(config: RunConfig): Promise<TrainTest> {
+  return loadDataset(config.dataset, { dataDir: config.dataDir });
 }
 
-export async function prepareData(config: RunConfig): Promise<RunData> {
-  const data = await loadDataset(config.dataset, { dataDir: config.dataDir });
-  const longTailed = makeImbalanced(data.train, config.imbalance);
+/** The first `perClass` rows of each class, kept in file order (a balanced test subset). */
+function firstOfEachClass(data: Dataset, perClass: number): Dataset {
+  const kept = indicesByClass(data.labels, data.classes).flatMap((rows) =>
+    Array.from(rows.subarray(0, perClass)),
+  );
+  return subsetDataset(
+    data,
+    kept.sort((a, b) => a - b),
+  );
+}
+
+/** The run data of `config` carved from the loaded data set, capped by `limits` when given. */
+export function splitRunData(config: RunConfig, data: TrainTest, limits?: DataLimits): RunData {
+  const longTailed = makeImbalanced(
+    data.train,
+    limits ? { ...config.imbalance, maxPerClass: limits.maxTrainPerClass } : config.imbalance,
+  );
   const split =
     config.validationFraction > 0
       ? splitValidation(longTailed, { fraction: config.validationFraction, seed: config.seed })
       : null;
   const train = split ? split.train : longTailed;
+  const test =
+    limits?.maxTestPerClass !== undefined ? firstOfEachClass(data.test, limits.maxTestPerClass) : data.test;
   return {
     train,
     validation: split?.validation ?? null,
-    test: data.test,
+    test,
     classes: train.classes,
     counts: classCounts(train.labels, train.classes),
     normalization: channelStats(train),
@@ -38,18 +51,6 @@ export async function prepareData(config: RunConfig): Promise<RunData> {
   };
 }
 
-/** A fresh phase-1 model for the run (LDAM trains a cosine-normalised head). */
-export function createModel(config: RunConfig, data: RunData): ResNet {
-  const [, inChannels, inputSize] = data.train.shape;
-  return ResNet.create({
-    depth: config.depth,
-    inChannels,
-    inputSize,
-    classes: data.classes,
-    head: config.phase1.loss === 'ldam' ? 'cosine' : 'linear',
-    seed: config.seed,
-    backend: config.backend,
-    threads: config.threads,
-    normalization: data.normalization,
-  });
+export async function prepareData(config: RunConfig): Promise<RunData> {
+  return splitRunData(config, await loadRunDataset(config));
 }

@@ -1,6 +1,6 @@
 // The Markdown report of a run: headline metrics side by side, per-class accuracy, generalization gap.
 import type { ClassificationMetrics } from '../metrics/classification.js';
-import type { RunResult } from './run-three-phase.js';
+import type { RunResult } from './types.js';
 
 const pct = (v: number) => (Number.isFinite(v) ? (100 * v).toFixed(2) : 'n/a');
 const num = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');

@@ -1,14 +1,12 @@
-// Phase 1 of a run (shared by `eos run` and `eos train`): trains the backbone with a checkpoint after every
-// epoch in <out>/checkpoints/phase1.safetensors and saves the model as <out>/phase1-model.safetensors.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../io/atomic-write.js';
-import type { ResNet } from '../model/resnet.js';
+// The backbone step of a run (phase 1): a fresh model, trained with a checkpoint after every epoch in
+// <out>/checkpoints/phase1.safetensors and saved as <out>/phase1-model.safetensors.
+import { ResNet } from '../model/resnet.js';
 import { scaledSchedule } from '../train/lr-schedule.js';
-import { type Phase1Result, trainPhase1 } from '../train/phase1.js';
+import { trainPhase1 } from '../train/phase1.js';
 import type { RunConfig } from './config.js';
-import { createModel, prepareData, type RunData } from './prepare-data.js';
-import type { PipelineEvent } from './run-three-phase.js';
+import { headKindFor } from './head-kind.js';
+import { runPaths } from './run-paths.js';
+import type { BackboneOptions, RunData, TrainedBackbone } from './types.js';
 
 export class RunAborted extends Error {
   constructor(readonly checkpoint: string) {
@@ -17,10 +15,20 @@ export class RunAborted extends Error {
   }
 }
 
-export interface BackboneOptions {
-  resume?: boolean;
-  signal?: AbortSignal;
-  emit: (e: PipelineEvent) => void;
+/** A fresh phase-1 model for the run, normalising with the training images' statistics. */
+export function createModel(config: RunConfig, data: RunData): ResNet {
+  const [, inChannels, inputSize] = data.train.shape;
+  return ResNet.create({
+    depth: config.depth,
+    inChannels,
+    inputSize,
+    classes: data.classes,
+    head: headKindFor(config),
+    seed: config.seed,
+    backend: config.backend,
+    threads: config.threads,
+    normalization: data.normalization,
+  });
 }
 
 export async function trainBackbone(
@@ -28,16 +36,17 @@ export async function trainBackbone(
   data: RunData,
   model: ResNet,
   options: BackboneOptions,
-) {
+): Promise<TrainedBackbone> {
   const { emit } = options;
   emit({
     kind: 'phase',
     phase: 'phase1',
     message: `phase 1: ResNet-${config.depth} on ${data.train.labels.length} images (${model.backend} backend)`,
   });
-  const checkpoint = join(config.outDir, 'checkpoints', 'phase1.safetensors');
+  const paths = runPaths(config.outDir);
+  const checkpoint = paths.phase1Checkpoint;
   const started = performance.now();
-  const p1: Phase1Result = await trainPhase1(model, data.train, {
+  const p1 = await trainPhase1(model, data.train, {
     epochs: config.phase1.epochs,
     // The paper's steps (x0.01 at 160/200, x0.0001 at 180/200) scaled to the run's length.
     schedule: scaledSchedule(config.phase1.epochs, config.phase1.lr, config.phase1.warmupEpochs),
@@ -54,43 +63,6 @@ export async function trainBackbone(
     onEpoch: (record) => emit({ kind: 'epoch', epochs: config.phase1.epochs, record }),
   });
   if (p1.aborted) throw new RunAborted(checkpoint);
-  const phase1Model = join(config.outDir, 'phase1-model.safetensors');
-  model.save(phase1Model);
-  return { p1, seconds: (performance.now() - started) / 1000, checkpoint, phase1Model };
-}
-
-export interface Phase1OnlyResult {
-  backend: string;
-  history: Phase1Result['history'];
-  seconds: number;
-  files: { config: string; checkpoint: string; phase1Model: string };
-}
-
-/** `eos train`: data, model and phase 1, nothing more. */
-export async function runPhase1Only(
-  config: RunConfig,
-  options: { resume?: boolean; signal?: AbortSignal; onEvent?: (e: PipelineEvent) => void } = {},
-): Promise<Phase1OnlyResult> {
-  const emit = options.onEvent ?? (() => {});
-  mkdirSync(join(config.outDir, 'checkpoints'), { recursive: true });
-  const configPath = join(config.outDir, 'config.json');
-  writeFileAtomic(configPath, [Buffer.from(`${JSON.stringify(config, null, 2)}\n`)]);
-  emit({ kind: 'phase', phase: 'data', message: `loading ${config.dataset}` });
-  const data = await prepareData(config);
-  const model = createModel(config, data);
-  try {
-    const r = await trainBackbone(config, data, model, {
-      resume: options.resume,
-      signal: options.signal,
-      emit,
-    });
-    return {
-      backend: model.backend,
-      history: r.p1.history,
-      seconds: r.seconds,
-      files: { config: configPath, checkpoint: r.checkpoint, phase1Model: r.phase1Model },
-    };
-  } finally {
-    model.dispose();
-  }
+  model.save(paths.phase1Model);
+  return { p1, seconds: (performance.now() - started) / 1000, checkpoint, phase1Model: paths.phase1Model };
 }
