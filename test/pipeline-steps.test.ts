@@ -39,7 +39,10 @@ test('the steps composed by hand reproduce runThreePhase', async (t) => {
   try {
     const backbone = await trainBackbone(byHand, data, model, { emit: () => {} });
     const { embeddings, testLogits } = await embedBackbone(model, data);
-    t.deepEqual(backbone.p1.history.map((e) => e.loss), whole.phase1.history.map((e) => e.loss));
+    t.deepEqual(
+      backbone.p1.history.map((e) => e.loss),
+      whole.phase1.history.map((e) => e.loss),
+    );
     t.deepEqual(scoreLogits(testLogits, data.test.labels, data.classes), whole.phase1.test);
     for (const name of ['ros', 'none'] as const) {
       const { result } = await fitAndScoreMethod(name, embeddings, data, byHand);

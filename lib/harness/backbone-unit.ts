@@ -3,6 +3,7 @@
 // gap) is returned for the store. Reloaded (phase 1 finished in an earlier session, some samplers not): only
 // the embeddings are recomputed from the saved phase-1 model.
 import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { ResNet } from '../model/resnet.js';
 import type { RunConfig } from '../pipeline/config.js';
@@ -94,7 +95,7 @@ export async function reloadEmbeddings(
   if (!existsSync(paths.phase1Model)) {
     throw new Error(
       `${paths.phase1Model} is missing, but ${paths.phase1Result} says phase 1 finished; ` +
-        'delete phase1.json to retrain this backbone',
+        `delete ${basename(paths.phase1Result)} to retrain this backbone`,
     );
   }
   const model = ResNet.load(paths.phase1Model, { backend: config.backend, threads: config.threads });

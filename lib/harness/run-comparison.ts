@@ -102,9 +102,12 @@ function readStoredResults(
   return { results, failures };
 }
 
+/** Where a comparison records its settings and planned units, read back by --report-only. */
+const planFile = (outDir: string) => join(outDir, 'comparison.json');
+
 /** The settings a comparison in `outDir` was run with (outDir/comparison.json), pointed at `outDir`. */
 export function readComparisonSettings(outDir: string): ComparisonSettings {
-  const file = join(outDir, 'comparison.json');
+  const file = planFile(outDir);
   if (!existsSync(file)) {
     throw new Error(
       `${file}: no comparison has run in ${outDir}; run eos compare without --report-only first`,
@@ -161,7 +164,7 @@ export async function runComparison(
   const machine = options.machine ?? describeMachine();
   const command = options.command ?? process.argv.join(' ');
   const session = new SessionLog(settings.outDir, command, machine);
-  writeFileAtomic(join(settings.outDir, 'comparison.json'), [
+  writeFileAtomic(planFile(settings.outDir), [
     Buffer.from(`${JSON.stringify({ settings, units: plan.units.map((u) => u.id) }, null, 2)}\n`),
   ]);
   // The settled failures, then this run's (any other failure an earlier run recorded is retried, so it is not
