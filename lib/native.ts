@@ -112,14 +112,19 @@ export interface TrainHeadConfig {
   batch: number;
   epochs: number;
   lrPerEpoch: number[];
-  weightsPerEpoch?: (number[] | null)[];
+  weightsPerEpoch: (number[] | null)[];
   loss: LossOptions;
-  momentum?: number;
-  weightDecay?: number;
-  nesterov?: boolean;
-  seed?: number;
-  threads?: number;
+  momentum: number;
+  weightDecay: number;
+  nesterov: boolean;
+  seed: number;
+  threads: number;
+  /** The backend whose head engine trains it ('auto': the fastest built in). */
+  backend: BackendChoice;
 }
+
+/** A compute backend by name ('auto': the fastest this build has; native/nn/engine_factory.cc). */
+export type BackendChoice = 'auto' | 'ref' | 'dnnl';
 
 /** The native network object (see native/addon/network_binding.cc). */
 export interface NativeNetwork {
@@ -151,19 +156,19 @@ export interface NativeNetwork {
     config: {
       batch: number;
       lr: number;
-      momentum?: number;
-      weightDecay?: number;
-      nesterov?: boolean;
+      momentum: number;
+      weightDecay: number;
+      nesterov: boolean;
       loss: LossOptions;
-      classWeights?: number[] | null;
+      classWeights: number[] | null;
       mean: number[];
       std: number[];
-      augment?: boolean;
-      pad?: number;
-      flip?: boolean;
-      seed?: number;
+      augment: boolean;
+      pad: number;
+      flip: boolean;
+      seed: number;
       epoch: number;
-      progressEvery?: number;
+      progressEvery: number;
     },
     onProgress?: (p: NativeEpochProgress) => void,
     stopFlag?: Int32Array,
@@ -172,7 +177,7 @@ export interface NativeNetwork {
     images: Uint8Array,
     shape: [number, number, number, number],
     indices: Int32Array | null,
-    config: { batch?: number; mean: number[]; std: number[]; logits?: boolean; embeddings?: boolean },
+    config: { batch: number; mean: number[]; std: number[]; logits: boolean; embeddings: boolean },
     stopFlag?: Int32Array,
   ): Promise<{ logits: Float32Array | null; embeddings: Float32Array | null }>;
   dispose(): void;
@@ -186,8 +191,28 @@ export interface NativeEpochProgress {
   loss: number;
   /** Fraction of those images whose train-mode logits ranked their label first. */
   accuracy: number;
-  /** True when the epoch stopped early (abort). */
-  stopped: boolean;
+}
+
+/**
+ * How every native promise reports a stop by its AbortSignal: it rejects with this error (name
+ * 'AbortError'); a stopped trainEpoch carries the epoch's progress so far as `partial`.
+ */
+export interface NativeAbortError extends Error {
+  name: 'AbortError';
+  partial?: NativeEpochProgress;
+}
+
+export function isAbortError(err: unknown): err is NativeAbortError {
+  return err instanceof Error && err.name === 'AbortError';
+}
+
+/** The network's architecture as native/nn/topology.h describes it (the one description of it). */
+export interface NativeTopology {
+  parameters: { name: string; offset: number; shape: number[] }[];
+  buffers: { name: string; offset: number; shape: number[] }[];
+  batchNorms: string[];
+  embeddingSize: number;
+  blocks: { prefix: string; inPlanes: number; planes: number; stride: number }[];
 }
 
 export interface NativeNetworkSpec {
@@ -195,15 +220,18 @@ export interface NativeNetworkSpec {
   inChannels: number;
   inputSize: number;
   classes: number;
-  head?: HeadKindName;
-  seed?: number;
-  backend?: 'auto' | 'ref' | 'dnnl';
-  threads?: number;
+  head: HeadKindName;
+  seed: number;
+  backend: BackendChoice;
+  threads: number;
 }
 
 export interface NativeAddon {
   info(): NativeInfo;
   NativeNetwork: new (spec: NativeNetworkSpec) => NativeNetwork;
+  topology(
+    spec: Pick<NativeNetworkSpec, 'depth' | 'inChannels' | 'inputSize' | 'classes' | 'head' | 'seed'>,
+  ): NativeTopology;
   /** Phase 3: trains a head on fixed embeddings x [N, dim]; `orders` holds each epoch's row order. */
   trainHead(
     x: Float32Array,

@@ -28,6 +28,27 @@ function maxDiff(a: Float32Array, b: Float32Array): { diff: number; scale: numbe
 }
 
 const KINK_MARGIN = 1e-5;
+// The options the native calls require besides each case's own (the CIFAR recipe's values).
+const EPOCH = {
+  momentum: 0.9,
+  weightDecay: 2e-4,
+  nesterov: false,
+  classWeights: null,
+  augment: true,
+  pad: 4,
+  flip: true,
+  progressEvery: 10,
+};
+const SPEC = {
+  depth: 8,
+  inChannels: 1,
+  inputSize: 8,
+  classes: 2,
+  head: 'linear' as const,
+  seed: 0,
+  backend: 'auto' as const,
+  threads: 0,
+};
 const MAX_DRAWS = 4;
 
 for (const c of cases) {
@@ -52,7 +73,7 @@ for (const c of cases) {
     const std = new Array(c.channels).fill(0.25);
     const loss =
       c.head === 'cosine' ? { kind: 'ldam' as const, classCounts: [10, 8, 5, 4] } : { kind: 'ce' as const };
-    const config = { batch: c.batch, lr: 0.05, loss, mean, std, epoch: 0, seed: 1 };
+    const config = { ...EPOCH, batch: c.batch, lr: 0.05, loss, mean, std, epoch: 0, seed: 1 };
     const shape: [number, number, number, number] = [c.n, c.channels, c.side, c.side];
     let ref = make('ref');
     let fast = make('dnnl');
@@ -97,8 +118,20 @@ for (const c of cases) {
     // Eval-mode forward on identical weights: only the forward computation differs.
     fast.setParameters(ref.getParameters());
     fast.setBuffers(ref.getBuffers());
-    const ea = await ref.predict(images, shape, null, { mean, std, embeddings: true, batch: 7 });
-    const eb = await fast.predict(images, shape, null, { mean, std, embeddings: true, batch: 7 });
+    const ea = await ref.predict(images, shape, null, {
+      mean,
+      std,
+      logits: true,
+      embeddings: true,
+      batch: 7,
+    });
+    const eb = await fast.predict(images, shape, null, {
+      mean,
+      std,
+      logits: true,
+      embeddings: true,
+      batch: 7,
+    });
     const e = maxDiff(ea.embeddings!, eb.embeddings!);
     t.true(e.diff < 1e-4 * Math.max(1, e.scale), `embeddings differ by ${e.diff}`);
     const l = maxDiff(ea.logits!, eb.logits!);
@@ -117,13 +150,10 @@ for (const c of cases) {
 
 test('the backend option is validated', (t) => {
   const { NativeNetwork } = native();
-  t.throws(
-    () => new NativeNetwork({ depth: 8, inChannels: 1, inputSize: 8, classes: 2, backend: 'cuda' as 'ref' }),
-    {
-      message: /spec.backend must be 'auto', 'ref' or 'dnnl'/,
-    },
-  );
-  const auto = new NativeNetwork({ depth: 8, inChannels: 1, inputSize: 8, classes: 2 });
+  t.throws(() => new NativeNetwork({ ...SPEC, backend: 'cuda' as 'ref' }), {
+    message: /spec.backend must be 'auto', 'ref' or 'dnnl'/,
+  });
+  const auto = new NativeNetwork(SPEC);
   t.is(auto.backend, hasDnnl ? 'dnnl' : 'ref');
   auto.dispose();
   t.throws(() => auto.getParameters(), { message: /disposed/ });

@@ -44,9 +44,14 @@ test('one full-batch SGD step equals the closed-form cross-entropy gradient step
       batch: 4,
       epochs: 1,
       lrPerEpoch: [lr],
+      weightsPerEpoch: [null],
       loss: { kind: 'ce' },
       momentum: 0,
       weightDecay: 0,
+      nesterov: false,
+      seed: 0,
+      threads: 0,
+      backend: 'auto',
     },
     { weight: w, bias: b },
   );
@@ -112,7 +117,14 @@ test('bad arguments to trainHead and headLogits throw errors naming the argument
     batch: 2,
     epochs: 1,
     lrPerEpoch: [0.1],
+    weightsPerEpoch: [null],
     loss: { kind: 'ce' as const },
+    momentum: 0.9,
+    weightDecay: 2e-4,
+    nesterov: false,
+    seed: 0,
+    threads: 0,
+    backend: 'auto' as const,
   };
   const o = Int32Array.of(0, 1);
   const n = native();

@@ -3,13 +3,39 @@ import test from 'ava';
 import { ResNet } from '../lib/model/resnet.js';
 import { native } from '../lib/native.js';
 
-const spec = { depth: 8, inChannels: 1, inputSize: 8, classes: 3 };
+const spec = {
+  depth: 8,
+  inChannels: 1,
+  inputSize: 8,
+  classes: 3,
+  head: 'linear' as const,
+  seed: 0,
+  backend: 'auto' as const,
+  threads: 0,
+};
 const N = 6;
 const images = new Uint8Array(N * 64).fill(7);
 const labels = Int32Array.of(0, 1, 2, 0, 1, 2);
 const order = Int32Array.of(0, 1, 2, 3, 4, 5);
 const shape: [number, number, number, number] = [N, 1, 8, 8];
-const config = { batch: 3, lr: 0.1, loss: { kind: 'ce' as const }, mean: [0.5], std: [0.5], epoch: 0 };
+const config = {
+  batch: 3,
+  lr: 0.1,
+  momentum: 0.9,
+  weightDecay: 2e-4,
+  nesterov: false,
+  loss: { kind: 'ce' as const },
+  classWeights: null as number[] | null,
+  mean: [0.5],
+  std: [0.5],
+  augment: true,
+  pad: 4,
+  flip: true,
+  seed: 0,
+  epoch: 0,
+  progressEvery: 10,
+};
+const eval_ = { batch: 256, mean: [0.5], std: [0.5], logits: true, embeddings: false };
 
 test('bad network specs are refused with the field named', (t) => {
   const { NativeNetwork } = native();
@@ -72,11 +98,11 @@ test('bad trainEpoch and predict arguments reject with the argument named', asyn
     { message: /onProgress must be a function/ },
   );
   t.throws(
-    call(() => net.predict(images, shape, Int32Array.of(6), { mean: [0.5], std: [0.5] })),
+    call(() => net.predict(images, shape, Int32Array.of(6), eval_)),
     { message: /indices\[0\] = 6 is not an image index/ },
   );
   t.throws(
-    call(() => net.predict(images, shape, null, { mean: [0.5], std: [0.5], logits: false })),
+    call(() => net.predict(images, shape, null, { ...eval_, logits: false })),
     { message: /ask for logits, embeddings or both/ },
   );
   t.throws(
@@ -102,7 +128,7 @@ test('bad trainEpoch and predict arguments reject with the argument named', asyn
     { message: /the network is disposed/ },
   );
   t.throws(
-    call(() => net.predict(images, shape, null, { mean: [0.5], std: [0.5] })),
+    call(() => net.predict(images, shape, null, eval_)),
     { message: /disposed/ },
   );
 });

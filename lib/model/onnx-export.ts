@@ -5,7 +5,16 @@
 // onnx-proto is CommonJS: take the namespace from its default export.
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { blocks, EMBEDDING_SIZE, type Normalization, parameterShapes, type ResNetSpec } from './spec.js';
+import {
+  blocks,
+  EMBEDDING_SIZE,
+  type ModelWeights,
+  type Normalization,
+  parameterShapes,
+  type ResNetSpec,
+} from './spec.js';
+
+export type { ModelWeights };
 
 const { onnx } = onnxProto;
 
@@ -13,13 +22,6 @@ export const ONNX_OPSET = 13;
 export const ONNX_INPUT = 'pixels';
 
 /** What the exporter needs of a model: its spec, normalisation and tensors by PyTorch name. */
-export interface ModelWeights {
-  spec: ResNetSpec;
-  normalization: Normalization;
-  /** Parameters and BN running statistics (`bn1.running_mean`, ...) as float32. */
-  tensor(name: string): Float32Array;
-}
-
 export type OnnxOutput = 'logits' | 'embedding';
 
 export interface ExportOptions {

@@ -10,9 +10,14 @@ import {
   native,
 } from '../native.js';
 import { stopFlagFor } from '../stop-flag.js';
-import type { ModelWeights } from './onnx-export.js';
 import { readSafetensors, type Tensor, writeSafetensors } from './safetensors.js';
-import { EMBEDDING_SIZE, type Normalization, type ResNetSpec, validateSpec } from './spec.js';
+import {
+  EMBEDDING_SIZE,
+  type ModelWeights,
+  type Normalization,
+  type ResNetSpec,
+  validateSpec,
+} from './spec.js';
 
 export type BackendName = 'auto' | 'ref' | 'dnnl';
 
@@ -267,7 +272,10 @@ export class ResNet {
     };
   }
 
-  /** One training epoch natively (augment, forward, loss, backward, SGD per batch). */
+  /**
+   * One training epoch natively (augment, forward, loss, backward, SGD per batch). Stopped by its signal, it
+   * rejects with an AbortError whose `partial` is the progress so far (lib/native.ts isAbortError).
+   */
   async trainEpoch(data: ImageBatch, options: EpochOptions): Promise<EpochProgress> {
     const stop = stopFlagFor(options.signal);
     try {
@@ -281,6 +289,7 @@ export class ResNet {
           lr: options.lr,
           momentum: options.momentum ?? 0.9,
           weightDecay: options.weightDecay ?? 2e-4,
+          nesterov: false,
           loss: options.loss,
           classWeights: options.classWeights ? Array.from(options.classWeights) : null,
           mean: this.normalization.mean,

@@ -1,5 +1,7 @@
-// The architecture of a CIFAR ResNet (He et al. 2016) as this library builds it, and the PyTorch names of its
-// tensors. Names follow the reference code's modules so that state dicts move to and from PyTorch unchanged.
+// The spec of a CIFAR ResNet (He et al. 2016) as this library builds it, and the PyTorch names of its
+// tensors (from the native topology). Names follow the reference code's modules so that state dicts move to and from PyTorch unchanged.
+
+import { native } from '../native.js';
 
 export type HeadKind = 'linear' | 'cosine';
 
@@ -22,6 +24,14 @@ export interface Normalization {
 }
 
 export const EMBEDDING_SIZE = 64;
+
+/** A trained network as the exporters read it: spec, normalisation and every tensor by PyTorch name. */
+export interface ModelWeights {
+  spec: ResNetSpec;
+  normalization: Normalization;
+  /** Parameters and BN running statistics (`bn1.running_mean`, ...) as float32. */
+  tensor(name: string): Float32Array;
+}
 
 export function validateSpec(spec: ResNetSpec): void {
   const { depth, inChannels, inputSize, classes, head } = spec;
@@ -47,46 +57,23 @@ export interface BlockLayout {
   stride: 1 | 2;
 }
 
+// The layer list is described once, in native code (native/nn/topology.h); these read it.
+function topologyOf(spec: ResNetSpec) {
+  const { depth, inChannels, inputSize, classes, head } = spec;
+  return native().topology({ depth, inChannels, inputSize, classes, head, seed: 0 });
+}
+
 /** The basic blocks in forward order. */
 export function blocks(spec: ResNetSpec): BlockLayout[] {
-  const n = (spec.depth - 2) / 6;
-  const out: BlockLayout[] = [];
-  let inPlanes = 16;
-  [16, 32, 64].forEach((planes, stage) => {
-    for (let i = 0; i < n; i++) {
-      const stride = i === 0 && stage > 0 ? 2 : 1;
-      out.push({ prefix: `layer${stage + 1}.${i}`, inPlanes, planes, stride });
-      inPlanes = planes;
-    }
-  });
-  return out;
+  return topologyOf(spec).blocks.map((b) => ({ ...b, stride: b.stride as 1 | 2 }));
 }
 
 /** Shape of every learnable parameter, by PyTorch name, in the reference module order. */
 export function parameterShapes(spec: ResNetSpec): Map<string, number[]> {
-  const shapes = new Map<string, number[]>();
-  const bn = (prefix: string, c: number) => {
-    shapes.set(`${prefix}.weight`, [c]);
-    shapes.set(`${prefix}.bias`, [c]);
-  };
-  shapes.set('conv1.weight', [16, spec.inChannels, 3, 3]);
-  bn('bn1', 16);
-  for (const b of blocks(spec)) {
-    shapes.set(`${b.prefix}.conv1.weight`, [b.planes, b.inPlanes, 3, 3]);
-    bn(`${b.prefix}.bn1`, b.planes);
-    shapes.set(`${b.prefix}.conv2.weight`, [b.planes, b.planes, 3, 3]);
-    bn(`${b.prefix}.bn2`, b.planes);
-  }
-  if (spec.head === 'linear') {
-    shapes.set('linear.weight', [spec.classes, EMBEDDING_SIZE]);
-    shapes.set('linear.bias', [spec.classes]);
-  } else {
-    shapes.set('linear.weight', [EMBEDDING_SIZE, spec.classes]);
-  }
-  return shapes;
+  return new Map(topologyOf(spec).parameters.map((t) => [t.name, t.shape]));
 }
 
 /** Names of the BatchNorm layers (each has running_mean, running_var, num_batches_tracked buffers). */
 export function batchNormNames(spec: ResNetSpec): string[] {
-  return ['bn1', ...blocks(spec).flatMap((b) => [`${b.prefix}.bn1`, `${b.prefix}.bn2`])];
+  return topologyOf(spec).batchNorms;
 }

@@ -1,6 +1,6 @@
 // Phase 3: a fresh classifier head trained on the balanced embeddings; the backbone is not touched.
 // Defaults (DESIGN.md): SGD lr 0.1, momentum 0.9, weight decay 2e-4, batch 128, 10 epochs, 5-epoch warm-up.
-import { type HeadKindName, type HeadWeights, native } from '../native.js';
+import { type BackendChoice, type HeadKindName, type HeadWeights, native } from '../native.js';
 import { stopFlagFor } from '../stop-flag.js';
 import { classWeightsAt, type TrainRule } from './class-weights.js';
 import { type LossSettings, lossOptions } from './loss-config.js';
@@ -17,6 +17,8 @@ export interface FineTuneOptions extends Partial<LossSettings> {
   trainRule?: TrainRule;
   seed?: number;
   threads?: number;
+  /** Whose head engine trains it (the backbone's backend; 'auto': the fastest built in). */
+  backend?: BackendChoice;
   signal?: AbortSignal;
 }
 
@@ -72,8 +74,10 @@ export async function fineTuneHead(
         loss: lossOptions({ loss: options.loss ?? 'ce', focalGamma: options.focalGamma }, presentCounts),
         momentum: options.momentum ?? 0.9,
         weightDecay: options.weightDecay ?? 2e-4,
+        nesterov: false,
         seed,
-        threads: options.threads,
+        threads: options.threads ?? 0,
+        backend: options.backend ?? 'auto',
       },
       null,
       stop.flag,

@@ -9,10 +9,26 @@ import type { Dataset } from '../data/dataset.js';
 import { classCounts } from '../data/dataset-ops.js';
 import type { ResNet } from '../model/resnet.js';
 import { readSafetensors, type Tensor, writeSafetensors } from '../model/safetensors.js';
+import { isAbortError, type NativeEpochProgress } from '../native.js';
 import { classWeightsAt, type TrainRule } from './class-weights.js';
 import { type LossName, lossOptions } from './loss-config.js';
 import { type LrSchedule, learningRateAt, scaledSchedule, validateSchedule } from './lr-schedule.js';
 import { epochOrder } from './sample-order.js';
+
+type EpochOutcome =
+  | { done: true; progress: NativeEpochProgress }
+  | { done: false; stoppedAt: NativeEpochProgress };
+
+// An epoch stopped by the signal rejects with an AbortError carrying its progress (the one abort
+// convention of the native promises); here it becomes the place to checkpoint and resume from.
+async function untilStopped(epoch: Promise<NativeEpochProgress>): Promise<EpochOutcome> {
+  try {
+    return { done: true, progress: await epoch };
+  } catch (err) {
+    if (isAbortError(err) && err.partial) return { done: false, stoppedAt: err.partial };
+    throw err;
+  }
+}
 
 export interface Phase1Options {
   epochs: number;
@@ -156,37 +172,40 @@ export async function trainPhase1(
     const fullOrder = epochOrder(config.trainRule, data.labels, data.classes, config.seed, epoch);
     const skip = state.batch * config.batch;
     const started = performance.now();
-    const result = await model.trainEpoch(
-      { images: data.images, shape },
-      {
-        order: fullOrder.subarray(skip),
-        labels: data.labels,
-        epoch,
-        lr,
-        batch: config.batch,
-        momentum: config.momentum,
-        weightDecay: config.weightDecay,
-        loss,
-        classWeights: classWeightsAt(config.trainRule, epoch, counts, config.drwEpoch),
-        pad: config.pad,
-        flip: config.flip,
-        seed: config.seed,
-        progressEvery: options.progressEvery,
-        onProgress: (p) =>
-          options.onProgress?.(epoch, {
-            ...p,
-            batches: p.batches + state.batch,
-            batchesTotal: p.batchesTotal + state.batch,
-          }),
-        signal: options.signal,
-      },
+    const outcome = await untilStopped(
+      model.trainEpoch(
+        { images: data.images, shape },
+        {
+          order: fullOrder.subarray(skip),
+          labels: data.labels,
+          epoch,
+          lr,
+          batch: config.batch,
+          momentum: config.momentum,
+          weightDecay: config.weightDecay,
+          loss,
+          classWeights: classWeightsAt(config.trainRule, epoch, counts, config.drwEpoch),
+          pad: config.pad,
+          flip: config.flip,
+          seed: config.seed,
+          progressEvery: options.progressEvery,
+          onProgress: (p) =>
+            options.onProgress?.(epoch, {
+              ...p,
+              batches: p.batches + state.batch,
+              batchesTotal: p.batchesTotal + state.batch,
+            }),
+          signal: options.signal,
+        },
+      ),
     );
     const seconds = (performance.now() - started) / 1000;
-    if (result.stopped) {
-      state = { ...state, batch: state.batch + result.batches };
+    if (!outcome.done) {
+      state = { ...state, batch: state.batch + outcome.stoppedAt.batches };
       if (options.checkpointPath) saveCheckpoint(options.checkpointPath, model, state);
       return { history: state.history, resumedFrom, aborted: true };
     }
+    const result = outcome.progress;
     const record: EpochRecord = {
       epoch,
       lr,

@@ -3,24 +3,25 @@
 //
 // JS: trainHead(x: Float32Array [N*D], labels: Int32Array [N], orders: Int32Array [E*R], config, init?,
 //               stopFlag?: Int32Array [1]) -> Promise<{ weight, bias, losses }>
-//   config: { head: 'linear' | 'cosine', dim, classes, batch, epochs, lrPerEpoch: number[E],
-//             weightsPerEpoch?: (number[K] | null)[E], loss: {...}, momentum?: 0.9, weightDecay?: 2e-4,
-//             nesterov?: false, seed?: 0, threads?: 0 }
+//   config: { backend: 'auto' | 'ref' | 'dnnl', head: 'linear' | 'cosine', dim, classes, batch, epochs,
+//             lrPerEpoch: number[E], weightsPerEpoch: (number[K] | null)[E], loss: {...}, momentum,
+//             weightDecay, nesterov, seed, threads }   (complete: TS fills every field)
 //   init: { weight: Float32Array, bias?: Float32Array } to start from (default: a fresh head from seed).
 //   stopFlag: training stops at the next batch once stopFlag[0] != 0 (set by an AbortSignal in TS); the
 //   promise then rejects with an AbortError-named error.
 // JS: headLogits(x: Float32Array [N*D], head: { kind, dim, classes, weight, bias? }) -> Float32Array [N*K]
 #include <napi.h>
 
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "addon/args.h"
-#include "addon/async_support.h"
 #include "addon/exports.h"
 #include "addon/loss_args.h"
-#include "core/threads.h"
-#include "nn/head_training.h"
+#include "addon/promise_worker.h"
+#include "nn/engine.h"
 
 namespace eos::addon {
 namespace {
@@ -52,73 +53,6 @@ HeadParameters head_parameters_arg(const Napi::Value& v, const std::string& name
   }
   return p;
 }
-
-class TrainHeadWorker : public Napi::AsyncWorker {
- public:
-  TrainHeadWorker(Napi::Env env, HeadTrainingConfig cfg, HeadParameters init, int threads,
-                  const std::vector<Napi::Value>& keep_alive, const float* x, int64_t n,
-                  const int32_t* labels, const int32_t* orders, const int32_t* stop_flag)
-      : Napi::AsyncWorker(env),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        cfg_(std::move(cfg)),
-        params_(std::move(init)),
-        threads_(threads),
-        x_(x),
-        n_(n),
-        labels_(labels),
-        orders_(orders),
-        stop_flag_(stop_flag),
-        keep_alive_(keep_alive) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    use_threads(threads_);
-    losses_ = train_head(cfg_, x_, n_, labels_, orders_, params_, &TrainHeadWorker::should_stop, this);
-    stopped_ = static_cast<int64_t>(losses_.size()) < cfg_.epochs;
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (stopped_) {
-      deferred_.Reject(abort_error(env, "trainHead"));
-      return;
-    }
-    Napi::Object out = Napi::Object::New(env);
-    auto weight = Napi::Float32Array::New(env, params_.weight.size());
-    std::copy(params_.weight.begin(), params_.weight.end(), weight.Data());
-    out.Set("weight", weight);
-    if (cfg_.head == HeadKind::kLinear) {
-      auto bias = Napi::Float32Array::New(env, params_.bias.size());
-      std::copy(params_.bias.begin(), params_.bias.end(), bias.Data());
-      out.Set("bias", bias);
-    } else {
-      out.Set("bias", env.Null());
-    }
-    Napi::Array losses = Napi::Array::New(env, losses_.size());
-    for (size_t i = 0; i < losses_.size(); ++i) losses.Set(static_cast<uint32_t>(i), losses_[i]);
-    out.Set("losses", losses);
-    deferred_.Resolve(out);
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  static bool should_stop(void* self) {
-    return stop_requested(static_cast<TrainHeadWorker*>(self)->stop_flag_);
-  }
-
-  Napi::Promise::Deferred deferred_;
-  HeadTrainingConfig cfg_;
-  HeadParameters params_;
-  int threads_;
-  const float* x_;
-  int64_t n_;
-  const int32_t* labels_;
-  const int32_t* orders_;
-  const int32_t* stop_flag_;
-  KeepAlive keep_alive_;
-  std::vector<double> losses_;
-  bool stopped_ = false;
-};
 
 Napi::Value TrainHead(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -163,8 +97,7 @@ Napi::Value TrainHead(const Napi::CallbackInfo& info) {
     throw_type(env, "config.lrPerEpoch must be an array of config.epochs learning rates");
   }
   const Napi::Value weights = option(config, "weightsPerEpoch");
-  if (!weights.IsUndefined() &&
-      (!weights.IsArray() || weights.As<Napi::Array>().Length() != static_cast<uint32_t>(cfg.epochs))) {
+  if (!weights.IsArray() || weights.As<Napi::Array>().Length() != static_cast<uint32_t>(cfg.epochs)) {
     throw_type(env,
                "config.weightsPerEpoch must be an array of config.epochs entries (class weights or null)");
   }
@@ -174,8 +107,7 @@ Napi::Value TrainHead(const Napi::CallbackInfo& info) {
     if (!(lr >= 0)) throw_range(env, lr_name + " must be >= 0");
     cfg.lr_per_epoch.push_back(lr);
     std::vector<double> w;
-    const Napi::Value we =
-        weights.IsUndefined() ? env.Null() : weights.As<Napi::Array>().Get(static_cast<uint32_t>(e));
+    const Napi::Value we = weights.As<Napi::Array>().Get(static_cast<uint32_t>(e));
     if (!we.IsNull() && !we.IsUndefined()) {
       const std::string w_name = "config.weightsPerEpoch[" + std::to_string(e) + "]";
       if (!we.IsArray() || we.As<Napi::Array>().Length() != static_cast<uint32_t>(cfg.classes)) {
@@ -190,29 +122,56 @@ Napi::Value TrainHead(const Napi::CallbackInfo& info) {
     cfg.weights_per_epoch.push_back(std::move(w));
   }
   cfg.loss = loss_config_arg(option(config, "loss"), "config.loss", cfg.classes);
-  const Napi::Value momentum = option(config, "momentum"), wd = option(config, "weightDecay");
-  const Napi::Value nesterov = option(config, "nesterov"), seed = option(config, "seed");
-  const Napi::Value threads = option(config, "threads");
-  cfg.sgd.momentum = momentum.IsUndefined() ? 0.9 : finite_arg(momentum, "config.momentum");
-  cfg.sgd.weight_decay = wd.IsUndefined() ? 2e-4 : finite_arg(wd, "config.weightDecay");
-  if (cfg.sgd.momentum < 0 || cfg.sgd.weight_decay < 0)
-    throw_range(env, "config.momentum and config.weightDecay must be >= 0");
-  cfg.sgd.nesterov = nesterov.IsUndefined() ? false : bool_arg(nesterov, "config.nesterov");
-  cfg.seed =
-      seed.IsUndefined() ? 0 : static_cast<uint64_t>(integer_arg(seed, "config.seed", 0, (1LL << 53) - 1));
-  const int thread_count =
-      threads.IsUndefined() ? 0 : static_cast<int>(integer_arg(threads, "config.threads", 0, 1024));
+  cfg.sgd = sgd_config_arg(config, "config");
+  const uint64_t seed =
+      static_cast<uint64_t>(integer_arg(option(config, "seed"), "config.seed", 0, (1LL << 53) - 1));
+  const int threads = static_cast<int>(integer_arg(option(config, "threads"), "config.threads", 0, 1024));
+  const Napi::Value backend = option(config, "backend");
+  std::shared_ptr<HeadEngine> engine;
+  try {
+    engine = make_head_engine(backend.IsString() ? backend.As<Napi::String>().Utf8Value() : "");
+  } catch (const std::invalid_argument& e) {
+    throw_range(env, std::string("config.") + e.what());
+  }
+  engine->set_threads(threads);
 
   HeadParameters init = info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull()
                             ? head_parameters_arg(info[4], "init", cfg.head, cfg.dim, cfg.classes)
-                            : init_head(cfg.head, cfg.dim, cfg.classes, cfg.seed);
-  std::vector<Napi::Value> keep = {info[0], info[1], info[2]};
-  const int32_t* stop_flag = stop_flag_arg(info, 5, keep);
-  auto* worker = new TrainHeadWorker(env, std::move(cfg), std::move(init), thread_count, keep, x.Data(), n,
-                                     labels.Data(), orders.Data(), stop_flag);
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
+                            : init_head(cfg.head, cfg.dim, cfg.classes, seed);
+  PromiseWorker<>::Job job;
+  job.what = "trainHead";
+  job.keep = {info[0], info[1], info[2]};
+  job.stop_flag = stop_flag_arg(info, 5, job.keep);
+  auto params = std::make_shared<HeadParameters>(std::move(init));
+  auto losses = std::make_shared<std::vector<double>>();
+  auto shared_cfg = std::make_shared<HeadTrainingConfig>(std::move(cfg));
+  const float* xs = x.Data();
+  const int32_t* ys = labels.Data();
+  const int32_t* os = orders.Data();
+  job.run = [engine, shared_cfg, params, losses, xs, n, ys, os](const PromiseWorker<>::Report&,
+                                                                const PromiseWorker<>::Stop& stop) {
+    *losses = engine->train_head(*shared_cfg, xs, n, ys, os, *params, stop);
+    return static_cast<int64_t>(losses->size()) == shared_cfg->epochs;
+  };
+  const bool linear = shared_cfg->head == HeadKind::kLinear;
+  job.result = [params, losses, linear](Napi::Env e) -> Napi::Value {
+    Napi::Object out = Napi::Object::New(e);
+    auto weight = Napi::Float32Array::New(e, params->weight.size());
+    std::copy(params->weight.begin(), params->weight.end(), weight.Data());
+    out.Set("weight", weight);
+    if (linear) {
+      auto bias = Napi::Float32Array::New(e, params->bias.size());
+      std::copy(params->bias.begin(), params->bias.end(), bias.Data());
+      out.Set("bias", bias);
+    } else {
+      out.Set("bias", e.Null());
+    }
+    Napi::Array list = Napi::Array::New(e, losses->size());
+    for (size_t i = 0; i < losses->size(); ++i) list.Set(static_cast<uint32_t>(i), (*losses)[i]);
+    out.Set("losses", list);
+    return out;
+  };
+  return PromiseWorker<>::start(env, std::move(job));
 }
 
 Napi::Value HeadLogits(const Napi::CallbackInfo& info) {
@@ -229,7 +188,8 @@ Napi::Value HeadLogits(const Napi::CallbackInfo& info) {
     throw_range(env, "x must hold whole rows of head.dim = " + std::to_string(dim) + " values");
   const int64_t n = static_cast<int64_t>(x.ElementLength()) / dim;
   auto out = Napi::Float32Array::New(env, static_cast<size_t>(n * classes));
-  if (n > 0) head_logits(kind, dim, classes, p, x.Data(), n, out.Data());
+  // The head's logits are one small product on the calling thread: the host kernels serve every backend.
+  if (n > 0) make_head_engine("ref")->head_logits(kind, dim, classes, p, x.Data(), n, out.Data());
   return out;
 }
 

@@ -12,10 +12,13 @@
 
 #include <cmath>
 #include <exception>
+#include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "addon/args.h"
 #include "addon/exports.h"
+#include "addon/promise_worker.h"
 #include "core/cpu_level.h"
 #include "knn/knn.h"
 
@@ -183,63 +186,35 @@ Napi::Value KnnSearchSync(const Napi::CallbackInfo& info) {
   return result_object(env, indices, distances, job.stats);
 }
 
-class KnnWorker : public Napi::AsyncWorker {
- public:
-  KnnWorker(Napi::Env env, const KnnJob& job, Napi::TypedArrayOf<float> queries,
-            Napi::TypedArrayOf<float> base, Napi::Int32Array indices, Napi::Float32Array distances)
-      : Napi::AsyncWorker(env, "eos.knnSearch"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        job_(job),
-        queries_(Napi::Persistent(queries)),
-        indices_(Napi::Persistent(indices)),
-        distances_(Napi::Persistent(distances)) {
-    if (job.base != nullptr) base_ = Napi::Persistent(base);
-  }
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    try {
-      bad_value_ = run_job(job_);
-    } catch (const std::exception& e) {
-      SetError(std::string("knnSearch failed: ") + e.what());
-    }
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!bad_value_.empty()) {
-      deferred_.Reject(Napi::RangeError::New(env, bad_value_).Value());
-    } else {
-      deferred_.Resolve(result_object(env, indices_.Value(), distances_.Value(), job_.stats));
-    }
-  }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  KnnJob job_;
-  std::string bad_value_;
-  // Held until the promise settles: the buffers the worker reads and writes stay alive.
-  Napi::Reference<Napi::TypedArrayOf<float>> queries_, base_;
-  Napi::Reference<Napi::Int32Array> indices_;
-  Napi::Reference<Napi::Float32Array> distances_;
-};
-
 Napi::Value KnnSearch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::TypedArrayOf<float> queries, base;
-  KnnJob job = parse(info, &queries, &base);
-  Napi::Int32Array indices = Napi::Int32Array::New(env, job.nq * job.k);
-  Napi::Float32Array distances = Napi::Float32Array::New(env, job.nq * job.k);
-  job.out_idx = indices.Data();
-  job.out_dist = distances.Data();
-  auto* worker = new KnnWorker(env, job, queries, base, indices, distances);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  auto job = std::make_shared<KnnJob>(parse(info, &queries, &base));
+  Napi::Int32Array indices = Napi::Int32Array::New(env, job->nq * job->k);
+  Napi::Float32Array distances = Napi::Float32Array::New(env, job->nq * job->k);
+  job->out_idx = indices.Data();
+  job->out_dist = distances.Data();
+  PromiseWorker<>::Job work;
+  work.what = "knnSearch";
+  // Held until the promise settles: the buffers the worker reads and writes stay alive.
+  work.keep = {queries, indices, distances};
+  if (job->base != nullptr) work.keep.push_back(base);
+  work.run = [job](const PromiseWorker<>::Report&, const PromiseWorker<>::Stop&) {
+    std::string bad;
+    try {
+      bad = run_job(*job);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("knnSearch failed: ") + e.what());
+    }
+    if (!bad.empty()) throw RangeFailure(bad);
+    return true;
+  };
+  auto out_indices = std::make_shared<Napi::Reference<Napi::Int32Array>>(Napi::Persistent(indices));
+  auto out_distances = std::make_shared<Napi::Reference<Napi::Float32Array>>(Napi::Persistent(distances));
+  work.result = [job, out_indices, out_distances](Napi::Env e) -> Napi::Value {
+    return result_object(e, out_indices->Value(), out_distances->Value(), job->stats);
+  };
+  return PromiseWorker<>::start(env, std::move(work));
 }
 
 }  // namespace

@@ -58,4 +58,14 @@ LossConfig loss_config_arg(const Napi::Value& v, const std::string& name, int64_
   return cfg;
 }
 
+SgdConfig sgd_config_arg(const Napi::Value& config, const std::string& name) {
+  SgdConfig sgd;
+  sgd.momentum = finite_arg(option(config, "momentum"), name + ".momentum");
+  sgd.weight_decay = finite_arg(option(config, "weightDecay"), name + ".weightDecay");
+  if (sgd.momentum < 0 || sgd.weight_decay < 0)
+    throw_range(config.Env(), name + ".momentum and " + name + ".weightDecay must be >= 0");
+  sgd.nesterov = bool_arg(option(config, "nesterov"), name + ".nesterov");
+  return sgd;
+}
+
 }  // namespace eos::addon

@@ -1,4 +1,4 @@
-// Parsing of the JS loss options shared by every training entry point.
+// Parsing of the JS loss and optimizer options shared by every training entry point.
 //
 // JS: { kind: 'ce' | 'focal' | 'ldam' | 'asl', gamma?: 1 (focal), classCounts?: number[K] (ldam, required),
 //       maxMargin?: 0.5, scale?: 30 (ldam), gammaPos?: 0, gammaNeg?: 4, eps?: 0.1 (asl) }
@@ -10,9 +10,14 @@
 #include <string>
 
 #include "nn/losses.h"
+#include "nn/sgd.h"
 
 namespace eos::addon {
 
 LossConfig loss_config_arg(const Napi::Value& v, const std::string& name, int64_t classes);
+
+// { momentum, weightDecay, nesterov } of the options object `config` (all required, momentum and weight
+// decay finite and >= 0); lr is left 0 for the caller (per call or per epoch).
+SgdConfig sgd_config_arg(const Napi::Value& config, const std::string& name);
 
 }  // namespace eos::addon

@@ -1,26 +1,17 @@
-#include "nn/head_training.h"
-
+// Phase 3 over host memory: init_head (shared by every backend) and HostHeadEngine (nn/host_engine.h).
 #include <algorithm>
 #include <cmath>
 
 #include "core/rng.h"
-#include "nn/ref/linear.h"
-#include "nn/ref/normed_linear.h"
+#include "core/threads.h"
+#include "nn/head_ops.h"
+#include "nn/host_engine.h"
 
 namespace eos {
 namespace {
 // Distinguishes head initialisation draws from every other use of the seed (ASCII "head").
 constexpr uint64_t kHeadStreamTag = 0x68656164ull;
 
-void forward(HeadKind head, int64_t dim, int64_t classes, const HeadParameters& p, const float* x, int64_t n,
-             float* y, std::vector<float>& workspace) {
-  if (head == HeadKind::kLinear) {
-    ref::linear_forward<float>(n, dim, classes, x, p.weight.data(), p.bias.data(), y);
-  } else {
-    workspace.resize(static_cast<size_t>(ref::normed_linear_workspace_size(n, dim, classes)));
-    ref::normed_linear_forward<float>(n, dim, classes, x, p.weight.data(), y, workspace.data());
-  }
-}
 }  // namespace
 
 HeadParameters init_head(HeadKind head, int64_t dim, int64_t classes, uint64_t seed) {
@@ -52,9 +43,11 @@ HeadParameters init_head(HeadKind head, int64_t dim, int64_t classes, uint64_t s
   return p;
 }
 
-std::vector<double> train_head(const HeadTrainingConfig& cfg, const float* x, int64_t n,
-                               const int32_t* labels, const int32_t* orders, HeadParameters& params,
-                               bool (*should_stop)(void*), void* stop_context) {
+std::vector<double> HostHeadEngine::train_head(const HeadTrainingConfig& cfg, const float* x, int64_t n,
+                                               const int32_t* labels, const int32_t* orders,
+                                               HeadParameters& params, const StopFn& should_stop) {
+  (void)n;  // rows are addressed through orders, validated by the caller
+  use_threads(threads_);
   const int64_t D = cfg.dim, K = cfg.classes, R = cfg.rows_per_epoch, B = cfg.batch;
   const bool linear = cfg.head == HeadKind::kLinear;
   // Parameters, gradients and momentum as flat buffers (weight then bias), so SGD is one loop.
@@ -66,7 +59,7 @@ std::vector<double> train_head(const HeadTrainingConfig& cfg, const float* x, in
   std::vector<float> xb(static_cast<size_t>(B * D)), logits(static_cast<size_t>(B * K)),
       dlogits(logits.size());
   std::vector<int32_t> yb(static_cast<size_t>(B));
-  std::vector<float> workspace;
+  HostHead<float> head(cfg.head, D, K);
   std::vector<double> epoch_losses;
   for (int64_t e = 0; e < cfg.epochs; ++e) {
     LossConfig loss = cfg.loss;
@@ -76,7 +69,7 @@ std::vector<double> train_head(const HeadTrainingConfig& cfg, const float* x, in
     const int32_t* order = orders + e * R;
     double total = 0;
     for (int64_t start = 0; start < R; start += B) {
-      if (should_stop && should_stop(stop_context)) return epoch_losses;
+      if (should_stop && should_stop()) return epoch_losses;
       const int64_t b = std::min(B, R - start);
       for (int64_t i = 0; i < b; ++i) {
         const int32_t row = order[start + i];
@@ -84,20 +77,9 @@ std::vector<double> train_head(const HeadTrainingConfig& cfg, const float* x, in
         yb[i] = labels[row];
       }
       const float* w = flat.data();
-      if (linear) {
-        ref::linear_forward<float>(b, D, K, xb.data(), w, w + wcount, logits.data());
-      } else {
-        workspace.resize(static_cast<size_t>(ref::normed_linear_workspace_size(b, D, K)));
-        ref::normed_linear_forward<float>(b, D, K, xb.data(), w, logits.data(), workspace.data());
-      }
+      head.forward(b, xb.data(), w, linear ? w + wcount : nullptr, logits.data());
       total += loss_forward_backward<float>(loss, b, K, logits.data(), yb.data(), dlogits.data()) * b;
-      if (linear) {
-        ref::linear_backward<float>(b, D, K, xb.data(), w, dlogits.data(), nullptr, grads.data(),
-                                    grads.data() + wcount);
-      } else {
-        ref::normed_linear_backward<float>(b, D, K, xb.data(), w, dlogits.data(), nullptr, grads.data(),
-                                           workspace.data());
-      }
+      head.backward(b, xb.data(), w, dlogits.data(), nullptr, grads.data(), linear ? grads.data() + wcount : nullptr);
       sgd_step<float>(count, flat.data(), grads.data(), momentum.data(), sgd);
     }
     epoch_losses.push_back(total / static_cast<double>(R));
@@ -107,10 +89,11 @@ std::vector<double> train_head(const HeadTrainingConfig& cfg, const float* x, in
   return epoch_losses;
 }
 
-void head_logits(HeadKind head, int64_t dim, int64_t classes, const HeadParameters& params, const float* x,
-                 int64_t n, float* logits) {
-  std::vector<float> workspace;
-  forward(head, dim, classes, params, x, n, logits, workspace);
+void HostHeadEngine::head_logits(HeadKind kind, int64_t dim, int64_t classes, const HeadParameters& params,
+                                 const float* x, int64_t n, float* logits) {
+  // No thread count of its own: a [N, D] x [D, K] product on the caller's thread, as every caller runs it.
+  HostHead<float> head(kind, dim, classes);
+  head.forward(n, x, params.weight.data(), kind == HeadKind::kLinear ? params.bias.data() : nullptr, logits);
 }
 
 }  // namespace eos

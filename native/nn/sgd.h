@@ -15,10 +15,11 @@
 
 namespace eos {
 
+// Every field is the caller's (the library's defaults live in lib/defaults.ts, not in the engine).
 struct SgdConfig {
-  double lr = 0.1;
-  double momentum = 0.9;
-  double weight_decay = 2e-4;
+  double lr = 0;
+  double momentum = 0;
+  double weight_decay = 0;
   bool nesterov = false;
 };
 

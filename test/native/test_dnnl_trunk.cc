@@ -27,7 +27,6 @@
 #include "harness.h"
 #include "nn/dnnl/resnet_trunk.h"
 #include "nn/network.h"
-#include "nn/ref/ref_backend.h"
 
 namespace eos::test {
 namespace {
@@ -49,24 +48,6 @@ std::string fmt(double v) {
   return buf;
 }
 
-// Layer names in the trunk's parameter order.
-std::vector<std::string> conv_names(int blocks) {
-  std::vector<std::string> v{"conv1"};
-  for (int s = 0; s < 3; ++s) {
-    for (int b = 0; b < blocks; ++b) {
-      const std::string pre = "layer" + std::to_string(s + 1) + "." + std::to_string(b) + ".";
-      v.push_back(pre + "conv1");
-      v.push_back(pre + "conv2");
-    }
-  }
-  return v;
-}
-std::vector<std::string> bn_names(int blocks) {
-  std::vector<std::string> v = conv_names(blocks);
-  for (std::string& s : v) s.replace(s.size() - 5, 4, "bn");  // "...convK" -> "...bnK"
-  return v;
-}
-
 // Float copies of the network's flat buffers and the trunk's pointers into them.
 struct FloatModel {
   std::vector<float> params, grads, buffers;
@@ -74,22 +55,12 @@ struct FloatModel {
 };
 
 FloatModel float_model(const Network<double>& net, const std::vector<double>& p,
-                       const std::vector<double>& bufs, int blocks) {
+                       const std::vector<double>& bufs) {
   FloatModel m;
   m.params.assign(p.begin(), p.end());
   m.grads.assign(p.size(), 0.0f);
   m.buffers.assign(bufs.begin(), bufs.end());
-  const auto cn = conv_names(blocks), bn = bn_names(blocks);
-  for (size_t i = 0; i < cn.size(); ++i) {
-    const int64_t w = net.find_parameter(cn[i] + ".weight")->offset;
-    m.tp.convs.push_back(ConvParams{&m.params[w], &m.grads[w]});
-    const int64_t g = net.find_parameter(bn[i] + ".weight")->offset;
-    const int64_t b = net.find_parameter(bn[i] + ".bias")->offset;
-    const int64_t rm = net.find_buffer(bn[i] + ".running_mean")->offset;
-    const int64_t rv = net.find_buffer(bn[i] + ".running_var")->offset;
-    m.tp.bns.push_back(
-        BnParams{&m.params[g], &m.params[b], &m.buffers[rm], &m.buffers[rv], &m.grads[g], &m.grads[b]});
-  }
+  m.tp = dnnl_backend::trunk_params(net.topology(), m.params.data(), m.grads.data(), m.buffers.data());
   return m;
 }
 
@@ -106,21 +77,20 @@ struct GradientOutcome {
 };
 
 GradientOutcome run_draw(const Case& c, uint64_t seed, const std::string& tag) {
-  const int blocks = static_cast<int>((c.depth - 2) / 6);
   NetworkSpec spec;
   spec.depth = c.depth;
   spec.in_channels = c.channels;
   spec.side = c.side;
   spec.classes = 10;
   spec.seed = seed;
-  Network<double> net(spec, make_ref_backend<double>());
+  Network<double> net(spec);
 
   // Non-trivial batch-norm affine parameters and running statistics, so that every term is exercised.
   Rand rnd(seed + 100);
   std::vector<double> p(net.parameter_count()), bufs(net.buffer_count());
   net.get_parameters(p.data());
   net.get_buffers(bufs.data());
-  for (const std::string& name : bn_names(blocks)) {
+  for (const std::string& name : net.batchnorm_names()) {
     const TensorInfo* g = net.find_parameter(name + ".weight");
     const TensorInfo* b = net.find_parameter(name + ".bias");
     const TensorInfo* rm = net.find_buffer(name + ".running_mean");
@@ -135,7 +105,7 @@ GradientOutcome run_draw(const Case& c, uint64_t seed, const std::string& tag) {
   for (double& v : p) v = static_cast<float>(v);  // both sides start from the same float values
   net.set_parameters(p.data());
   net.set_buffers(bufs.data());
-  FloatModel fm = float_model(net, p, bufs, blocks);
+  FloatModel fm = float_model(net, p, bufs);
 
   const int64_t xcount = c.batch * c.channels * c.side * c.side;
   std::vector<float> xf = rnd.normals<float>(xcount);
@@ -155,10 +125,7 @@ GradientOutcome run_draw(const Case& c, uint64_t seed, const std::string& tag) {
   net.get_buffers(ref_bufs.data());
 
   // oneDNN: the same, with dL/dembedding = dlogits * W of the linear head.
-  TrunkSpec ts;
-  ts.channels = c.channels;
-  ts.height = ts.width = c.side;
-  ts.blocks = blocks;
+  const TrunkSpec ts = dnnl_backend::trunk_spec(net.topology());
   Trunk trunk(ts, c.batch);
   std::vector<float> emb(c.batch * kTrunkFeatures), demb(c.batch * kTrunkFeatures, 0.0f);
   trunk.forward_train(fm.tp, xf.data(), emb.data());
@@ -175,25 +142,22 @@ GradientOutcome run_draw(const Case& c, uint64_t seed, const std::string& tag) {
   const Diff de = compare(emb.data(), ref_emb.data(), c.batch * kTrunkFeatures, 1e-4, 1e-5);
   check(de.within, tag + ": train embeddings match ref", "max err " + fmt(de.max_abs));
   bool stats_ok = true;
-  const auto cn = conv_names(blocks), bn = bn_names(blocks);
-  for (size_t i = 0; i < cn.size(); ++i) {
-    for (const std::string& name : {cn[i] + ".weight", bn[i] + ".weight", bn[i] + ".bias"}) {
-      const TensorInfo* t = net.find_parameter(name);
-      const Diff d = compare(&fm.grads[t->offset], &ref_grads[t->offset], t->count, 0.0, 1e300);
-      out.worst = std::max(out.worst, d.max_abs / std::max(d.max_ref, 1e-30));
-      if (!(d.max_abs <= 2e-4 * d.max_ref + 1e-7)) {
-        out.ok = false;
-        out.failures.push_back("gradient of " + name + ": max err " + fmt(d.max_abs) + " vs max |ref| " +
-                               fmt(d.max_ref));
-      }
+  // Every trunk parameter (all but the head's) and every running statistic.
+  for (const TensorInfo& t : net.parameters()) {
+    if (t.name.rfind("linear.", 0) == 0) continue;
+    const Diff d = compare(&fm.grads[t.offset], &ref_grads[t.offset], t.count, 0.0, 1e300);
+    out.worst = std::max(out.worst, d.max_abs / std::max(d.max_ref, 1e-30));
+    if (!(d.max_abs <= 2e-4 * d.max_ref + 1e-7)) {
+      out.ok = false;
+      out.failures.push_back("gradient of " + t.name + ": max err " + fmt(d.max_abs) + " vs max |ref| " +
+                             fmt(d.max_ref));
     }
-    for (const std::string& name : {bn[i] + ".running_mean", bn[i] + ".running_var"}) {
-      const TensorInfo* t = net.find_buffer(name);
-      const Diff d = compare(&fm.buffers[t->offset], &ref_bufs[t->offset], t->count, 1e-4, 1e-5);
-      if (!d.within) {
-        stats_ok = false;
-        check(false, tag + ": " + name, "max err " + fmt(d.max_abs));
-      }
+  }
+  for (const TensorInfo& t : net.buffers()) {
+    const Diff d = compare(&fm.buffers[t.offset], &ref_bufs[t.offset], t.count, 1e-4, 1e-5);
+    if (!d.within) {
+      stats_ok = false;
+      check(false, tag + ": " + t.name, "max err " + fmt(d.max_abs));
     }
   }
   check(stats_ok, tag + ": running statistics (unbiased variance) match ref after a training forward");
@@ -248,10 +212,11 @@ EOS_TEST(dnnl_trunk_matches_ref) {
 EOS_TEST(dnnl_trunk_uses_jit_kernels) {
   const bool judged = dnnl_backend::dnnl_isa() != "other";
   for (const Case& c : {Case{8, 1, 28, 128}, Case{8, 3, 32, 128}, Case{8, 1, 28, 7}}) {
-    TrunkSpec ts;
-    ts.channels = c.channels;
-    ts.height = ts.width = c.side;
-    ts.blocks = 1;
+    NetworkSpec spec;
+    spec.depth = 8;
+    spec.in_channels = c.channels;
+    spec.side = c.side;
+    const TrunkSpec ts = dnnl_backend::trunk_spec(resnet_topology(spec));
     Trunk trunk(ts, c.batch);
     std::string refs;
     for (const std::string& line : trunk.implementations()) {
@@ -272,26 +237,23 @@ EOS_TEST(dnnl_trunk_uses_jit_kernels) {
 EOS_TEST(dnnl_trunk_is_reproducible) {
   const int saved = omp_get_max_threads();
   omp_set_num_threads(2);
-  const int blocks = 1;
   NetworkSpec spec;
   spec.depth = 8;
   spec.in_channels = 3;
   spec.side = 16;
   spec.seed = 9;
-  Network<double> net(spec, make_ref_backend<double>());
+  Network<double> net(spec);
   std::vector<double> p(net.parameter_count()), bufs(net.buffer_count());
   net.get_parameters(p.data());
   net.get_buffers(bufs.data());
-  TrunkSpec ts;
-  ts.height = ts.width = 16;
-  ts.blocks = blocks;
+  const TrunkSpec ts = dnnl_backend::trunk_spec(net.topology());
   const int64_t batch = 12;
   Rand rnd(10);
   std::vector<float> x = rnd.normals<float>(batch * 3 * 16 * 16);
   std::vector<float> dy = rnd.normals<float>(batch * kTrunkFeatures, 0.01);
   std::vector<std::vector<float>> emb(2), grads(2), stats(2);
   for (int run = 0; run < 2; ++run) {
-    FloatModel fm = float_model(net, p, bufs, blocks);
+    FloatModel fm = float_model(net, p, bufs);
     Trunk trunk(ts, batch);
     emb[run].resize(batch * kTrunkFeatures);
     for (int step = 0; step < 2; ++step) {

@@ -9,14 +9,13 @@
 
 #include "harness.h"
 #include "nn/network.h"
-#include "nn/ref/ref_backend.h"
 
 namespace eos::test {
 namespace {
 
 template <typename T>
 std::unique_ptr<Network<T>> make_net(const NetworkSpec& spec) {
-  return std::make_unique<Network<T>>(spec, make_ref_backend<T>());
+  return std::make_unique<Network<T>>(spec);
 }
 
 NetworkSpec spec_of(int64_t depth, int64_t channels, int64_t side, int64_t classes, uint64_t seed,
@@ -261,7 +260,7 @@ EOS_TEST(network_training_is_reproducible) {
   const auto x = rnd.normals<float>(batch * 3 * 10 * 10);
   const auto y = labels_for(batch, 4);
   LossConfig ce;
-  SgdConfig sgd;
+  SgdConfig sgd{0.1, 0.9, 2e-4, false};  // PyTorch CIFAR recipe values
   auto run = [&](int threads) {
     auto net = make_net<float>(spec);
     net->set_threads(threads);
@@ -287,7 +286,7 @@ EOS_TEST(network_batchnorm_modes_and_batch_capacity) {
   const auto x = rnd.normals<double>(batch * 64);
   const auto y = labels_for(batch, 3);
   LossConfig ce;
-  SgdConfig sgd;
+  SgdConfig sgd{0.1, 0.9, 2e-4, false};  // PyTorch CIFAR recipe values
   for (int s = 0; s < 2; ++s) net->train_step(x.data(), y.data(), batch, ce, sgd);
   check(net->num_batches_tracked()[0] == 2 && net->num_batches_tracked().back() == 2,
         "num_batches_tracked counts train-mode forwards");
@@ -345,7 +344,7 @@ EOS_TEST(network_learns_a_separable_problem) {
       x[i * 64 + p] = static_cast<float>(0.5 * rnd.normal() + ((p < 32) == (y[i] == 0) ? 1.0 : -1.0));
   }
   LossConfig ce;
-  SgdConfig sgd;
+  SgdConfig sgd{0.1, 0.9, 2e-4, false};  // PyTorch CIFAR recipe values
   sgd.lr = 0.05;
   const double first = net->train_step(x.data(), y.data(), batch, ce, sgd);
   double last = first;

@@ -22,7 +22,6 @@
 #include "fixture_io.h"
 #include "harness.h"
 #include "nn/network.h"
-#include "nn/ref/ref_backend.h"
 
 namespace eos::test {
 namespace {
@@ -140,7 +139,7 @@ void run_case(const std::string& dir, const std::string& name) {
   sgd.weight_decay = cfg["sgd"]["weight_decay"].number;
   sgd.nesterov = cfg["sgd"]["nesterov"].boolean;
 
-  Network<float> net(spec, make_ref_backend<float>());
+  Network<float> net(spec);
   for (const TensorInfo& t : net.parameters())
     net.write_tensor(t.name, pattern_value(t.name, t.shape, cosine).data());
   for (const TensorInfo& t : net.buffers())

@@ -148,8 +148,7 @@ struct Trunk::Impl {
   std::map<std::string, std::pair<double, int64_t>> prof;  // name -> seconds, calls
 
   Impl(const TrunkSpec& s, int64_t n) : spec(s), batch(n) {
-    const char* env = std::getenv("EOS_DNNL_PROFILE");
-    profile = env && env[0] == '1';
+    profile = spec.tuning.profile;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     build();
   }
@@ -191,14 +190,14 @@ struct Trunk::Impl {
   // Which algorithm a convolution uses. Measured on the 2-core AVX-512 machine (ResNet-32, batch 128):
   // oneDNN's Winograd F(4x4, 3x3) kernels (jit_wino_4x3) take 30-50% less time than the direct ones for the
   // stride-1 convolutions with 32 and 64 channels in all three passes, and are no faster at 16 channels;
-  // stride 2 has no Winograd kernel. EOS_DNNL_CONV=direct|winograd overrides the rule (for benchmarking).
+  // stride 2 has no Winograd kernel. spec.tuning.conv_algorithm overrides the rule (for benchmarking).
   // Winograd is kept only when oneDNN implements forward, backward data and backward weights with it for this
   // shape.
   dnnl::algorithm pick_algorithm(const ConvDims& d, const memory::desc& src, const memory::desc& wei,
                                  const memory::desc& dst, const memory::dims& strides,
                                  const memory::dims& pad_l, const memory::dims& pad_r) {
-    const char* env = std::getenv("EOS_DNNL_CONV");
-    const std::string want = env ? env : (d.k >= 32 ? "winograd" : "direct");
+    const std::string& tuned = spec.tuning.conv_algorithm;
+    const std::string want = tuned != "auto" ? tuned : (d.k >= 32 ? "winograd" : "direct");
     if (want != "winograd" || d.stride != 1) return dnnl::algorithm::convolution_direct;
     const dnnl::algorithm algo = dnnl::algorithm::convolution_winograd;
     try {
@@ -361,7 +360,7 @@ struct Trunk::Impl {
     // --- layers and training activations
     const memory::desc input_md(dims4(n, spec.channels, spec.height, spec.width), dt::f32, tag::nchw);
     user_x = memory(input_md, eng, nullptr);
-    const int stem = add_conv(spec.channels, spec.height, spec.width, 16, 1, nullptr, false);
+    const int stem = add_conv(spec.channels, spec.height, spec.width, spec.stem_planes, 1, nullptr, false);
     reorder_input = convs[stem].src_md != input_md;
     stem_src = reorder_input ? alloc(convs[stem].src_md) : user_x;
     stem_c = alloc(convs[stem].dst_md);
@@ -369,31 +368,26 @@ struct Trunk::Impl {
     stem_a = alloc(convs[stem].dst_md);
 
     memory x = stem_a;
-    int64_t planes_in = 16, h = convs[stem].d.p, w = convs[stem].d.q;
-    for (int s = 0; s < 3; ++s) {
-      const int64_t planes = 16 << s;
-      for (int b = 0; b < spec.blocks; ++b) {
-        const int64_t stride = (s > 0 && b == 0) ? 2 : 1;
-        Block blk;
-        blk.x = x;
-        const memory::desc xmd = x.get_desc();
-        blk.conv1 = add_conv(planes_in, h, w, planes, stride, &xmd, true);
-        const Conv& c1 = convs[blk.conv1];
-        blk.c1 = alloc(c1.dst_md);
-        add_bn(c1.dst_md, true);
-        blk.h1 = alloc(c1.dst_md);
-        blk.conv2 = add_conv(planes, c1.d.p, c1.d.q, planes, 1, &c1.dst_md, true);
-        const Conv& c2 = convs[blk.conv2];
-        blk.c2 = alloc(c2.dst_md);
-        add_bn(c2.dst_md, false);
-        blk.out = alloc(c2.dst_md);
-        blk.sc = option_a_dims(n, planes_in, h, w, planes, stride);
-        blocks.push_back(blk);
-        x = blk.out;
-        planes_in = planes;
-        h = c2.d.p;
-        w = c2.d.q;
-      }
+    int64_t h = convs[stem].d.p, w = convs[stem].d.q;
+    for (const ResidualBlock& rb : spec.blocks) {
+      Block blk;
+      blk.x = x;
+      const memory::desc xmd = x.get_desc();
+      blk.conv1 = add_conv(rb.planes_in, h, w, rb.planes, rb.stride, &xmd, true);
+      const Conv& c1 = convs[blk.conv1];
+      blk.c1 = alloc(c1.dst_md);
+      add_bn(c1.dst_md, true);
+      blk.h1 = alloc(c1.dst_md);
+      blk.conv2 = add_conv(rb.planes, c1.d.p, c1.d.q, rb.planes, 1, &c1.dst_md, true);
+      const Conv& c2 = convs[blk.conv2];
+      blk.c2 = alloc(c2.dst_md);
+      add_bn(c2.dst_md, false);
+      blk.out = alloc(c2.dst_md);
+      blk.sc = option_a_dims(n, rb.planes_in, h, w, rb.planes, rb.stride);
+      blocks.push_back(blk);
+      x = blk.out;
+      h = c2.d.p;
+      w = c2.d.q;
     }
     last_out = x;
     last_layout = layout_of(x.get_desc());
@@ -522,11 +516,10 @@ struct Trunk::Impl {
 
   // Inference uses Winograd for every stride-1 convolution: without the backward passes it is ~10% faster
   // than direct at 16 channels too (measured), for ~34 MiB more scratchpad at batch 128.
-  // EOS_DNNL_EVAL_CONV=direct keeps the training rule. Falls back to direct when oneDNN has no Winograd
+  // spec.tuning.eval_direct keeps the training rule. Falls back to direct when oneDNN has no Winograd
   // kernel for the shape (the stem).
   dnnl::algorithm eval_algo(const Conv& cv) {
-    const char* env = std::getenv("EOS_DNNL_EVAL_CONV");
-    if (env && std::string(env) == "direct") return cv.algo;
+    if (spec.tuning.eval_direct) return cv.algo;
     return cv.d.stride == 1 ? dnnl::algorithm::convolution_winograd : cv.algo;
   }
 
@@ -741,6 +734,44 @@ std::string Trunk::profile_report() const {
   std::ostringstream os;
   for (const auto& [name, e] : impl_->prof) os << name << " " << e.first << " s " << e.second << " calls\n";
   return os.str();
+}
+
+TrunkSpec trunk_spec(const Topology& topology) {
+  const NetworkSpec& s = topology.spec;
+  TrunkSpec t;
+  t.channels = s.in_channels;
+  t.height = t.width = s.side;
+  t.stem_planes = topology.layers.front().c_out;
+  t.blocks = topology.blocks;
+  t.bn_momentum = s.bn_momentum;
+  t.bn_eps = s.bn_eps;
+  return t;
+}
+
+TrunkParams trunk_params(const Topology& topology, float* params, float* grads, float* running_stats) {
+  auto param = [&](const std::string& name) {
+    const TensorInfo* t = find_tensor(topology.parameters, name);
+    if (!t) throw std::logic_error("dnnl trunk: the topology has no parameter " + name);
+    return t->offset;
+  };
+  auto buffer = [&](const std::string& name) {
+    const TensorInfo* t = find_tensor(topology.buffers, name);
+    if (!t) throw std::logic_error("dnnl trunk: the topology has no buffer " + name);
+    return t->offset;
+  };
+  TrunkParams tp;
+  // Every convolution and batch norm before the head, in forward order (the plan's order).
+  for (const TopologyLayer& l : topology.layers) {
+    if (l.kind == LayerKind::kConv) {
+      const int64_t w = param(l.name + ".weight");
+      tp.convs.push_back(ConvParams{params + w, grads + w});
+    } else if (l.kind == LayerKind::kBatchNorm) {
+      const int64_t g = param(l.name + ".weight"), b = param(l.name + ".bias");
+      tp.bns.push_back(BnParams{params + g, params + b, running_stats + buffer(l.name + ".running_mean"),
+                                running_stats + buffer(l.name + ".running_var"), grads + g, grads + b});
+    }
+  }
+  return tp;
 }
 
 std::string dnnl_isa() {

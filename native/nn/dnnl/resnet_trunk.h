@@ -9,12 +9,12 @@
 //
 // Legend: N batch, C input channels (1 or 3), H x W input pixels, F = 64 pooled features (stage 3 planes).
 //   x [N, C, H, W] NCHW input; features, dfeatures [N, F] row-major (the 64-d embedding the head reads).
-// Network (DESIGN.md section 2): conv1 (C -> 16) + bn1 + relu, then three stages of `blocks` basic blocks
-// with 16/32/64 planes (the first block of stages 2 and 3 has stride 2 and an option-A shortcut), then global
-// average pooling. Block: conv1 + bn1 + relu, conv2 + bn2, + shortcut(x), relu.
+// Network (nn/topology.h, whose residual blocks the spec carries): conv1 (C -> 16) + bn1 + relu, then the
+// basic blocks (the first block of stages 2 and 3 has stride 2 and an option-A shortcut), then global average
+// pooling. Block: conv1 + bn1 + relu, conv2 + bn2, + shortcut(x), relu.
 //
-// Parameter order (TrunkParams): convs[0] / bns[0] are the stem (conv1, bn1); then for stage s, block b
-// (PyTorch `layer{s+1}.{b}`): convs[1 + 2 * (s * blocks + b)] = conv1, the next one conv2; bns likewise.
+// Parameter order (TrunkParams): convs[0] / bns[0] are the stem (conv1, bn1); then for residual block i
+// (the topology's order): convs[1 + 2 i] = conv1, convs[2 + 2 i] = conv2; bns likewise.
 //
 // Convolutions: Winograd for stride-1 convolutions with >= 32 channels, direct otherwise (see
 // pick_algorithm in the .cc). Fused passes per block, forward: conv1; bn1 with fused ReLU (a bit mask kept
@@ -37,13 +37,28 @@
 #include <string>
 #include <vector>
 
+#include "nn/topology.h"
+
 namespace eos::dnnl_backend {
+
+// Benchmarking overrides of the plan's choices; the engine reads them from the environment once
+// (dnnl_engine.cc says which variables), the plan never does.
+struct TrunkTuning {
+  std::string conv_algorithm = "auto";  // training convolutions: auto (the rule in the .cc), direct, winograd
+  bool eval_direct = false;             // inference keeps the training algorithm instead of Winograd
+  bool profile = false;                 // time every step (profile_report)
+};
 
 struct TrunkSpec {
   int64_t channels = 3, height = 32, width = 32;  // input
-  int blocks = 5;                                 // blocks per stage: depth = 6 * blocks + 2
+  int64_t stem_planes = 16;
+  std::vector<ResidualBlock> blocks;  // the topology's
   double bn_momentum = 0.1, bn_eps = 1e-5;
+  TrunkTuning tuning;
 };
+
+// The trunk of a topology (input, stem, residual blocks, batch-norm settings), default tuning.
+TrunkSpec trunk_spec(const Topology& topology);
 
 // Pointers into the caller's flat buffers (PyTorch layouts). Gradients are overwritten by backward().
 struct ConvParams {
@@ -59,12 +74,12 @@ struct BnParams {
   float* bias_grad;     // [C]
 };
 struct TrunkParams {
-  std::vector<ConvParams> convs;  // 1 + 6 * blocks, order above
+  std::vector<ConvParams> convs;  // 1 + 2 * blocks, order above
   std::vector<BnParams> bns;      // same count and order
 };
 
-// Number of conv (and of batch-norm) layers of the trunk.
-inline int trunk_layer_count(int blocks) { return 1 + 6 * blocks; }
+// Pointers of the trunk's parameters inside flat buffers laid out by the topology's tables.
+TrunkParams trunk_params(const Topology& topology, float* params, float* grads, float* running_stats);
 
 // Features of the pooled output (the planes of the last stage).
 constexpr int64_t kTrunkFeatures = 64;
@@ -96,8 +111,8 @@ class Trunk {
 
   // Bytes of activations, workspaces and scratchpad the plan holds.
   int64_t memory_bytes() const;
-  // One line per executed step with its accumulated time, when profiling is on (EOS_DNNL_PROFILE=1 at
-  // construction); empty otherwise.
+  // One line per executed step with its accumulated time, when profiling is on (spec.tuning.profile);
+  // empty otherwise.
   std::string profile_report() const;
 
  private:
