@@ -7,8 +7,9 @@
 //   .trainEpoch(images, shape, labels, order, config, onProgress?, stopFlag?) -> Promise<EpochResult>
 //   .predict(images, shape, indices | null, config, stopFlag?) -> Promise<{ logits, embeddings }>
 //   .dispose()
-// Every options object is complete: TS fills it (lib/native.ts types say which fields), this file only checks.
-// Long work (trainEpoch, predict) runs in a PromiseWorker; while it runs, the network refuses other calls
+// Every options object is complete: TS fills it (lib/native.ts types say which fields), this file only
+// checks. Long work (trainEpoch, predict) runs in a PromiseWorker; while it runs, the network refuses other
+// calls
 // ("busy"). A stopped trainEpoch rejects with an AbortError whose `partial` is the epoch's progress so far.
 #include <napi.h>
 
@@ -131,8 +132,10 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
     Engine& engine = usable(info.Env());
     const bool on = bool_arg(info[0], "on");
     if (!engine.track_relu_margin(on)) {
-      throw_type(info.Env(), std::string("trackReluMargin: ReLU margins are recorded by the ref backend only, "
-                                         "not by ") + engine.name());
+      throw_type(info.Env(),
+                 std::string("trackReluMargin: ReLU margins are recorded by the ref backend only, "
+                             "not by ") +
+                     engine.name());
     }
   }
   Napi::Value TakeReluMargin(const Napi::CallbackInfo& info) {
@@ -262,11 +265,13 @@ Napi::Value NativeNetwork::TrainEpoch(const Napi::CallbackInfo& info) {
   auto mean = std::make_shared<std::vector<float>>(), std = std::make_shared<std::vector<float>>();
   normalization_arg(config, cfg->augment, *mean, *std);
   cfg->augment_images = bool_arg(option(config, "augment"), "config.augment");
-  cfg->augment.pad = static_cast<int>(integer_arg(option(config, "pad"), "config.pad", 0, engine.spec().side));
+  cfg->augment.pad =
+      static_cast<int>(integer_arg(option(config, "pad"), "config.pad", 0, engine.spec().side));
   cfg->augment.flip = bool_arg(option(config, "flip"), "config.flip");
   cfg->augment.seed =
       static_cast<uint64_t>(integer_arg(option(config, "seed"), "config.seed", 0, (1LL << 53) - 1));
-  cfg->augment.epoch = static_cast<uint64_t>(integer_arg(option(config, "epoch"), "config.epoch", 0, 1 << 20));
+  cfg->augment.epoch =
+      static_cast<uint64_t>(integer_arg(option(config, "epoch"), "config.epoch", 0, 1 << 20));
   cfg->progress_every = integer_arg(option(config, "progressEvery"), "config.progressEvery", 0, 1 << 30);
   Napi::Function on_progress;
   if (info.Length() > 5 && !info[5].IsUndefined() && !info[5].IsNull()) {
@@ -282,7 +287,8 @@ Napi::Value NativeNetwork::TrainEpoch(const Napi::CallbackInfo& info) {
   const int32_t* label_data = labels.Data();
   const int32_t* order_data = order.Data();
   job.run = [&engine, cfg, mean, std, result, data, label_data, order_data, rows](
-                const PromiseWorker<EpochProgress>::Report& report, const PromiseWorker<EpochProgress>::Stop& stop) {
+                const PromiseWorker<EpochProgress>::Report& report,
+                const PromiseWorker<EpochProgress>::Stop& stop) {
     *result = engine.train_epoch(data, label_data, order_data, rows, *cfg, report, stop);
     return result->batches_done == result->batches_total;
   };
@@ -319,7 +325,8 @@ Napi::Value NativeNetwork::Predict(const Napi::CallbackInfo& info) {
   }
   if (rows == 0) throw_range(env, "indices must not be empty");
   const Napi::Value config = info[3];
-  if (!config.IsObject()) throw_type(env, "config must be an object { batch, mean, std, logits, embeddings }");
+  if (!config.IsObject())
+    throw_type(env, "config must be an object { batch, mean, std, logits, embeddings }");
   auto normalize = std::make_shared<AugmentParams>();
   auto mean = std::make_shared<std::vector<float>>(), std = std::make_shared<std::vector<float>>();
   normalization_arg(config, *normalize, *mean, *std);
@@ -330,7 +337,8 @@ Napi::Value NativeNetwork::Predict(const Napi::CallbackInfo& info) {
   job.what = "predict";
   job.stop_flag = stop_flag_arg(info, 4, job.keep);
   auto logits = std::make_shared<std::vector<float>>(want_logits ? rows * engine.spec().classes : 0);
-  auto embeddings = std::make_shared<std::vector<float>>(want_embeddings ? rows * Topology::kEmbeddingDim : 0);
+  auto embeddings =
+      std::make_shared<std::vector<float>>(want_embeddings ? rows * Topology::kEmbeddingDim : 0);
   const uint8_t* data = images.data;
   job.run = [&engine, data, indices, rows, batch, normalize, mean, std, logits, embeddings](
                 const PromiseWorker<>::Report&, const PromiseWorker<>::Stop& stop) {

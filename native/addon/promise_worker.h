@@ -50,15 +50,15 @@ class PromiseWorker : public Napi::AsyncProgressQueueWorker<P> {
   using Report = std::function<void(const P&)>;
   using Stop = std::function<bool()>;
   struct Job {
-    std::string what;                      // names the operation in AbortError messages
-    std::vector<Napi::Value> keep;         // objects held until the promise settles
-    const int32_t* stop_flag = nullptr;    // may be null
+    std::string what;                                     // names the operation in AbortError messages
+    std::vector<Napi::Value> keep;                        // objects held until the promise settles
+    const int32_t* stop_flag = nullptr;                   // may be null
     std::function<bool(const Report&, const Stop&)> run;  // worker thread; false: stopped by the flag
-    std::function<Napi::Value(Napi::Env)> result;          // main thread: the resolved value (or partial)
-    bool partial_on_abort = false;                          // attach result() to the AbortError
+    std::function<Napi::Value(Napi::Env)> result;         // main thread: the resolved value (or partial)
+    bool partial_on_abort = false;                        // attach result() to the AbortError
     std::function<Napi::Value(Napi::Env, const P&)> progress_value;  // main thread, with on_progress
-    Napi::Function on_progress;                                       // may be empty
-    std::function<void()> on_settle;                                  // main thread, may be empty
+    Napi::Function on_progress;                                      // may be empty
+    std::function<void()> on_settle;                                 // main thread, may be empty
   };
 
   static Napi::Promise start(Napi::Env env, Job job) {

@@ -22,7 +22,8 @@ inline NetworkSpec spec_arg(const Napi::Value& s) {
   spec.classes = integer_arg(option(s, "classes"), "spec.classes", 2, 100000);
   const Napi::Value head = option(s, "head");
   const std::string head_name = head.IsString() ? head.As<Napi::String>().Utf8Value() : "";
-  if (head_name != "linear" && head_name != "cosine") throw_type(env, "spec.head must be 'linear' or 'cosine'");
+  if (head_name != "linear" && head_name != "cosine")
+    throw_type(env, "spec.head must be 'linear' or 'cosine'");
   spec.head = head_name == "linear" ? HeadKind::kLinear : HeadKind::kCosine;
   spec.seed = static_cast<uint64_t>(integer_arg(option(s, "seed"), "spec.seed", 0, (1LL << 53) - 1));
   const std::string problem = validate_spec(spec);

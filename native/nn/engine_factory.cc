@@ -61,7 +61,9 @@ std::vector<std::string> built_backends() {
 #endif
 }
 
-std::string resolve_backend(const std::string& name) { return name == "auto" ? built_backends().front() : name; }
+std::string resolve_backend(const std::string& name) {
+  return name == "auto" ? built_backends().front() : name;
+}
 
 std::unique_ptr<Engine> make_engine(const std::string& backend, const NetworkSpec& spec) {
   const std::string name = resolve_backend(backend);

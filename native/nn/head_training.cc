@@ -79,7 +79,8 @@ std::vector<double> HostHeadEngine::train_head(const HeadTrainingConfig& cfg, co
       const float* w = flat.data();
       head.forward(b, xb.data(), w, linear ? w + wcount : nullptr, logits.data());
       total += loss_forward_backward<float>(loss, b, K, logits.data(), yb.data(), dlogits.data()) * b;
-      head.backward(b, xb.data(), w, dlogits.data(), nullptr, grads.data(), linear ? grads.data() + wcount : nullptr);
+      head.backward(b, xb.data(), w, dlogits.data(), nullptr, grads.data(),
+                    linear ? grads.data() + wcount : nullptr);
       sgd_step<float>(count, flat.data(), grads.data(), momentum.data(), sgd);
     }
     epoch_losses.push_back(total / static_cast<double>(R));

@@ -56,7 +56,9 @@ class HostModel {
   const TensorInfo* find_parameter(const std::string& name) const {
     return find_tensor(topology_.parameters, name);
   }
-  const TensorInfo* find_buffer(const std::string& name) const { return find_tensor(topology_.buffers, name); }
+  const TensorInfo* find_buffer(const std::string& name) const {
+    return find_tensor(topology_.buffers, name);
+  }
   std::vector<int64_t>& num_batches_tracked() { return num_batches_tracked_; }
 
   // Whole-buffer copies, host [parameter_count()] or [buffer_count()].

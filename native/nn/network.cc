@@ -244,13 +244,14 @@ void Network<T>::backward(const T* dlogits) {
         T* ws = workspace(ref::conv2d_workspace_size(d, omp_get_max_threads()));
         ref::conv2d_backward_weights(d, act(l.in), grad(l.grad_out), grads + l.weight, ws);
         if (l.grad_in >= 0)
-          ref::conv2d_backward_data(d, params + l.weight, grad(l.grad_out), grad(l.grad_in), l.accumulate, ws);
+          ref::conv2d_backward_data(d, params + l.weight, grad(l.grad_out), grad(l.grad_in), l.accumulate,
+                                    ws);
         break;
       }
       case LayerKind::kBatchNorm:
         ref::batchnorm2d_backward(batch, l.c_in, s_in, act(l.in), grad(l.grad_out), params + l.weight,
-                                  stats + l.stats, stats + l.stats + l.c_in, grad(l.grad_in), grads + l.weight,
-                                  grads + l.bias);
+                                  stats + l.stats, stats + l.stats + l.c_in, grad(l.grad_in),
+                                  grads + l.weight, grads + l.bias);
         break;
       case LayerKind::kRelu:
         ref::relu_backward(batch * l.c_in * s_in, act(l.out), grad(l.grad_out), grad(l.grad_in));
@@ -264,8 +265,8 @@ void Network<T>::backward(const T* dlogits) {
         break;
       case LayerKind::kLinear:
       case LayerKind::kCosine:
-        head_.backward(batch, act(l.in), params + l.weight, grad(l.grad_out), grad(l.grad_in), grads + l.weight,
-                       l.bias >= 0 ? grads + l.bias : nullptr);
+        head_.backward(batch, act(l.in), params + l.weight, grad(l.grad_out), grad(l.grad_in),
+                       grads + l.weight, l.bias >= 0 ? grads + l.bias : nullptr);
         break;
     }
   }

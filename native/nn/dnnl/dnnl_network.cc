@@ -43,8 +43,8 @@ void DnnlNetwork::forward(const float* x, int64_t batch, Mode mode, float* logit
   if (batch < 1) throw std::invalid_argument("batch must be >= 1");
   use_threads(threads_);
   reserve(batch);
-  const float* linear_bias = spec().head == HeadKind::kLinear ? params() + find_parameter("linear.bias")->offset
-                                                              : nullptr;
+  const float* linear_bias =
+      spec().head == HeadKind::kLinear ? params() + find_parameter("linear.bias")->offset : nullptr;
   const float* weight = params() + find_parameter("linear.weight")->offset;
   if (mode == Mode::kTrain) {
     plan(batch).forward_train(trunk_params_, x, features_.data());
