@@ -9,7 +9,14 @@ export { readStateDict, weightsOf } from './model/state-dict.js';
 export { type AugmentOptions, loadNative, type NativeInfo, NativeLoadError, native } from './native.js';
 export { PRESETS, type RunConfig } from './pipeline/config.js';
 export { type RunResult, runPhase1Only, runThreePhase } from './pipeline/run-three-phase.js';
-export { resampleWith, SAMPLER_NAMES, type SamplerName } from './pipeline/samplers.js';
+export {
+  resampleWith,
+  SAMPLER_NAMES,
+  SAMPLERS,
+  type SamplerChoice,
+  type SamplerId,
+  type SamplerName,
+} from './pipeline/samplers.js';
 export * from './resample/index.js';
 export { Classifier, type ClassifierOptions, type Prediction } from './serve/classifier.js';
 export { serve } from './serve/http-server.js';
