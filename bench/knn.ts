@@ -6,7 +6,7 @@
 // once, so it does half of that), the fraction of the machine's sgemm rate at that level our own N^2 d
 // FLOP/s reach (above 1 is possible in bf16, which does twice the arithmetic per instruction), peak memory,
 // the ratios, the kernel that ran, and how often the peers' neighbour sets equal ours; writes
-// bench/out/knn.json. Target (DESIGN.md section 9): ours >= 5x faiss at every level but portable.
+// bench/out/knn.json. The project's target: ours >= 5x faiss at every level but portable.
 //
 // Every search runs in its own process (this file with --ours, or bench/peers/knn_peers.py), so that peak
 // RSS is per search; "extra" is the peak minus the resident size once the input is loaded. Ours runs under

@@ -7,15 +7,15 @@
 // construction; bounding the coefficient at 0.5 keeps them on the minority side.
 import { join } from 'node:path';
 import { readComparisonSettings } from '../lib/harness/index.js';
-import type { ComparisonSettings } from '../lib/harness/plan.js';
-import { makePlan, unitConfig } from '../lib/harness/plan.js';
+import type { ComparisonSettings, MethodKey } from '../lib/harness/plan.js';
+import { COMPARISON_METHOD_TABLE, makePlan, unitConfig } from '../lib/harness/plan.js';
 import { ResNet } from '../lib/model/resnet.js';
 import { EMBEDDING_SIZE } from '../lib/model/spec.js';
 import { prepareData } from '../lib/pipeline/prepare-data.js';
-import { resampleWith, type SamplerName } from '../lib/pipeline/samplers.js';
+import { resampleWith } from '../lib/pipeline/samplers.js';
 import { kNearest } from '../lib/resample/knn.js';
 
-const SAMPLERS: SamplerName[] = [
+const SAMPLERS: MethodKey[] = [
   'ros',
   'smote',
   'eos',
@@ -62,7 +62,7 @@ console.log(`| sampler | all | ${Array.from({ length: classes }, (_, c) => `clas
 console.log(`|---|---|${'---|'.repeat(classes)}`);
 for (const sampler of SAMPLERS) {
   // As fitMethod calls it (lib/pipeline/fit-method.ts): the same rows the comparison's heads were fitted on.
-  const r = await resampleWith(sampler, x, y, d, {
+  const r = await resampleWith(COMPARISON_METHOD_TABLE[sampler].choice, x, y, d, {
     seed: config.seed,
     kNeighbors: config.kNeighbors,
     threads: config.threads || undefined,

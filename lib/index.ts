@@ -10,7 +10,14 @@ export { type AugmentOptions, loadNative, type NativeInfo, NativeLoadError, nati
 export { PRESETS, type RunConfig } from './pipeline/config.js';
 export { runPhase1Only } from './pipeline/run-phase1-only.js';
 export { runThreePhase } from './pipeline/run-three-phase.js';
-export { resampleWith, SAMPLER_NAMES, type SamplerName } from './pipeline/samplers.js';
+export {
+  resampleWith,
+  SAMPLER_NAMES,
+  SAMPLERS,
+  type SamplerChoice,
+  type SamplerId,
+  type SamplerName,
+} from './pipeline/samplers.js';
 export type {
   MethodResult,
   Phase1OnlyResult,

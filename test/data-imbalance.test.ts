@@ -6,7 +6,7 @@ import { splitValidation, stratifiedSplitIndices } from '../lib/data/validation-
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
-test('exp counts match DESIGN.md and the literature (CIFAR-10-LT 12406, CIFAR-100-LT 10847)', (t) => {
+test('exp counts match the reference formula and the literature (CIFAR-10-LT 12406, CIFAR-100-LT 10847)', (t) => {
   const cifar10 = imbalancedCounts(5000, 10, 'exp', 100);
   t.deepEqual(cifar10, [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]);
   t.is(sum(cifar10), 12406);

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { PHASE3 } from '../lib/defaults.js';
 import { native } from '../lib/native.js';
 import { fineTuneHead, headLogits } from '../lib/train/fine-tune-head.js';
 
@@ -92,9 +93,19 @@ for (const head of ['linear', 'cosine'] as const) {
 
 test('reweight and resample rules run and change the result', async (t) => {
   const { x, y } = blobs();
-  const plain = await fineTuneHead(x, y, 3, { epochs: 3, seed: 1 });
-  const resampled = await fineTuneHead(x, y, 3, { epochs: 3, seed: 1, trainRule: 'resample' });
-  const reweighted = await fineTuneHead(x, y, 3, { epochs: 3, seed: 1, trainRule: 'reweight' });
+  const plain = await fineTuneHead(x, y, 3, { epochs: 3, batch: PHASE3.batch, seed: 1 });
+  const resampled = await fineTuneHead(x, y, 3, {
+    epochs: 3,
+    batch: PHASE3.batch,
+    seed: 1,
+    trainRule: 'resample',
+  });
+  const reweighted = await fineTuneHead(x, y, 3, {
+    epochs: 3,
+    batch: PHASE3.batch,
+    seed: 1,
+    trainRule: 'reweight',
+  });
   t.notDeepEqual(plain.weight, resampled.weight);
   t.true(reweighted.losses.every(Number.isFinite));
 });

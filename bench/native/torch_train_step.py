@@ -4,7 +4,8 @@ thread count, then eval images/s and peak resident memory. Prints one JSON line.
 
 Usage: python3 torch_train_step.py [--channels 3] [--side 32] [--depth 32] [--batch 128] [--threads 2]
                                    [--steps 20] [--warmup 3] [--eval-steps 20]
-Run with OPENBLAS_CORETYPE unset (DESIGN.md section 9).
+Run with OPENBLAS_CORETYPE unset: a machine-wide OPENBLAS_CORETYPE=Haswell halves OpenBLAS's GEMM speed
+(bench/train.ts unsets it for this peer).
 """
 
 import argparse

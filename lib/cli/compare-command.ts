@@ -2,6 +2,7 @@
 // unit, Ctrl-C stops at the next batch, and the same command again continues where it stopped.
 import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
+import { SGD } from '../defaults.js';
 import {
   ComparisonAborted,
   type ComparisonEvent,
@@ -13,15 +14,16 @@ import {
   reportComparison,
   runComparison,
 } from '../harness/index.js';
+import { isMethodKey, METHOD_KEYS, type MethodKey } from '../harness/methods.js';
 import { markdownTable } from '../harness/render-markdown.js';
 import { failureOutcome, metricsTable, progressSummary } from '../harness/report-sections.js';
+import { formatHyperparameter } from '../harness/schedule.js';
 import type { PresetName } from '../pipeline/config.js';
-import { isSamplerName, SAMPLER_NAMES, type SamplerName } from '../pipeline/samplers.js';
 import type { LossName } from '../train/loss-config.js';
-import { int, listOf, positive } from './option-parsers.js';
+import { int, listOf, nonNegative, positive, unitInterval } from './option-parsers.js';
 import { configFromFlags } from './run.js';
 
-const samplerList = (flag: string) => listOf<SamplerName>(flag, SAMPLER_NAMES, isSamplerName);
+const samplerList = (flag: string) => listOf<MethodKey>(flag, METHOD_KEYS, isMethodKey);
 const variantList = (flag: string) => listOf<Phase1Variant>(flag, PHASE1_VARIANTS, isPhase1Variant);
 
 interface CompareFlags {
@@ -36,19 +38,23 @@ interface CompareFlags {
   epochs?: number;
   batch?: number;
   lr?: number;
+  momentum?: number;
+  weightDecay?: number;
   warmup?: number;
   focalGamma?: number;
   kNeighbors?: number;
   headEpochs?: number;
   headLr?: number;
+  headMomentum?: number;
+  headWeightDecay?: number;
   headBatch?: number;
   headLoss?: LossName;
   seeds: number;
   backbones: Phase1Variant[];
-  samplers: SamplerName[];
+  samplers: MethodKey[];
   fullBackbones: Phase1Variant[];
-  otherSamplers: SamplerName[];
-  mainSampler: SamplerName;
+  otherSamplers: MethodKey[];
+  mainSampler: MethodKey;
   maxTrainPerClass?: number;
   maxTestPerClass?: number;
   out: string;
@@ -69,11 +75,15 @@ export function settingsFromFlags(f: CompareFlags): ComparisonSettings {
     epochs: f.epochs,
     batch: f.batch,
     lr: f.lr,
+    momentum: f.momentum,
+    weightDecay: f.weightDecay,
     warmup: f.warmup,
     focalGamma: f.focalGamma,
     kNeighbors: f.kNeighbors,
     headEpochs: f.headEpochs,
     headLr: f.headLr,
+    headMomentum: f.headMomentum,
+    headWeightDecay: f.headWeightDecay,
     headBatch: f.headBatch,
     out: f.out,
   });
@@ -113,15 +123,31 @@ export function addCompareCommand(program: Command): void {
     .option('--epochs <n>', 'phase-1 epochs (every backbone)', int('--epochs'))
     .option('--batch <n>', 'phase-1 batch size', int('--batch', 2))
     .option('--lr <x>', 'phase-1 learning rate', positive('--lr'))
+    .option('--momentum <m>', `phase-1 SGD momentum (default ${SGD.momentum})`, unitInterval('--momentum'))
+    .option(
+      '--weight-decay <w>',
+      `phase-1 SGD weight decay (default ${formatHyperparameter(SGD.weightDecay)})`,
+      nonNegative('--weight-decay'),
+    )
     .option('--warmup <n>', 'phase-1 warm-up epochs', int('--warmup', 0))
     .option('--focal-gamma <g>', 'focal loss gamma', positive('--focal-gamma'))
     .option(
       '--k-neighbors <k>',
-      "neighbours for the samplers (default: each method's own)",
+      "neighbours for the samplers (default: each method's own; eos-k5 and eos-k20 always use their own k)",
       int('--k-neighbors'),
     )
     .option('--head-epochs <n>', 'phase-3 epochs (every sampler)', int('--head-epochs'))
     .option('--head-lr <x>', 'phase-3 learning rate', positive('--head-lr'))
+    .option(
+      '--head-momentum <m>',
+      `phase-3 SGD momentum (default ${SGD.momentum})`,
+      unitInterval('--head-momentum'),
+    )
+    .option(
+      '--head-weight-decay <w>',
+      `phase-3 SGD weight decay (default ${formatHyperparameter(SGD.weightDecay)})`,
+      nonNegative('--head-weight-decay'),
+    )
     .option('--head-batch <n>', 'phase-3 batch size', int('--head-batch'))
     .addOption(
       new Option('--head-loss <name>', "phase-3 loss (default: the backbone's phase-1 loss)").choices([
@@ -138,9 +164,13 @@ export function addCompareCommand(program: Command): void {
       variantList('--backbones'),
       [...PHASE1_VARIANTS],
     )
-    .option('--samplers <list>', 'phase-2 methods on the full backbones', samplerList('--samplers'), [
-      ...SAMPLER_NAMES,
-    ])
+    .option(
+      '--samplers <list>',
+      'phase-2 methods on the full backbones: samplers and the EOS ablations eos-half, eos-k5, eos-k20, ' +
+        'eos-reference-script-bug',
+      samplerList('--samplers'),
+      [...METHOD_KEYS],
+    )
     .option(
       '--full-backbones <list>',
       'backbones that get every --samplers method',
@@ -155,7 +185,7 @@ export function addCompareCommand(program: Command): void {
     )
     .addOption(
       new Option('--main-sampler <name>', 'the sampler whose synthetic rows give the "after" gap')
-        .choices([...SAMPLER_NAMES])
+        .choices([...METHOD_KEYS])
         .default('eos'),
     )
     .option(

@@ -27,12 +27,35 @@ export function nonNegative(flag: string) {
   };
 }
 
+/** A number in [0, 1) (an SGD momentum). */
+export function unitInterval(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0 || n >= 1)
+      throw new InvalidArgumentError(`${flag} must be a number in [0, 1).`);
+    return n;
+  };
+}
+
 export function numberList(flag: string) {
   return (v: string): number[] => {
     const list = v.split(',').map(Number);
     if (list.some((x) => !Number.isFinite(x)))
       throw new InvalidArgumentError(`${flag} must be comma-separated numbers.`);
     return list;
+  };
+}
+
+/** One name from `valid`, with commander's wording for choices; `explain` as for listOf. */
+export function oneOf<T extends string>(
+  valid: readonly T[],
+  check: (s: string) => s is T,
+  explain: (name: string) => string | undefined = () => undefined,
+) {
+  return (v: string): T => {
+    if (check(v)) return v;
+    const more = explain(v);
+    throw new InvalidArgumentError(`Allowed choices are ${valid.join(', ')}.${more ? ` ${more}` : ''}`);
   };
 }
 
@@ -43,13 +66,25 @@ export function port(v: string): number {
   return n;
 }
 
-/** A comma-separated list of distinct names from `valid`. */
-export function listOf<T extends string>(flag: string, valid: readonly T[], check: (s: string) => s is T) {
+/**
+ * A comma-separated list of distinct names from `valid`. `explain` may say more about a name that is not
+ * valid (e.g. where such names are accepted instead).
+ */
+export function listOf<T extends string>(
+  flag: string,
+  valid: readonly T[],
+  check: (s: string) => s is T,
+  explain: (name: string) => string | undefined = () => undefined,
+) {
   return (v: string): T[] => {
     const names = v.split(',').filter((s) => s.length > 0);
     for (const n of names) {
-      if (!check(n))
-        throw new InvalidArgumentError(`${flag}: unknown name ${n}; choose from ${valid.join(', ')}.`);
+      if (!check(n)) {
+        const more = explain(n);
+        throw new InvalidArgumentError(
+          `${flag}: unknown name ${n}; choose from ${valid.join(', ')}.${more ? ` ${more}` : ''}`,
+        );
+      }
     }
     if (new Set(names).size !== names.length)
       throw new InvalidArgumentError(`${flag}: a name is given twice.`);

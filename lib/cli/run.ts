@@ -3,21 +3,24 @@
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
+import { SGD } from '../defaults.js';
+import { ablationHint } from '../harness/methods.js';
+import { formatHyperparameter } from '../harness/schedule.js';
 import { PRESETS, type PresetName, type RunConfig, validateConfig } from '../pipeline/config.js';
 import { formatSummary } from '../pipeline/report.js';
 import { runPhase1Only } from '../pipeline/run-phase1-only.js';
 import { runThreePhase } from '../pipeline/run-three-phase.js';
-import { isSamplerName, SAMPLER_NAMES, type SamplerName } from '../pipeline/samplers.js';
+import { isSamplerName, SAMPLER_NAMES, type SamplerId } from '../pipeline/samplers.js';
 import { RunAborted } from '../pipeline/train-backbone.js';
 import type { PipelineEvent } from '../pipeline/types.js';
 import type { TrainRule } from '../train/class-weights.js';
 import type { LossName } from '../train/loss-config.js';
-import { int, listOf, positive } from './option-parsers.js';
+import { int, listOf, nonNegative, oneOf, positive, unitInterval } from './option-parsers.js';
 
 const LOSSES = ['ce', 'focal', 'ldam', 'asl'];
 const RULES = ['none', 'reweight', 'drw', 'resample'];
 
-const samplerList = listOf<SamplerName>('--compare', SAMPLER_NAMES, isSamplerName);
+const samplerList = listOf<SamplerId>('--compare', SAMPLER_NAMES, isSamplerName, ablationHint);
 
 interface RunFlags {
   preset: PresetName;
@@ -34,15 +37,19 @@ interface RunFlags {
   epochs?: number;
   batch?: number;
   lr?: number;
+  momentum?: number;
+  weightDecay?: number;
   warmup?: number;
   loss?: LossName;
   trainRule?: TrainRule;
   focalGamma?: number;
-  sampler?: SamplerName;
-  compare?: SamplerName[];
+  sampler?: SamplerId;
+  compare?: SamplerId[];
   kNeighbors?: number;
   headEpochs?: number;
   headLr?: number;
+  headMomentum?: number;
+  headWeightDecay?: number;
   headBatch?: number;
   headLoss?: LossName;
   headRule?: TrainRule;
@@ -71,6 +78,8 @@ export function configFromFlags(f: RunFlags): RunConfig {
       epochs: f.epochs ?? base.phase1.epochs,
       batch: f.batch ?? base.phase1.batch,
       lr: f.lr ?? base.phase1.lr,
+      momentum: f.momentum ?? base.phase1.momentum,
+      weightDecay: f.weightDecay ?? base.phase1.weightDecay,
       warmupEpochs: f.warmup ?? Math.min(base.phase1.warmupEpochs, (f.epochs ?? base.phase1.epochs) - 1),
       loss: f.loss ?? base.phase1.loss,
       trainRule: f.trainRule ?? base.phase1.trainRule,
@@ -83,6 +92,8 @@ export function configFromFlags(f: RunFlags): RunConfig {
       epochs: f.headEpochs ?? base.phase3.epochs,
       batch: f.headBatch ?? base.phase3.batch,
       lr: f.headLr ?? base.phase3.lr,
+      momentum: f.headMomentum ?? base.phase3.momentum,
+      weightDecay: f.headWeightDecay ?? base.phase3.weightDecay,
       warmupEpochs: base.phase3.warmupEpochs,
       loss: f.headLoss ?? f.loss ?? base.phase3.loss,
       trainRule: f.headRule ?? base.phase3.trainRule,
@@ -118,15 +129,35 @@ function addRunOptions(command: Command): Command {
     .option('--epochs <n>', 'phase-1 epochs', int('--epochs'))
     .option('--batch <n>', 'phase-1 batch size', int('--batch', 2))
     .option('--lr <x>', 'phase-1 learning rate', positive('--lr'))
+    .option('--momentum <m>', `phase-1 SGD momentum (default ${SGD.momentum})`, unitInterval('--momentum'))
+    .option(
+      '--weight-decay <w>',
+      `phase-1 SGD weight decay (default ${formatHyperparameter(SGD.weightDecay)})`,
+      nonNegative('--weight-decay'),
+    )
     .option('--warmup <n>', 'phase-1 warm-up epochs', int('--warmup', 0))
     .addOption(new Option('--loss <name>', 'loss for phases 1 and 3').choices(LOSSES))
     .addOption(new Option('--train-rule <name>', 'phase-1 train rule').choices(RULES))
     .option('--focal-gamma <g>', 'focal loss gamma', Number)
-    .addOption(new Option('--sampler <name>', 'main phase-2 method').choices([...SAMPLER_NAMES]))
+    .addOption(
+      new Option('--sampler <name>', 'main phase-2 method')
+        .choices([...SAMPLER_NAMES])
+        .argParser(oneOf(SAMPLER_NAMES, isSamplerName, ablationHint)),
+    )
     .option('--compare <list>', 'other phase-2 methods on the same backbone (comma-separated)', samplerList)
     .option('--k-neighbors <k>', 'neighbours for the sampler', int('--k-neighbors'))
     .option('--head-epochs <n>', 'phase-3 epochs', int('--head-epochs'))
     .option('--head-lr <x>', 'phase-3 learning rate', positive('--head-lr'))
+    .option(
+      '--head-momentum <m>',
+      `phase-3 SGD momentum (default ${SGD.momentum})`,
+      unitInterval('--head-momentum'),
+    )
+    .option(
+      '--head-weight-decay <w>',
+      `phase-3 SGD weight decay (default ${formatHyperparameter(SGD.weightDecay)})`,
+      nonNegative('--head-weight-decay'),
+    )
     .option('--head-batch <n>', 'phase-3 batch size', int('--head-batch'))
     .addOption(new Option('--head-loss <name>', 'phase-3 loss (default: the phase-1 loss)').choices(LOSSES))
     .addOption(new Option('--head-rule <name>', 'phase-3 train rule').choices(RULES))

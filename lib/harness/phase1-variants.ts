@@ -1,5 +1,6 @@
-// The phase-1 variants a comparison trains: a loss and a train rule each (DESIGN.md section 2's cost-sensitive
-// baselines). Each variant's backbone is trained once per seed and then shared by every phase-2 sampler.
+// The phase-1 variants a comparison trains: a loss and a train rule each (the cost-sensitive baselines the
+// EOS paper compares with: re-weighting, deferred re-weighting, re-sampling, focal, LDAM-DRW and asymmetric
+// losses). Each variant's backbone is trained once per seed and then shared by every phase-2 sampler.
 import type { TrainRule } from '../train/class-weights.js';
 import type { LossName } from '../train/loss-config.js';
 

@@ -4,9 +4,21 @@
 // (one sampler and a fresh head on that backbone's embeddings).
 import { join } from 'node:path';
 import { type RunConfig, validateConfig } from '../pipeline/config.js';
-import { isSamplerName, type SamplerName } from '../pipeline/samplers.js';
 import type { LossName } from '../train/loss-config.js';
+import { isMethodKey, METHOD_KEYS, type MethodKey } from './methods.js';
 import { isPhase1Variant, PHASE1_VARIANTS, type Phase1Variant, variantSettings } from './phase1-variants.js';
+
+export {
+  ABLATION_KEYS,
+  type AblationKey,
+  COMPARISON_METHOD_TABLE,
+  COMPARISON_METHODS,
+  type ComparisonMethod,
+  isAblationKey,
+  isMethodKey,
+  METHOD_KEYS,
+  type MethodKey,
+} from './methods.js';
 
 export interface DataLimits {
   /** n_max of the imbalanced split (images of the largest class); default: all the data set has. */
@@ -25,13 +37,13 @@ export interface ComparisonSettings {
   /** Seed indices 0..seeds-1; index i trains with seed base.seed + i on the split base.imbalance.seed + i. */
   seeds: number;
   backbones: Phase1Variant[];
-  /** Samplers fitted on the backbones in `fullBackbones`. */
-  samplers: SamplerName[];
+  /** Methods (samplers and EOS ablations, see methods.ts) fitted on the backbones in `fullBackbones`. */
+  samplers: MethodKey[];
   fullBackbones: Phase1Variant[];
   /** Samplers fitted on every other backbone (may be empty: phase 1 only). */
-  otherSamplers: SamplerName[];
-  /** The sampler whose synthetic rows give the "after" generalization gap. */
-  mainSampler: SamplerName;
+  otherSamplers: MethodKey[];
+  /** The method whose synthetic rows give the "after" generalization gap. */
+  mainSampler: MethodKey;
   /** Phase-3 loss for every unit; default: the backbone's phase-1 loss (as `eos run` does). */
   headLoss?: LossName;
   limits: DataLimits;
@@ -50,7 +62,8 @@ export interface SamplerUnit {
   id: string;
   backbone: Phase1Variant;
   seedIndex: number;
-  sampler: SamplerName;
+  /** The method's key (methods.ts): its results file and report rows carry this name. */
+  sampler: MethodKey;
 }
 
 export type Unit = BackboneUnit | SamplerUnit;
@@ -71,7 +84,7 @@ export interface ComparisonPlan {
 export const backboneId = (backbone: Phase1Variant, seedIndex: number) => `${backbone}-seed${seedIndex}`;
 
 /** The samplers planned on a phase-1 variant. */
-export function samplersFor(settings: ComparisonSettings, backbone: Phase1Variant): SamplerName[] {
+export function samplersFor(settings: ComparisonSettings, backbone: Phase1Variant): MethodKey[] {
   return settings.fullBackbones.includes(backbone) ? settings.samplers : settings.otherSamplers;
 }
 
@@ -96,7 +109,9 @@ export function validateSettings(s: ComparisonSettings): void {
     ['otherSamplers', s.otherSamplers],
     ['mainSampler', [s.mainSampler]],
   ] as const) {
-    for (const n of list) if (!isSamplerName(n)) throw new RangeError(`${name}: unknown sampler ${n}`);
+    for (const n of list)
+      if (!isMethodKey(n))
+        throw new RangeError(`${name}: unknown sampler ${n}; choose from ${METHOD_KEYS.join(', ')}`);
     if (new Set(list).size !== list.length)
       throw new RangeError(`${name}: ${list.join(',')} names one twice`);
   }

@@ -1,4 +1,4 @@
-// Per-class generalization gap of embeddings (DESIGN.md section 2): how far a class's test embeddings fall
+// Per-class generalization gap of embeddings: how far a class's test embeddings fall
 // outside what its training embeddings cover. The EOS paper's motivating observation is that this gap is
 // larger for minority classes; phase 2 tries to close it.
 //

@@ -1,10 +1,10 @@
-// Configuration of a three-phase run, its presets, and its validation.
+// Configuration of a three-phase run and its validation; its defaults and presets are in lib/defaults.ts.
 import type { DatasetName } from '../data/dataset.js';
 import type { ImbalanceType } from '../data/imbalance.js';
 import type { BackendName } from '../model/resnet.js';
 import type { TrainRule } from '../train/class-weights.js';
 import type { LossName } from '../train/loss-config.js';
-import { isSamplerName, type SamplerName } from './samplers.js';
+import { isSamplerName, type SamplerName, samplerNameError } from './samplers.js';
 
 export interface RunConfig {
   dataset: DatasetName;
@@ -20,12 +20,18 @@ export interface RunConfig {
     epochs: number;
     batch: number;
     lr: number;
+    /** SGD momentum (default 0.9). */
+    momentum: number;
+    /** SGD weight decay (L2 on every parameter, default 2e-4). */
+    weightDecay: number;
     warmupEpochs: number;
     loss: LossName;
     trainRule: TrainRule;
     focalGamma: number;
   };
   /** The main phase-2 method; `compareWith` are fitted on the same backbone and reported beside it. */
+  /** Samplers (validateConfig); typed SamplerName because the harness's unit configurations (plan.ts
+   * unitConfig) name its method keys here, e.g. an EOS ablation. */
   sampler: SamplerName;
   compareWith: SamplerName[];
   kNeighbors?: number;
@@ -33,6 +39,8 @@ export interface RunConfig {
     epochs: number;
     batch: number;
     lr: number;
+    momentum: number;
+    weightDecay: number;
     warmupEpochs: number;
     loss: LossName;
     trainRule: TrainRule;
@@ -40,59 +48,7 @@ export interface RunConfig {
   outDir: string;
 }
 
-export type PresetName = 'quick' | 'paper';
-
-const common = {
-  dataset: 'fashion-mnist' as DatasetName,
-  imbalance: { type: 'exp' as ImbalanceType, ratio: 100, seed: 0 },
-  validationFraction: 0,
-  depth: 32,
-  backend: 'auto' as BackendName,
-  threads: 0,
-  seed: 0,
-  sampler: 'eos' as SamplerName,
-  phase3: {
-    epochs: 10,
-    batch: 128,
-    lr: 0.1,
-    warmupEpochs: 5,
-    loss: 'ce' as LossName,
-    trainRule: 'none' as TrainRule,
-  },
-  outDir: 'runs/latest',
-};
-
-export const PRESETS: Record<PresetName, RunConfig> = {
-  // Fits 15 minutes on 2 CPU cores with the oneDNN backend (about 25 s per epoch of Fashion-MNIST-LT):
-  // 20 phase-1 epochs with the paper's schedule shape (warm-up, x0.01 at 80%, x0.0001 at 90%), the rest as the paper.
-  quick: {
-    ...common,
-    phase1: {
-      epochs: 20,
-      batch: 128,
-      lr: 0.1,
-      warmupEpochs: 2,
-      loss: 'ce',
-      trainRule: 'none',
-      focalGamma: 1,
-    },
-    compareWith: ['none', 'ros', 'smote'],
-  },
-  // The paper's schedule: 200 epochs, 5-epoch warm-up, x0.01 at 160 and x0.0001 at 180.
-  paper: {
-    ...common,
-    phase1: {
-      epochs: 200,
-      batch: 128,
-      lr: 0.1,
-      warmupEpochs: 5,
-      loss: 'ce',
-      trainRule: 'none',
-      focalGamma: 1,
-    },
-    compareWith: ['none', 'ros', 'smote', 'bsmote1', 'bsmote2', 'adasyn'],
-  },
-};
+export { PRESETS, type PresetName } from '../defaults.js';
 
 export function validateConfig(c: RunConfig): void {
   const positiveInt = (name: string, v: number) => {
@@ -108,8 +64,17 @@ export function validateConfig(c: RunConfig): void {
   if (!(c.validationFraction >= 0 && c.validationFraction < 1)) {
     throw new RangeError(`validation fraction must be in [0, 1), got ${c.validationFraction}`);
   }
+  for (const [phase, p] of [
+    ['phase1', c.phase1],
+    ['phase3', c.phase3],
+  ] as const) {
+    if (!(Number.isFinite(p.momentum) && p.momentum >= 0 && p.momentum < 1))
+      throw new RangeError(`${phase}.momentum must be a number in [0, 1), got ${p.momentum}`);
+    if (!(Number.isFinite(p.weightDecay) && p.weightDecay >= 0))
+      throw new RangeError(`${phase}.weightDecay must be a number >= 0, got ${p.weightDecay}`);
+  }
   for (const name of [c.sampler, ...c.compareWith]) {
-    if (!isSamplerName(name)) throw new RangeError(`unknown sampler ${name}`);
+    if (!isSamplerName(name)) throw new RangeError(samplerNameError('sampler', name));
   }
   if ((c.depth - 2) % 6 !== 0 || c.depth < 8)
     throw new RangeError(`depth must be 6n + 2 (8, 20, 32, ...), got ${c.depth}`);

@@ -1,76 +1,117 @@
-// The phase-2 methods by the names the CLI and the comparison harness use.
-import { ADASYN, BorderlineSMOTE, EOS, ROS, SMOTE } from '../resample/index.js';
+// The phase-2 samplers by the names the CLI and the comparison harness use: a table from name to factory.
+// A sampler's own settings (EOS's coefficient bound, say) come with it as options; the run gives the seed,
+// the threads and the neighbour count (`--k-neighbors`), which a sampler's own kNeighbors option overrides.
+import { K_NEIGHBORS } from '../defaults.js';
+import { COMPARISON_METHODS, type MethodKey } from '../harness/methods.js';
+import { ADASYN, BorderlineSMOTE, EOS, type EOSOptions, ROS, SMOTE } from '../resample/index.js';
 import type { ResampleResult } from '../resample/types.js';
 
-export const SAMPLER_NAMES = [
-  'none',
-  'ros',
-  'smote',
-  'bsmote1',
-  'bsmote2',
-  'adasyn',
-  'eos',
-  'eos-half', // EOS with maxCoefficient 0.5
-  'eos-k5',
-  'eos-k20',
-  'eos-reference-script-bug', // the published script's off-by-one partner choice (ablation only)
-] as const;
-export type SamplerName = (typeof SAMPLER_NAMES)[number];
+export const SAMPLER_NAMES = ['none', 'ros', 'smote', 'bsmote1', 'bsmote2', 'adasyn', 'eos'] as const;
+/** A phase-2 sampler: what `eos run --sampler/--compare` and `eos resample --sampler` accept. */
+export type SamplerId = (typeof SAMPLER_NAMES)[number];
 
-export function isSamplerName(name: string): name is SamplerName {
+/**
+ * TRANSITIONAL: a sampler, or the key of one of the comparison harness's methods (lib/harness/methods.ts,
+ * e.g. the EOS ablation 'eos-k5'). lib/pipeline/fit-method.ts, lib/harness/fit-sampler.ts and
+ * lib/harness/unit-results.ts still pass a harness method key where this type is named; once they take a
+ * SamplerChoice / MethodKey this becomes `SamplerId` (and SamplerId may be renamed to it).
+ */
+export type SamplerName = MethodKey;
+
+export function isSamplerName(name: string): name is SamplerId {
   return (SAMPLER_NAMES as readonly string[]).includes(name);
 }
 
-/** Resamples embeddings x [N, d] with the named method; 'none' returns the input unchanged. */
+/** The message for a name that is not a sampler (`what`: the option or setting that named it). */
+export function samplerNameError(what: string, name: string): string {
+  return `unknown ${what} ${name}; choose from ${SAMPLER_NAMES.join(', ')}`;
+}
+
+/** Each sampler's own settings. */
+export interface SamplerSettings {
+  none: Record<string, never>;
+  ros: Record<string, never>;
+  smote: { kNeighbors?: number };
+  bsmote1: { kNeighbors?: number };
+  bsmote2: { kNeighbors?: number };
+  adasyn: { kNeighbors?: number };
+  eos: Pick<EOSOptions, 'kNeighbors' | 'maxCoefficient' | 'reproduceReferenceScriptOffByOneBug'>;
+}
+
+/** A sampler with its own settings. */
+export type SamplerChoice = { [S in SamplerId]: { sampler: S; options?: SamplerSettings[S] } }[SamplerId];
+
+/** What the run gives every sampler. */
+export interface RunSamplerSettings {
+  seed: number;
+  /** Neighbours (`--k-neighbors`); default: each sampler's own (K_NEIGHBORS). */
+  kNeighbors?: number;
+  threads?: number;
+}
+
+interface Resampler {
+  fitResample(x: Float32Array, y: Int32Array, d: number): Promise<ResampleResult>;
+}
+
+/** The identity: the embeddings unchanged, no synthetic row. */
+const identity: Resampler = {
+  fitResample: async (x, y, d) => ({
+    x,
+    y,
+    d,
+    provenance: { base: new Int32Array(0), partner: new Int32Array(0), coefficient: new Float64Array(0) },
+    fallbacks: [],
+  }),
+};
+
+const k = (
+  sampler: keyof typeof K_NEIGHBORS,
+  run: RunSamplerSettings,
+  own: { kNeighbors?: number } | undefined,
+) => own?.kNeighbors ?? run.kNeighbors ?? K_NEIGHBORS[sampler];
+
+export const SAMPLERS: {
+  [S in SamplerId]: (run: RunSamplerSettings, options?: SamplerSettings[S]) => Resampler;
+} = {
+  none: () => identity,
+  ros: ({ seed, threads }) => new ROS({ seed, threads }),
+  smote: (run, o) => new SMOTE({ seed: run.seed, threads: run.threads, kNeighbors: k('smote', run, o) }),
+  bsmote1: (run, o) =>
+    new BorderlineSMOTE({
+      seed: run.seed,
+      threads: run.threads,
+      kNeighbors: k('bsmote1', run, o),
+      kind: 'borderline-1',
+    }),
+  bsmote2: (run, o) =>
+    new BorderlineSMOTE({
+      seed: run.seed,
+      threads: run.threads,
+      kNeighbors: k('bsmote2', run, o),
+      kind: 'borderline-2',
+    }),
+  adasyn: (run, o) => new ADASYN({ seed: run.seed, threads: run.threads, nNeighbors: k('adasyn', run, o) }),
+  eos: (run, o) => new EOS({ seed: run.seed, threads: run.threads, ...o, kNeighbors: k('eos', run, o) }),
+};
+
+/** The sampler and its settings a name stands for: a sampler with none of its own, or a harness method. */
+function choiceOf(method: SamplerName | SamplerChoice): SamplerChoice {
+  if (typeof method !== 'string') return method;
+  if (isSamplerName(method)) return { sampler: method };
+  const entry = COMPARISON_METHODS[method]; // TRANSITIONAL: see SamplerName
+  if (!entry) throw new RangeError(samplerNameError('sampler', method));
+  return entry;
+}
+
+/** Resamples embeddings x [N, d] with a sampler; 'none' returns the input unchanged. */
 export async function resampleWith(
-  name: SamplerName,
+  method: SamplerName | SamplerChoice,
   x: Float32Array,
   y: Int32Array,
   d: number,
-  options: { seed: number; kNeighbors?: number; threads?: number },
+  run: RunSamplerSettings,
 ): Promise<ResampleResult> {
-  const common = { seed: options.seed, threads: options.threads };
-  const k = options.kNeighbors;
-  switch (name) {
-    case 'none':
-      return {
-        x,
-        y,
-        d,
-        provenance: { base: new Int32Array(0), partner: new Int32Array(0), coefficient: new Float64Array(0) },
-        fallbacks: [],
-      };
-    case 'ros':
-      return new ROS(common).fitResample(x, y, d);
-    case 'smote':
-      return new SMOTE({ ...common, kNeighbors: k ?? 5 }).fitResample(x, y, d);
-    case 'bsmote1':
-      return new BorderlineSMOTE({ ...common, kNeighbors: k ?? 5, kind: 'borderline-1' }).fitResample(
-        x,
-        y,
-        d,
-      );
-    case 'bsmote2':
-      return new BorderlineSMOTE({ ...common, kNeighbors: k ?? 5, kind: 'borderline-2' }).fitResample(
-        x,
-        y,
-        d,
-      );
-    case 'adasyn':
-      return new ADASYN({ ...common, nNeighbors: k ?? 5 }).fitResample(x, y, d);
-    case 'eos':
-      return new EOS({ ...common, kNeighbors: k ?? 10 }).fitResample(x, y, d);
-    case 'eos-half':
-      return new EOS({ ...common, kNeighbors: k ?? 10, maxCoefficient: 0.5 }).fitResample(x, y, d);
-    case 'eos-k5':
-      return new EOS({ ...common, kNeighbors: 5 }).fitResample(x, y, d);
-    case 'eos-k20':
-      return new EOS({ ...common, kNeighbors: 20 }).fitResample(x, y, d);
-    case 'eos-reference-script-bug':
-      return new EOS({
-        ...common,
-        kNeighbors: k ?? 10,
-        reproduceReferenceScriptOffByOneBug: true,
-      }).fitResample(x, y, d);
-  }
+  const choice = choiceOf(method);
+  const make = SAMPLERS[choice.sampler] as (r: RunSamplerSettings, o?: SamplerChoice['options']) => Resampler;
+  return make(run, choice.options).fitResample(x, y, d);
 }

@@ -1,4 +1,4 @@
-// Expansive Over-Sampling (EOS), DESIGN.md section 2, phase 2:
+// Expansive Over-Sampling (EOS), phase 2 of the method (the EOS paper's algorithm and its reference code):
 // 1. each row of a class to over-sample gets its k nearest neighbours among ALL rows (itself excluded);
 // 2. a row is an eligible base if at least one of those neighbours has another label (an "enemy");
 // 3. per synthetic row: a base uniformly (with replacement) from the class's eligible bases, one of ITS

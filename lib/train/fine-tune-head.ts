@@ -1,17 +1,25 @@
 // Phase 3: a fresh classifier head trained on the balanced embeddings; the backbone is not touched.
-// Defaults (DESIGN.md): SGD lr 0.1, momentum 0.9, weight decay 2e-4, batch 128, 10 epochs, 5-epoch warm-up.
+// The caller gives the batch and the SGD momentum and weight decay; the other defaults (10 epochs, lr 0.1
+// with a 5-epoch warm-up, CE, no train rule) are lib/defaults.ts PHASE3, the paper's.
+import { PHASE3, SGD } from '../defaults.js';
 import { type BackendChoice, type HeadKindName, type HeadWeights, native } from '../native.js';
 import { stopFlagFor } from '../stop-flag.js';
 import { classWeightsAt, type TrainRule } from './class-weights.js';
 import { type LossSettings, lossOptions } from './loss-config.js';
 import { type LrSchedule, learningRateAt, validateSchedule } from './lr-schedule.js';
+import { requireSgd } from './phase1.js';
 import { epochOrder } from './sample-order.js';
 
 export interface FineTuneOptions extends Partial<LossSettings> {
   head?: HeadKindName;
   epochs?: number;
-  batch?: number;
+  /** Embeddings per SGD step. */
+  batch: number;
   schedule?: LrSchedule;
+  /**
+   * SGD momentum and weight decay (lib/defaults.ts SGD holds the paper's). TRANSITIONAL: optional only until
+   * lib/pipeline/fit-method.ts passes config.phase3.momentum/weightDecay; then required.
+   */
   momentum?: number;
   weightDecay?: number;
   trainRule?: TrainRule;
@@ -34,21 +42,31 @@ export async function fineTuneHead(
   x: Float32Array,
   labels: Int32Array,
   classes: number,
-  options: FineTuneOptions = {},
+  options: FineTuneOptions,
 ): Promise<FineTunedHead> {
-  const epochs = options.epochs ?? 10;
+  const epochs = options.epochs ?? PHASE3.epochs;
   const dim = labels.length > 0 ? x.length / labels.length : 0;
   if (!Number.isInteger(dim) || dim < 1) {
     throw new RangeError(`x must hold labels.length = ${labels.length} rows, got ${x.length} values`);
   }
-  const schedule = options.schedule ?? { lr: 0.1, warmupEpochs: Math.min(5, epochs - 1), steps: [] };
+  const schedule = options.schedule ?? {
+    lr: PHASE3.lr,
+    warmupEpochs: Math.min(PHASE3.warmupEpochs, epochs - 1),
+    steps: [],
+  };
   validateSchedule(schedule, 'schedule');
+  const sgd = {
+    batch: options.batch,
+    momentum: options.momentum ?? SGD.momentum, // TRANSITIONAL: see FineTuneOptions.momentum
+    weightDecay: options.weightDecay ?? SGD.weightDecay,
+  };
+  requireSgd(sgd);
   const counts = new Array<number>(classes).fill(0);
   for (const y of labels) {
     if (!(y >= 0 && y < classes)) throw new RangeError(`labels hold ${y}, outside [0, ${classes})`);
     counts[y]++;
   }
-  const rule = options.trainRule ?? 'none';
+  const rule = options.trainRule ?? PHASE3.trainRule;
   const seed = options.seed ?? 0;
   const orders = new Int32Array(epochs * labels.length);
   for (let e = 0; e < epochs; e++) orders.set(epochOrder(rule, labels, classes, seed, e), e * labels.length);
@@ -64,16 +82,19 @@ export async function fineTuneHead(
         head,
         dim,
         classes,
-        batch: options.batch ?? 128,
+        batch: sgd.batch,
         epochs,
         lrPerEpoch: Array.from({ length: epochs }, (_, e) => learningRateAt(schedule, e)),
         weightsPerEpoch: Array.from({ length: epochs }, (_, e) => {
           const w = classWeightsAt(rule, e, presentCounts, Math.round(epochs * 0.8));
           return w ? Array.from(w) : null;
         }),
-        loss: lossOptions({ loss: options.loss ?? 'ce', focalGamma: options.focalGamma }, presentCounts),
-        momentum: options.momentum ?? 0.9,
-        weightDecay: options.weightDecay ?? 2e-4,
+        loss: lossOptions(
+          { loss: options.loss ?? PHASE3.loss, focalGamma: options.focalGamma },
+          presentCounts,
+        ),
+        momentum: sgd.momentum,
+        weightDecay: sgd.weightDecay,
         nesterov: false,
         seed,
         threads: options.threads ?? 0,

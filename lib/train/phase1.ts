@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import type { Dataset } from '../data/dataset.js';
 import { classCounts } from '../data/dataset-ops.js';
+import { AUGMENTATION, PHASE1, SGD } from '../defaults.js';
 import type { ResNet } from '../model/resnet.js';
 import { readSafetensors, type Tensor, writeSafetensors } from '../model/safetensors.js';
 import { isAbortError, type NativeEpochProgress } from '../native.js';
@@ -34,12 +35,17 @@ export interface Phase1Options {
   epochs: number;
   /** Default: the paper's schedule scaled to `epochs` (warm-up 5, x0.01 at 80%, x0.0001 at 90%). */
   schedule?: LrSchedule;
-  batch?: number;
+  /** Images per SGD step (the run's value, lib/defaults.ts PHASE1.batch by default). */
+  batch: number;
   loss?: LossName;
   focalGamma?: number;
   trainRule?: TrainRule;
   /** Epoch where `drw` switches its weights on (default: the schedule's first step). */
   drwEpoch?: number;
+  /**
+   * SGD momentum and weight decay: the run's values (lib/defaults.ts SGD holds the paper's). TRANSITIONAL:
+   * optional only until lib/pipeline/train-backbone.ts passes config.phase1.momentum/weightDecay; then required.
+   */
   momentum?: number;
   weightDecay?: number;
   seed?: number;
@@ -93,20 +99,36 @@ function resolved(options: Phase1Options) {
   if (!Number.isInteger(options.epochs) || options.epochs < 1) {
     throw new RangeError(`epochs must be an integer >= 1, got ${options.epochs}`);
   }
+  const sgd = {
+    batch: options.batch,
+    momentum: options.momentum ?? SGD.momentum, // TRANSITIONAL: see Phase1Options.momentum
+    weightDecay: options.weightDecay ?? SGD.weightDecay,
+  };
+  requireSgd(sgd);
   return {
     epochs: options.epochs,
     schedule,
-    batch: options.batch ?? 128,
-    loss: options.loss ?? 'ce',
-    focalGamma: options.focalGamma ?? 1,
-    trainRule: options.trainRule ?? 'none',
+    batch: sgd.batch,
+    loss: options.loss ?? PHASE1.loss,
+    focalGamma: options.focalGamma ?? PHASE1.focalGamma,
+    trainRule: options.trainRule ?? PHASE1.trainRule,
     drwEpoch: options.drwEpoch ?? schedule.steps[0]?.[0] ?? Math.round(options.epochs * 0.8),
-    momentum: options.momentum ?? 0.9,
-    weightDecay: options.weightDecay ?? 2e-4,
+    momentum: sgd.momentum,
+    weightDecay: sgd.weightDecay,
     seed: options.seed ?? 0,
-    pad: options.pad ?? 4,
-    flip: options.flip ?? true,
+    pad: options.pad ?? AUGMENTATION.pad,
+    flip: options.flip ?? AUGMENTATION.flip,
   };
+}
+
+/** Throws unless batch, momentum and weight decay are given and valid (there is no default down here). */
+export function requireSgd(o: { batch: number; momentum: number; weightDecay: number }): void {
+  if (!Number.isInteger(o.batch) || o.batch < 1)
+    throw new RangeError(`batch must be an integer >= 1, got ${o.batch}`);
+  if (!(typeof o.momentum === 'number' && o.momentum >= 0 && o.momentum < 1))
+    throw new RangeError(`momentum must be a number in [0, 1), got ${o.momentum}`);
+  if (!(typeof o.weightDecay === 'number' && o.weightDecay >= 0 && Number.isFinite(o.weightDecay)))
+    throw new RangeError(`weightDecay must be a number >= 0, got ${o.weightDecay}`);
 }
 
 /** What must match for a checkpoint to be resumed: the configuration and the data it trains on. */
