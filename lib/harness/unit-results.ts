@@ -2,8 +2,8 @@
 import type { ClassificationMetrics } from '../metrics/classification.js';
 import type { GeneralizationGap } from '../metrics/generalization-gap.js';
 import type { RunConfig } from '../pipeline/config.js';
-import type { SamplerName } from '../pipeline/samplers.js';
 import type { EpochRecord } from '../train/phase1.js';
+import type { MethodKey } from './methods.js';
 import type { Phase1Variant } from './phase1-variants.js';
 import type { DataLimits } from './plan.js';
 
@@ -20,7 +20,7 @@ export interface BackboneKey {
 
 /** Everything a phase-2+3 result depends on. */
 export interface SamplerKey extends BackboneKey {
-  sampler: SamplerName;
+  sampler: MethodKey;
   kNeighbors: number | null;
   phase3: RunConfig['phase3'];
 }
@@ -40,7 +40,7 @@ export function backboneKey(config: RunConfig, limits: DataLimits): BackboneKey 
   };
 }
 
-export function samplerKey(config: RunConfig, limits: DataLimits, sampler: SamplerName): SamplerKey {
+export function samplerKey(config: RunConfig, limits: DataLimits, sampler: MethodKey): SamplerKey {
   return {
     ...backboneKey(config, limits),
     sampler,
@@ -78,7 +78,7 @@ export interface SamplerResult {
   kind: 'phase23';
   backbone: Phase1Variant;
   seedIndex: number;
-  sampler: SamplerName;
+  sampler: MethodKey;
   key: SamplerKey;
   /** Rows phase 2 added. */
   synthetic: number;

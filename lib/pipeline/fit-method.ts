@@ -29,6 +29,8 @@ export async function fitMethod(
     loss: config.phase3.loss,
     epochs: config.phase3.epochs,
     batch: config.phase3.batch,
+    momentum: config.phase3.momentum,
+    weightDecay: config.phase3.weightDecay,
     schedule: {
       lr: config.phase3.lr,
       warmupEpochs: Math.min(config.phase3.warmupEpochs, config.phase3.epochs - 1),

@@ -51,6 +51,8 @@ export async function trainBackbone(
     // The paper's steps (x0.01 at 160/200, x0.0001 at 180/200) scaled to the run's length.
     schedule: scaledSchedule(config.phase1.epochs, config.phase1.lr, config.phase1.warmupEpochs),
     batch: config.phase1.batch,
+    momentum: config.phase1.momentum,
+    weightDecay: config.phase1.weightDecay,
     loss: config.phase1.loss,
     focalGamma: config.phase1.focalGamma,
     trainRule: config.phase1.trainRule,
