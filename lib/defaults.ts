@@ -5,9 +5,9 @@
 // benchmark can read these numbers without depending on the pipeline.
 import type { DatasetName } from './data/dataset.js';
 import type { ImbalanceType } from './data/imbalance.js';
-import type { BackendName } from './model/resnet.js';
-import type { RunConfig } from './pipeline/config.js';
-import type { SamplerId } from './pipeline/samplers.js';
+import type { BackendChoice } from './native.js';
+import type { RunConfig } from './pipeline/run-config.js';
+import type { SamplerName } from './pipeline/sampler-names.js';
 import type { TrainRule } from './train/class-weights.js';
 import type { LossName } from './train/loss-config.js';
 
@@ -16,6 +16,12 @@ export const SGD = { momentum: 0.9, weightDecay: 2e-4 } as const;
 
 /** Images (phase 1) or embeddings (phase 3) per SGD step. */
 export const BATCH = 128;
+
+/** Images per eval-mode forward (embedding, prediction): no gradient, so larger batches than training. */
+export const INFERENCE_BATCH = 256;
+
+/** Batches between progress reports of a training epoch. */
+export const PROGRESS_EVERY = 10;
 
 /** Phase 1 (end-to-end CNN training); the epochs and warm-up differ by preset (PRESETS). */
 export const PHASE1 = {
@@ -46,7 +52,7 @@ export const PHASE3 = {
 } as const;
 
 /** Neighbours of each phase-2 sampler when the run sets none (EOS: the paper's 10; the others: imbalanced-learn's 5). */
-export const K_NEIGHBORS: Readonly<Record<Exclude<SamplerId, 'none' | 'ros'>, number>> = {
+export const K_NEIGHBORS: Readonly<Record<Exclude<SamplerName, 'none' | 'ros'>, number>> = {
   smote: 5,
   bsmote1: 5,
   bsmote2: 5,
@@ -61,10 +67,10 @@ const common = {
   imbalance: { type: 'exp' as ImbalanceType, ratio: 100, seed: 0 },
   validationFraction: 0,
   depth: 32,
-  backend: 'auto' as BackendName,
+  backend: 'auto' as BackendChoice,
   threads: 0,
   seed: 0,
-  sampler: 'eos' as SamplerId,
+  sampler: 'eos' as SamplerName,
   phase3: { ...PHASE3 },
   outDir: 'runs/latest',
 };

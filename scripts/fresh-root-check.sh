@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016  # single-quoted $(...) and ${...} are meant for the root's shell, node or dpkg-query
-# Fresh-machine check (DESIGN.md section 8): runs what a new user runs, in a minimal Debian root of this
+# Fresh-machine check: runs what a new user runs, in a minimal Debian root of this
 # machine's release, so a system package the project needs but scripts/setup.mjs does not install fails here
 # instead of on a user's machine.
 #

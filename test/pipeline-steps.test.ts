@@ -45,7 +45,7 @@ test('the steps composed by hand reproduce runThreePhase', async (t) => {
     );
     t.deepEqual(scoreLogits(testLogits, data.test.labels, data.classes), whole.phase1.test);
     for (const name of ['ros', 'none'] as const) {
-      const { result } = await fitAndScoreMethod(name, embeddings, data, byHand);
+      const { result } = await fitAndScoreMethod(name, name, embeddings, data, byHand);
       const fromRun = whole.methods.find((m) => m.name === name)!;
       t.deepEqual({ ...result, seconds: null }, { ...fromRun, seconds: null }, name);
     }

@@ -21,7 +21,7 @@ export type TrainBackbone = typeof trainBackbone;
 export async function trainBackboneUnit(
   settings: ComparisonSettings,
   unit: BackboneUnit,
-  config: RunConfig,
+  config: RunConfig<string>,
   data: RunData,
   options: { train?: TrainBackbone; signal?: AbortSignal; emit: (e: PipelineEvent) => void },
 ): Promise<{ result: BackboneResult; embeddings: RunEmbeddings }> {
@@ -87,7 +87,7 @@ export async function trainBackboneUnit(
 
 /** The embeddings of a backbone whose phase 1 finished in an earlier session, from its saved model. */
 export async function reloadEmbeddings(
-  config: RunConfig,
+  config: RunConfig<string>,
   data: RunData,
   signal?: AbortSignal,
 ): Promise<RunEmbeddings> {

@@ -14,7 +14,7 @@ export class ComparisonData {
   constructor(private readonly limits: DataLimits) {}
 
   /** The run data for a unit's configuration (its split seed picks the imbalanced subset). */
-  async forConfig(config: RunConfig): Promise<RunData> {
+  async forConfig(config: RunConfig<string>): Promise<RunData> {
     const cached = this.bySplitSeed.get(config.imbalance.seed);
     if (cached) return cached;
     this.loaded ??= loadRunDataset(config);

@@ -4,18 +4,26 @@ import type { RunConfig } from '../pipeline/config.js';
 import { embeddingGap } from '../pipeline/evaluate.js';
 import { fitAndScoreMethod } from '../pipeline/fit-method.js';
 import type { RunData, RunEmbeddings } from '../pipeline/types.js';
+import { COMPARISON_METHOD_TABLE } from './methods.js';
 import type { ComparisonSettings, SamplerUnit } from './plan.js';
 import { type SamplerResult, samplerKey } from './unit-results.js';
 
 export async function fitSampler(
   settings: ComparisonSettings,
   unit: SamplerUnit,
-  config: RunConfig,
+  config: RunConfig<string>,
   data: RunData,
   embeddings: RunEmbeddings,
   signal?: AbortSignal,
 ): Promise<SamplerResult> {
-  const { resampled, result } = await fitAndScoreMethod(unit.sampler, embeddings, data, config, signal);
+  const { resampled, result } = await fitAndScoreMethod(
+    unit.sampler,
+    COMPARISON_METHOD_TABLE[unit.sampler].choice,
+    embeddings,
+    data,
+    config,
+    signal,
+  );
   // The "after" gap: how far the test embeddings fall from the training set once the synthetic rows are in
   // it. Only for the main sampler: it costs seconds per class on a balanced set.
   const gapAfter =

@@ -161,7 +161,7 @@ export function backboneDir(
 export function unitConfig(
   settings: ComparisonSettings,
   unit: { backbone: Phase1Variant; seedIndex: number },
-): RunConfig {
+): RunConfig<MethodKey> {
   const { base } = settings;
   const { loss, trainRule } = variantSettings(unit.backbone);
   return {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { runPaths } from '../pipeline/run-paths.js';
 import { backboneDir, type ComparisonSettings, type Unit } from './plan.js';
-import type { BackboneResult, SamplerResult, UnitResult } from './unit-results.js';
+import { type BackboneResult, type SamplerResult, type UnitResult, withImplicitSgd } from './unit-results.js';
 
 export class SettingsMismatchError extends Error {
   constructor(
@@ -74,7 +74,7 @@ export class ResultsStore {
         `${file}: not a readable unit result (${(err as Error).message}); delete it to redo the unit`,
       );
     }
-    const differences = jsonDifferences(stored.key, expectedKey);
+    const differences = jsonDifferences(withImplicitSgd(stored.key), expectedKey);
     if (differences.length > 0) throw new SettingsMismatchError(file, differences);
     return stored;
   }
@@ -113,7 +113,7 @@ export class ResultsStore {
         settled?: unknown;
         key?: unknown;
       };
-      const sameSettings = jsonDifferences(record.key, expectedKey).length === 0;
+      const sameSettings = jsonDifferences(withImplicitSgd(record.key), expectedKey).length === 0;
       return { message: String(record.message), settled: record.settled === true && sameSettings };
     } catch (err) {
       return { message: `(unreadable failure record ${file}: ${(err as Error).message})`, settled: false };

@@ -24,7 +24,7 @@ import {
 } from './plan.js';
 import { ResultsStore, type StoredFailure } from './results-store.js';
 import { readSessions, SessionLog, wallSeconds } from './session-log.js';
-import { backboneKey, samplerKey, type UnitResult } from './unit-results.js';
+import { backboneKey, samplerKey, type UnitResult, withImplicitSgd } from './unit-results.js';
 import { type ReportFiles, writeReports } from './write-reports.js';
 
 export type ComparisonEvent =
@@ -121,7 +121,7 @@ export function readComparisonSettings(outDir: string): ComparisonSettings {
     throw new Error(`${file}: not a readable comparison plan (${(err as Error).message})`);
   }
   // The folder may have moved (or be named by another path) since the comparison ran.
-  return { ...settings, outDir, base: { ...settings.base, outDir } };
+  return { ...settings, outDir, base: { ...withImplicitSgd(settings.base), outDir } };
 }
 
 /**

@@ -1,4 +1,5 @@
 // What one finished unit stores (one JSON file each), and the key that says which settings produced it.
+import { SGD } from '../defaults.js';
 import type { ClassificationMetrics } from '../metrics/classification.js';
 import type { GeneralizationGap } from '../metrics/generalization-gap.js';
 import type { RunConfig } from '../pipeline/config.js';
@@ -9,12 +10,12 @@ import type { DataLimits } from './plan.js';
 
 /** Everything a phase-1 result depends on (threads and backend are recorded, not part of the key). */
 export interface BackboneKey {
-  dataset: RunConfig['dataset'];
+  dataset: RunConfig<string>['dataset'];
   dataDir: string | null;
-  imbalance: RunConfig['imbalance'];
+  imbalance: RunConfig<string>['imbalance'];
   depth: number;
   seed: number;
-  phase1: RunConfig['phase1'];
+  phase1: RunConfig<string>['phase1'];
   limits: { maxTrainPerClass: number | null; maxTestPerClass: number | null };
 }
 
@@ -22,10 +23,29 @@ export interface BackboneKey {
 export interface SamplerKey extends BackboneKey {
   sampler: MethodKey;
   kNeighbors: number | null;
-  phase3: RunConfig['phase3'];
+  phase3: RunConfig<string>['phase3'];
 }
 
-export function backboneKey(config: RunConfig, limits: DataLimits): BackboneKey {
+/**
+ * Results and plans written before the SGD momentum and weight decay were settings say nothing of them: they
+ * were trained with the defaults of that time, which lib/defaults.ts SGD still holds. This fills them in, so
+ * those folders continue and re-report unchanged.
+ */
+export function withImplicitSgd<T>(recorded: T): T {
+  if (typeof recorded !== 'object' || recorded === null) return recorded;
+  const r = recorded as Record<string, unknown>;
+  const fill = (phase: unknown) =>
+    typeof phase === 'object' && phase !== null && !('momentum' in phase)
+      ? { ...phase, momentum: SGD.momentum, weightDecay: SGD.weightDecay }
+      : phase;
+  return {
+    ...r,
+    ...('phase1' in r ? { phase1: fill(r.phase1) } : {}),
+    ...('phase3' in r ? { phase3: fill(r.phase3) } : {}),
+  } as T;
+}
+
+export function backboneKey(config: RunConfig<string>, limits: DataLimits): BackboneKey {
   return {
     dataset: config.dataset,
     dataDir: config.dataDir ?? null,
@@ -40,7 +60,7 @@ export function backboneKey(config: RunConfig, limits: DataLimits): BackboneKey 
   };
 }
 
-export function samplerKey(config: RunConfig, limits: DataLimits, sampler: MethodKey): SamplerKey {
+export function samplerKey(config: RunConfig<string>, limits: DataLimits, sampler: MethodKey): SamplerKey {
   return {
     ...backboneKey(config, limits),
     sampler,

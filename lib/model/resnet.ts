@@ -2,7 +2,10 @@
 //
 // Tensors are addressed by their PyTorch names; the flat native buffers and the name -> offset tables stay
 // behind this class. A model knows its input normalisation, so that checkpoints and ONNX exports carry it.
+
+import { AUGMENTATION, BATCH, INFERENCE_BATCH, PROGRESS_EVERY, SGD } from '../defaults.js';
 import {
+  type BackendChoice,
   type HeadWeights,
   type LossOptions,
   type NativeEpochProgress,
@@ -19,7 +22,8 @@ import {
   validateSpec,
 } from './spec.js';
 
-export type BackendName = 'auto' | 'ref' | 'dnnl';
+/** A backend by name (lib/native.ts BackendChoice). */
+export type BackendName = BackendChoice;
 
 export interface CreateOptions extends ResNetSpec {
   seed?: number;
@@ -285,21 +289,21 @@ export class ResNet {
         options.labels,
         options.order,
         {
-          batch: options.batch ?? 128,
+          batch: options.batch ?? BATCH,
           lr: options.lr,
-          momentum: options.momentum ?? 0.9,
-          weightDecay: options.weightDecay ?? 2e-4,
+          momentum: options.momentum ?? SGD.momentum,
+          weightDecay: options.weightDecay ?? SGD.weightDecay,
           nesterov: false,
           loss: options.loss,
           classWeights: options.classWeights ? Array.from(options.classWeights) : null,
           mean: this.normalization.mean,
           std: this.normalization.std,
           augment: options.augment ?? true,
-          pad: options.pad ?? 4,
-          flip: options.flip ?? true,
+          pad: options.pad ?? AUGMENTATION.pad,
+          flip: options.flip ?? AUGMENTATION.flip,
           seed: options.seed ?? 0,
           epoch: options.epoch,
-          progressEvery: options.progressEvery ?? 10,
+          progressEvery: options.progressEvery ?? PROGRESS_EVERY,
         },
         options.onProgress,
         stop.flag,
@@ -327,7 +331,7 @@ export class ResNet {
         data.shape,
         options.indices ?? null,
         {
-          batch: options.batch ?? 256,
+          batch: options.batch ?? INFERENCE_BATCH,
           mean: this.normalization.mean,
           std: this.normalization.std,
           logits: options.logits ?? true,

@@ -1,54 +1,9 @@
 // Configuration of a three-phase run and its validation; its defaults and presets are in lib/defaults.ts.
-import type { DatasetName } from '../data/dataset.js';
-import type { ImbalanceType } from '../data/imbalance.js';
-import type { BackendName } from '../model/resnet.js';
-import type { TrainRule } from '../train/class-weights.js';
-import type { LossName } from '../train/loss-config.js';
-import { isSamplerName, type SamplerName, samplerNameError } from './samplers.js';
-
-export interface RunConfig {
-  dataset: DatasetName;
-  dataDir?: string;
-  imbalance: { type: ImbalanceType; ratio: number; seed: number };
-  /** Fraction of each class held out of training for validation (0: none). Never the test set. */
-  validationFraction: number;
-  depth: number;
-  backend: BackendName;
-  threads: number;
-  seed: number;
-  phase1: {
-    epochs: number;
-    batch: number;
-    lr: number;
-    /** SGD momentum (default 0.9). */
-    momentum: number;
-    /** SGD weight decay (L2 on every parameter, default 2e-4). */
-    weightDecay: number;
-    warmupEpochs: number;
-    loss: LossName;
-    trainRule: TrainRule;
-    focalGamma: number;
-  };
-  /** The main phase-2 method; `compareWith` are fitted on the same backbone and reported beside it. */
-  /** Samplers (validateConfig); typed SamplerName because the harness's unit configurations (plan.ts
-   * unitConfig) name its method keys here, e.g. an EOS ablation. */
-  sampler: SamplerName;
-  compareWith: SamplerName[];
-  kNeighbors?: number;
-  phase3: {
-    epochs: number;
-    batch: number;
-    lr: number;
-    momentum: number;
-    weightDecay: number;
-    warmupEpochs: number;
-    loss: LossName;
-    trainRule: TrainRule;
-  };
-  outDir: string;
-}
+import type { RunConfig } from './run-config.js';
+import { isSamplerName, samplerNameError } from './sampler-names.js';
 
 export { PRESETS, type PresetName } from '../defaults.js';
+export type { RunConfig } from './run-config.js';
 
 export function validateConfig(c: RunConfig): void {
   const positiveInt = (name: string, v: number) => {

@@ -6,19 +6,19 @@ import { fineTuneHead, headLogits } from '../train/fine-tune-head.js';
 import type { RunConfig } from './config.js';
 import { scoreLogits } from './evaluate.js';
 import { headKindFor } from './head-kind.js';
-import { resampleWith, type SamplerName } from './samplers.js';
+import { resampleWith, type SamplerChoice, type SamplerName } from './samplers.js';
 import type { FittedMethod, RunData, RunEmbeddings, ScoredMethod } from './types.js';
 
 export async function fitMethod(
-  name: SamplerName,
+  method: SamplerName | SamplerChoice,
   embeddings: Float32Array,
   labels: Int32Array,
   classes: number,
-  config: RunConfig,
+  config: RunConfig<string>,
   signal?: AbortSignal,
 ): Promise<FittedMethod> {
   const t0 = performance.now();
-  const resampled = await resampleWith(name, embeddings, labels, EMBEDDING_SIZE, {
+  const resampled = await resampleWith(method, embeddings, labels, EMBEDDING_SIZE, {
     seed: config.seed,
     kNeighbors: config.kNeighbors,
     threads: config.threads || undefined,
@@ -45,16 +45,20 @@ export async function fitMethod(
   return { resampled, head, seconds: { resample: (t1 - t0) / 1000, phase3: (t2 - t1) / 1000 } };
 }
 
-/** fitMethod on the training embeddings, and the fresh head's scores on the test and validation sets. */
+/**
+ * fitMethod on the training embeddings, and the fresh head's scores on the test and validation sets, reported
+ * under `name` (the sampler's, or the harness's name of a sampler with its own settings).
+ */
 export async function fitAndScoreMethod(
-  name: SamplerName,
+  name: string,
+  method: SamplerName | SamplerChoice,
   embeddings: RunEmbeddings,
   data: RunData,
-  config: RunConfig,
+  config: RunConfig<string>,
   signal?: AbortSignal,
 ): Promise<ScoredMethod> {
   const { train, test, validation, classes } = data;
-  const fitted = await fitMethod(name, embeddings.train, train.labels, classes, config, signal);
+  const fitted = await fitMethod(method, embeddings.train, train.labels, classes, config, signal);
   const { resampled, head, seconds } = fitted;
   return {
     ...fitted,

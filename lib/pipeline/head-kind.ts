@@ -3,6 +3,6 @@
 import type { HeadKindName } from '../native.js';
 import type { RunConfig } from './config.js';
 
-export function headKindFor(config: RunConfig): HeadKindName {
+export function headKindFor(config: RunConfig<string>): HeadKindName {
   return config.phase1.loss === 'ldam' ? 'cosine' : 'linear';
 }

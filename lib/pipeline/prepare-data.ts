@@ -12,7 +12,7 @@ import { splitValidation } from '../data/validation-split.js';
 import type { RunConfig } from './config.js';
 import type { DataLimits, RunData } from './types.js';
 
-export function loadRunDataset(config: RunConfig): Promise<TrainTest> {
+export function loadRunDataset(config: RunConfig<string>): Promise<TrainTest> {
   return loadDataset(config.dataset, { dataDir: config.dataDir });
 }
 
@@ -28,7 +28,7 @@ function firstOfEachClass(data: Dataset, perClass: number): Dataset {
 }
 
 /** The run data of `config` carved from the loaded data set, capped by `limits` when given. */
-export function splitRunData(config: RunConfig, data: TrainTest, limits?: DataLimits): RunData {
+export function splitRunData(config: RunConfig<string>, data: TrainTest, limits?: DataLimits): RunData {
   const longTailed = makeImbalanced(
     data.train,
     limits ? { ...config.imbalance, maxPerClass: limits.maxTrainPerClass } : config.imbalance,
@@ -51,6 +51,6 @@ export function splitRunData(config: RunConfig, data: TrainTest, limits?: DataLi
   };
 }
 
-export async function prepareData(config: RunConfig): Promise<RunData> {
+export async function prepareData(config: RunConfig<string>): Promise<RunData> {
   return splitRunData(config, await loadRunDataset(config));
 }

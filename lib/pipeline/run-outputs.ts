@@ -13,7 +13,7 @@ import type { RunResult } from './types.js';
 const jsonFile = (value: unknown) => [Buffer.from(`${JSON.stringify(value, null, 2)}\n`)];
 
 /** Creates the run directory (with its checkpoints folder) and records the configuration in it. */
-export function startRunDirectory(paths: RunPaths, config: RunConfig): void {
+export function startRunDirectory(paths: RunPaths, config: RunConfig<string>): void {
   mkdirSync(paths.checkpoints, { recursive: true });
   writeFileAtomic(paths.config, jsonFile(config));
 }

@@ -1,7 +1,6 @@
 // Every file name of a run directory, in one place: what `eos run` and `eos train` write there, and what the
 // comparison harness keeps beside them in each backbone's directory (units/<variant>-seed<i>/).
 import { join } from 'node:path';
-import type { SamplerName } from './samplers.js';
 
 export interface RunPaths {
   dir: string;
@@ -22,7 +21,7 @@ export interface RunPaths {
   /** Harness: the stored result of the backbone unit. */
   phase1Result: string;
   /** Harness: the stored result of one sampler unit on this backbone. */
-  samplerResult: (sampler: SamplerName) => string;
+  samplerResult: (method: string) => string;
 }
 
 export function runPaths(dir: string): RunPaths {

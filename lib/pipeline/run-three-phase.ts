@@ -43,7 +43,7 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
     let mainHead: FineTunedHead | null = null;
     let gapAfter: GeneralizationGap | null = null;
     for (const name of names) {
-      const fitted = await fitAndScoreMethod(name, embeddings, data, config, options.signal);
+      const fitted = await fitAndScoreMethod(name, name, embeddings, data, config, options.signal);
       methods.push(fitted.result);
       emit({ kind: 'method', name, balancedAccuracy: fitted.result.test.balancedAccuracy });
       if (name === config.sampler) {

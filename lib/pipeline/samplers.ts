@@ -2,30 +2,13 @@
 // A sampler's own settings (EOS's coefficient bound, say) come with it as options; the run gives the seed,
 // the threads and the neighbour count (`--k-neighbors`), which a sampler's own kNeighbors option overrides.
 import { K_NEIGHBORS } from '../defaults.js';
-import { COMPARISON_METHODS, type MethodKey } from '../harness/methods.js';
 import { ADASYN, BorderlineSMOTE, EOS, type EOSOptions, ROS, SMOTE } from '../resample/index.js';
 import type { ResampleResult } from '../resample/types.js';
+import { isSamplerName, type SamplerName, samplerNameError } from './sampler-names.js';
 
-export const SAMPLER_NAMES = ['none', 'ros', 'smote', 'bsmote1', 'bsmote2', 'adasyn', 'eos'] as const;
-/** A phase-2 sampler: what `eos run --sampler/--compare` and `eos resample --sampler` accept. */
-export type SamplerId = (typeof SAMPLER_NAMES)[number];
-
-/**
- * TRANSITIONAL: a sampler, or the key of one of the comparison harness's methods (lib/harness/methods.ts,
- * e.g. the EOS ablation 'eos-k5'). lib/pipeline/fit-method.ts, lib/harness/fit-sampler.ts and
- * lib/harness/unit-results.ts still pass a harness method key where this type is named; once they take a
- * SamplerChoice / MethodKey this becomes `SamplerId` (and SamplerId may be renamed to it).
- */
-export type SamplerName = MethodKey;
-
-export function isSamplerName(name: string): name is SamplerId {
-  return (SAMPLER_NAMES as readonly string[]).includes(name);
-}
-
-/** The message for a name that is not a sampler (`what`: the option or setting that named it). */
-export function samplerNameError(what: string, name: string): string {
-  return `unknown ${what} ${name}; choose from ${SAMPLER_NAMES.join(', ')}`;
-}
+export { isSamplerName, SAMPLER_NAMES, type SamplerName, samplerNameError } from './sampler-names.js';
+/** The same as SamplerName (the name it had while the harness's method keys were samplers too). */
+export type SamplerId = SamplerName;
 
 /** Each sampler's own settings. */
 export interface SamplerSettings {
@@ -94,13 +77,11 @@ export const SAMPLERS: {
   eos: (run, o) => new EOS({ seed: run.seed, threads: run.threads, ...o, kNeighbors: k('eos', run, o) }),
 };
 
-/** The sampler and its settings a name stands for: a sampler with none of its own, or a harness method. */
+/** A sampler by name (none of its own settings), or with its settings. */
 function choiceOf(method: SamplerName | SamplerChoice): SamplerChoice {
   if (typeof method !== 'string') return method;
   if (isSamplerName(method)) return { sampler: method };
-  const entry = COMPARISON_METHODS[method]; // TRANSITIONAL: see SamplerName
-  if (!entry) throw new RangeError(samplerNameError('sampler', method));
-  return entry;
+  throw new RangeError(samplerNameError('sampler', method));
 }
 
 /** Resamples embeddings x [N, d] with a sampler; 'none' returns the input unchanged. */

@@ -16,7 +16,7 @@ export class RunAborted extends Error {
 }
 
 /** A fresh phase-1 model for the run, normalising with the training images' statistics. */
-export function createModel(config: RunConfig, data: RunData): ResNet {
+export function createModel(config: RunConfig<string>, data: RunData): ResNet {
   const [, inChannels, inputSize] = data.train.shape;
   return ResNet.create({
     depth: config.depth,
@@ -32,7 +32,7 @@ export function createModel(config: RunConfig, data: RunData): ResNet {
 }
 
 export async function trainBackbone(
-  config: RunConfig,
+  config: RunConfig<string>,
   data: RunData,
   model: ResNet,
   options: BackboneOptions,
