@@ -23,6 +23,13 @@ export const INFERENCE_BATCH = 256;
 /** Batches between progress reports of a training epoch. */
 export const PROGRESS_EVERY = 10;
 
+/** The losses' own parameters: focal gamma; LDAM's largest margin and logit scale; ASL's focusing and shift. */
+export const LOSS = {
+  focalGamma: 1,
+  ldam: { maxMargin: 0.5, scale: 30 },
+  asl: { gammaPos: 0, gammaNeg: 4, eps: 0.1 },
+} as const;
+
 /** Phase 1 (end-to-end CNN training); the epochs and warm-up differ by preset (PRESETS). */
 export const PHASE1 = {
   batch: BATCH,
@@ -33,7 +40,7 @@ export const PHASE1 = {
   warmupEpochs: 5,
   loss: 'ce' as LossName,
   trainRule: 'none' as TrainRule,
-  focalGamma: 1,
+  focalGamma: LOSS.focalGamma,
 } as const;
 
 /** Phase-1 augmentation: random crop from a zero-padded image, random horizontal flip. */

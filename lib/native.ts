@@ -93,9 +93,9 @@ export interface KnnSearchResult {
 /** Loss options shared by the training entry points (class weights are passed separately, per epoch). */
 export type LossOptions =
   | { kind: 'ce' }
-  | { kind: 'focal'; gamma?: number }
-  | { kind: 'ldam'; classCounts: number[]; maxMargin?: number; scale?: number }
-  | { kind: 'asl'; gammaPos?: number; gammaNeg?: number; eps?: number };
+  | { kind: 'focal'; gamma: number }
+  | { kind: 'ldam'; classCounts: number[]; maxMargin: number; scale: number }
+  | { kind: 'asl'; gammaPos: number; gammaNeg: number; eps: number };
 
 export type HeadKindName = 'linear' | 'cosine';
 

@@ -72,7 +72,9 @@ for (const c of cases) {
     const mean = new Array(c.channels).fill(0.45);
     const std = new Array(c.channels).fill(0.25);
     const loss =
-      c.head === 'cosine' ? { kind: 'ldam' as const, classCounts: [10, 8, 5, 4] } : { kind: 'ce' as const };
+      c.head === 'cosine'
+        ? { kind: 'ldam' as const, classCounts: [10, 8, 5, 4], maxMargin: 0.5, scale: 30 }
+        : { kind: 'ce' as const };
     const config = { ...EPOCH, batch: c.batch, lr: 0.05, loss, mean, std, epoch: 0, seed: 1 };
     const shape: [number, number, number, number] = [c.n, c.channels, c.side, c.side];
     let ref = make('ref');

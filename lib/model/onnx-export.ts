@@ -5,14 +5,7 @@
 // onnx-proto is CommonJS: take the namespace from its default export.
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import {
-  blocks,
-  EMBEDDING_SIZE,
-  type ModelWeights,
-  type Normalization,
-  parameterShapes,
-  type ResNetSpec,
-} from './spec.js';
+import { blocks, EMBEDDING_SIZE, type ModelWeights, parameterShapes } from './spec.js';
 
 export type { ModelWeights };
 

@@ -1,11 +1,12 @@
 // The loss choices of phases 1 and 3, as the CLI and the harness name them.
+import { LOSS } from '../defaults.js';
 import type { LossOptions } from '../native.js';
 
 export type LossName = 'ce' | 'focal' | 'ldam' | 'asl';
 
 export interface LossSettings {
   loss: LossName;
-  /** focal: gamma (default 1). */
+  /** focal: gamma (default: lib/defaults.ts LOSS). */
   focalGamma?: number;
 }
 
@@ -15,11 +16,11 @@ export function lossOptions(settings: LossSettings, classCounts: ArrayLike<numbe
     case 'ce':
       return { kind: 'ce' };
     case 'focal':
-      return { kind: 'focal', gamma: settings.focalGamma ?? 1 };
+      return { kind: 'focal', gamma: settings.focalGamma ?? LOSS.focalGamma };
     case 'ldam':
-      return { kind: 'ldam', classCounts: Array.from(classCounts), maxMargin: 0.5, scale: 30 };
+      return { kind: 'ldam', classCounts: Array.from(classCounts), ...LOSS.ldam };
     case 'asl':
-      return { kind: 'asl', gammaPos: 0, gammaNeg: 4, eps: 0.1 };
+      return { kind: 'asl', ...LOSS.asl };
     default:
       throw new RangeError(`loss must be one of ce, focal, ldam, asl; got ${String(settings.loss)}`);
   }

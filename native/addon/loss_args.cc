@@ -7,10 +7,10 @@
 namespace eos::addon {
 namespace {
 
-double number_option(const Napi::Value& options, const char* key, const std::string& name, double fallback,
-                     double min, double max) {
+// A required number in [min, max] (the values are TS's: lib/defaults.ts LOSS).
+double number_option(const Napi::Value& options, const char* key, const std::string& name, double min,
+                     double max) {
   const Napi::Value v = option(options, key);
-  if (v.IsUndefined()) return fallback;
   const double d = finite_arg(v, name + "." + key);
   if (d < min || d > max) {
     throw_range(v.Env(), name + "." + key + " must be in [" + std::to_string(min) + ", " +
@@ -32,7 +32,7 @@ LossConfig loss_config_arg(const Napi::Value& v, const std::string& name, int64_
     cfg.kind = LossKind::kCrossEntropy;
   } else if (k == "focal") {
     cfg.kind = LossKind::kFocal;
-    cfg.focal_gamma = number_option(v, "gamma", name, 1.0, 0.0, 100.0);
+    cfg.focal_gamma = number_option(v, "gamma", name, 0.0, 100.0);
   } else if (k == "ldam") {
     cfg.kind = LossKind::kLdam;
     const Napi::Value counts = option(v, "classCounts");
@@ -45,13 +45,13 @@ LossConfig loss_config_arg(const Napi::Value& v, const std::string& name, int64_
       n[c] = integer_arg(counts.As<Napi::Array>().Get(static_cast<uint32_t>(c)),
                          name + ".classCounts[" + std::to_string(c) + "]", 1, INT32_MAX);
     }
-    cfg.ldam_margins = ldam_margins(n, number_option(v, "maxMargin", name, 0.5, 0.0, 10.0));
-    cfg.ldam_scale = number_option(v, "scale", name, 30.0, 1e-6, 1e6);
+    cfg.ldam_margins = ldam_margins(n, number_option(v, "maxMargin", name, 0.0, 10.0));
+    cfg.ldam_scale = number_option(v, "scale", name, 1e-6, 1e6);
   } else if (k == "asl") {
     cfg.kind = LossKind::kAsl;
-    cfg.asl_gamma_pos = number_option(v, "gammaPos", name, 0.0, 0.0, 100.0);
-    cfg.asl_gamma_neg = number_option(v, "gammaNeg", name, 4.0, 0.0, 100.0);
-    cfg.asl_eps = number_option(v, "eps", name, 0.1, 0.0, 1.0);
+    cfg.asl_gamma_pos = number_option(v, "gammaPos", name, 0.0, 100.0);
+    cfg.asl_gamma_neg = number_option(v, "gammaNeg", name, 0.0, 100.0);
+    cfg.asl_eps = number_option(v, "eps", name, 0.0, 1.0);
   } else {
     throw_type(env, name + ".kind must be 'ce', 'focal', 'ldam' or 'asl'");
   }

@@ -1,7 +1,8 @@
 // Parsing of the JS loss and optimizer options shared by every training entry point.
 //
-// JS: { kind: 'ce' | 'focal' | 'ldam' | 'asl', gamma?: 1 (focal), classCounts?: number[K] (ldam, required),
-//       maxMargin?: 0.5, scale?: 30 (ldam), gammaPos?: 0, gammaNeg?: 4, eps?: 0.1 (asl) }
+// JS: { kind: 'ce' } | { kind: 'focal', gamma } | { kind: 'ldam', classCounts: number[K], maxMargin, scale }
+//     | { kind: 'asl', gammaPos, gammaNeg, eps }   (every field required: TS fills them, lib/defaults.ts
+//     LOSS)
 // Class weights are given separately (per epoch) by the callers.
 #pragma once
 
