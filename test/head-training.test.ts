@@ -1,5 +1,5 @@
 import test from 'ava';
-import { PHASE3 } from '../lib/defaults.js';
+import { PHASE3, SGD } from '../lib/defaults.js';
 import { native } from '../lib/native.js';
 import { fineTuneHead, headLogits } from '../lib/train/fine-tune-head.js';
 
@@ -80,7 +80,7 @@ for (const head of ['linear', 'cosine'] as const) {
   for (const loss of ['ce', 'focal', 'ldam', 'asl'] as const) {
     test(`a ${head} head learns separable blobs with the ${loss} loss, deterministically`, async (t) => {
       const { x, y } = blobs();
-      const options = { head, loss, epochs: 15, batch: 32, seed: 3 };
+      const options = { ...SGD, head, loss, epochs: 15, batch: 32, seed: 3 };
       const trained = await fineTuneHead(x, y, 3, options);
       t.true(trained.losses[trained.losses.length - 1] < trained.losses[0], `losses ${trained.losses}`);
       t.true(accuracy(headLogits(trained, x), y, 3) > 0.95);
@@ -93,14 +93,16 @@ for (const head of ['linear', 'cosine'] as const) {
 
 test('reweight and resample rules run and change the result', async (t) => {
   const { x, y } = blobs();
-  const plain = await fineTuneHead(x, y, 3, { epochs: 3, batch: PHASE3.batch, seed: 1 });
+  const plain = await fineTuneHead(x, y, 3, { ...SGD, epochs: 3, batch: PHASE3.batch, seed: 1 });
   const resampled = await fineTuneHead(x, y, 3, {
+    ...SGD,
     epochs: 3,
     batch: PHASE3.batch,
     seed: 1,
     trainRule: 'resample',
   });
   const reweighted = await fineTuneHead(x, y, 3, {
+    ...SGD,
     epochs: 3,
     batch: PHASE3.batch,
     seed: 1,
@@ -113,7 +115,7 @@ test('reweight and resample rules run and change the result', async (t) => {
 test('an aborted fine-tuning rejects with AbortError', async (t) => {
   const { x, y } = blobs(2000);
   const controller = new AbortController();
-  const run = fineTuneHead(x, y, 3, { epochs: 200, batch: 4, signal: controller.signal });
+  const run = fineTuneHead(x, y, 3, { ...SGD, epochs: 200, batch: 4, signal: controller.signal });
   controller.abort();
   await t.throwsAsync(run, { name: 'AbortError', message: 'trainHead was aborted' });
 });

@@ -38,7 +38,7 @@ function userEnv(): NodeJS.ProcessEnv {
 }
 
 const TRAIN_SCRIPT = `
-import { loadNative, ResNet, trainPhase1 } from 'eos-imbalance';
+import { loadNative, ResNet, SGD, trainPhase1 } from 'eos-imbalance';
 
 const { addon, path } = loadNative();
 const [n, side] = [32, 16];
@@ -47,7 +47,7 @@ for (let i = 0; i < images.length; i++) images[i] = (i * 2654435761) >>> 24;
 const labels = Int32Array.from({ length: n }, (_, i) => i % 2);
 const model = ResNet.create({ depth: 8, inChannels: 1, inputSize: side, classes: 2, head: 'linear', seed: 1 });
 const data = { images, labels, shape: [n, 1, side, side], classes: 2 };
-const { history } = await trainPhase1(model, data, { epochs: 1, batch: 16 });
+const { history } = await trainPhase1(model, data, { ...SGD, epochs: 1, batch: 16 });
 console.log(JSON.stringify({ info: addon.info(), path, modelBackend: model.backend, history }));
 `;
 

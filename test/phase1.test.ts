@@ -5,6 +5,7 @@ import test from 'ava';
 import type { Dataset } from '../lib/data/dataset.js';
 import { subsetDataset } from '../lib/data/dataset-ops.js';
 import { loadFashionMnist } from '../lib/data/fashion-mnist.js';
+import { SGD } from '../lib/defaults.js';
 import { ResNet } from '../lib/model/resnet.js';
 import { type Phase1Options, trainPhase1 } from '../lib/train/phase1.js';
 
@@ -23,6 +24,7 @@ function tinyData(): Dataset {
 }
 
 const options: Phase1Options = {
+  ...SGD,
   epochs: 3,
   batch: 16,
   seed: 9,
@@ -117,6 +119,7 @@ test('learning works: three epochs on 2,000 Fashion-MNIST images reach > 55% tes
     normalization: { mean: [0.286], std: [0.353] },
   });
   const result = await trainPhase1(model, tr, {
+    ...SGD,
     epochs: 3,
     batch: 64,
     // The last epoch at a tenth of the rate lets the batch-norm running statistics settle: without it, eval

@@ -1,7 +1,7 @@
 // Phase 3: a fresh classifier head trained on the balanced embeddings; the backbone is not touched.
 // The caller gives the batch and the SGD momentum and weight decay; the other defaults (10 epochs, lr 0.1
 // with a 5-epoch warm-up, CE, no train rule) are lib/defaults.ts PHASE3, the paper's.
-import { PHASE3, SGD } from '../defaults.js';
+import { PHASE3 } from '../defaults.js';
 import { type BackendChoice, type HeadKindName, type HeadWeights, native } from '../native.js';
 import { stopFlagFor } from '../stop-flag.js';
 import { classWeightsAt, type TrainRule } from './class-weights.js';
@@ -16,12 +16,9 @@ export interface FineTuneOptions extends Partial<LossSettings> {
   /** Embeddings per SGD step. */
   batch: number;
   schedule?: LrSchedule;
-  /**
-   * SGD momentum and weight decay (lib/defaults.ts SGD holds the paper's). TRANSITIONAL: optional only until
-   * lib/pipeline/fit-method.ts passes config.phase3.momentum/weightDecay; then required.
-   */
-  momentum?: number;
-  weightDecay?: number;
+  /** SGD momentum and weight decay: the run's values (lib/defaults.ts SGD holds the paper's). */
+  momentum: number;
+  weightDecay: number;
   trainRule?: TrainRule;
   seed?: number;
   threads?: number;
@@ -57,8 +54,8 @@ export async function fineTuneHead(
   validateSchedule(schedule, 'schedule');
   const sgd = {
     batch: options.batch,
-    momentum: options.momentum ?? SGD.momentum, // TRANSITIONAL: see FineTuneOptions.momentum
-    weightDecay: options.weightDecay ?? SGD.weightDecay,
+    momentum: options.momentum,
+    weightDecay: options.weightDecay,
   };
   requireSgd(sgd);
   const counts = new Array<number>(classes).fill(0);

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import type { Dataset } from '../data/dataset.js';
 import { classCounts } from '../data/dataset-ops.js';
-import { AUGMENTATION, PHASE1, SGD } from '../defaults.js';
+import { AUGMENTATION, PHASE1 } from '../defaults.js';
 import type { ResNet } from '../model/resnet.js';
 import { readSafetensors, type Tensor, writeSafetensors } from '../model/safetensors.js';
 import { isAbortError, type NativeEpochProgress } from '../native.js';
@@ -42,12 +42,9 @@ export interface Phase1Options {
   trainRule?: TrainRule;
   /** Epoch where `drw` switches its weights on (default: the schedule's first step). */
   drwEpoch?: number;
-  /**
-   * SGD momentum and weight decay: the run's values (lib/defaults.ts SGD holds the paper's). TRANSITIONAL:
-   * optional only until lib/pipeline/train-backbone.ts passes config.phase1.momentum/weightDecay; then required.
-   */
-  momentum?: number;
-  weightDecay?: number;
+  /** SGD momentum and weight decay: the run's values (lib/defaults.ts SGD holds the paper's). */
+  momentum: number;
+  weightDecay: number;
   seed?: number;
   pad?: number;
   flip?: boolean;
@@ -101,8 +98,8 @@ function resolved(options: Phase1Options) {
   }
   const sgd = {
     batch: options.batch,
-    momentum: options.momentum ?? SGD.momentum, // TRANSITIONAL: see Phase1Options.momentum
-    weightDecay: options.weightDecay ?? SGD.weightDecay,
+    momentum: options.momentum,
+    weightDecay: options.weightDecay,
   };
   requireSgd(sgd);
   return {
