@@ -2,7 +2,6 @@
 // unit, Ctrl-C stops at the next batch, and the same command again continues where it stopped.
 import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
-import { SGD } from '../defaults.js';
 import {
   ComparisonAborted,
   type ComparisonEvent,
@@ -17,10 +16,9 @@ import {
 import { isMethodKey, METHOD_KEYS, type MethodKey } from '../harness/methods.js';
 import { markdownTable } from '../harness/render-markdown.js';
 import { failureOutcome, metricsTable, progressSummary } from '../harness/report-sections.js';
-import { formatHyperparameter } from '../harness/schedule.js';
 import type { PresetName } from '../pipeline/config.js';
 import type { LossName } from '../train/loss-config.js';
-import { int, listOf, nonNegative, positive, unitInterval } from './option-parsers.js';
+import { int, listOf, positive, sgdOption } from './option-parsers.js';
 import { configFromFlags } from './run.js';
 
 const samplerList = (flag: string) => listOf<MethodKey>(flag, METHOD_KEYS, isMethodKey);
@@ -123,12 +121,8 @@ export function addCompareCommand(program: Command): void {
     .option('--epochs <n>', 'phase-1 epochs (every backbone)', int('--epochs'))
     .option('--batch <n>', 'phase-1 batch size', int('--batch', 2))
     .option('--lr <x>', 'phase-1 learning rate', positive('--lr'))
-    .option('--momentum <m>', `phase-1 SGD momentum (default ${SGD.momentum})`, unitInterval('--momentum'))
-    .option(
-      '--weight-decay <w>',
-      `phase-1 SGD weight decay (default ${formatHyperparameter(SGD.weightDecay)})`,
-      nonNegative('--weight-decay'),
-    )
+    .addOption(sgdOption('momentum', 1))
+    .addOption(sgdOption('weightDecay', 1))
     .option('--warmup <n>', 'phase-1 warm-up epochs', int('--warmup', 0))
     .option('--focal-gamma <g>', 'focal loss gamma', positive('--focal-gamma'))
     .option(
@@ -138,16 +132,8 @@ export function addCompareCommand(program: Command): void {
     )
     .option('--head-epochs <n>', 'phase-3 epochs (every sampler)', int('--head-epochs'))
     .option('--head-lr <x>', 'phase-3 learning rate', positive('--head-lr'))
-    .option(
-      '--head-momentum <m>',
-      `phase-3 SGD momentum (default ${SGD.momentum})`,
-      unitInterval('--head-momentum'),
-    )
-    .option(
-      '--head-weight-decay <w>',
-      `phase-3 SGD weight decay (default ${formatHyperparameter(SGD.weightDecay)})`,
-      nonNegative('--head-weight-decay'),
-    )
+    .addOption(sgdOption('momentum', 3))
+    .addOption(sgdOption('weightDecay', 3))
     .option('--head-batch <n>', 'phase-3 batch size', int('--head-batch'))
     .addOption(
       new Option('--head-loss <name>', "phase-3 loss (default: the backbone's phase-1 loss)").choices([

@@ -1,6 +1,8 @@
 // Parsers of command-line option values shared by every command: each rejects a bad value with a message
 // naming the flag and what it expects (commander prints it and exits with status 1).
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { SGD } from '../defaults.js';
+import { formatHyperparameter } from '../harness/schedule.js';
 
 export function int(flag: string, min = 1) {
   return (v: string): number => {
@@ -90,4 +92,15 @@ export function listOf<T extends string>(
       throw new InvalidArgumentError(`${flag}: a name is given twice.`);
     return names as T[];
   };
+}
+
+/** A phase's SGD flag (--momentum / --weight-decay for phase 1, --head-... for phase 3), with its default. */
+export function sgdOption(setting: 'momentum' | 'weightDecay', phase: 1 | 3): Option {
+  const momentum = setting === 'momentum';
+  const flag = `${phase === 1 ? '--' : '--head-'}${momentum ? 'momentum' : 'weight-decay'}`;
+  const value = momentum ? String(SGD.momentum) : formatHyperparameter(SGD.weightDecay);
+  const description = `phase-${phase} SGD ${momentum ? 'momentum' : 'weight decay'} (default ${value})`;
+  return new Option(`${flag} <${momentum ? 'm' : 'w'}>`, description).argParser(
+    momentum ? unitInterval(flag) : nonNegative(flag),
+  );
 }

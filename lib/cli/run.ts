@@ -3,9 +3,7 @@
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
-import { SGD } from '../defaults.js';
 import { ablationHint } from '../harness/methods.js';
-import { formatHyperparameter } from '../harness/schedule.js';
 import { PRESETS, type PresetName, type RunConfig, validateConfig } from '../pipeline/config.js';
 import { formatSummary } from '../pipeline/report.js';
 import { runPhase1Only } from '../pipeline/run-phase1-only.js';
@@ -15,7 +13,7 @@ import { RunAborted } from '../pipeline/train-backbone.js';
 import type { PipelineEvent } from '../pipeline/types.js';
 import type { TrainRule } from '../train/class-weights.js';
 import type { LossName } from '../train/loss-config.js';
-import { int, listOf, nonNegative, oneOf, positive, unitInterval } from './option-parsers.js';
+import { int, listOf, oneOf, positive, sgdOption } from './option-parsers.js';
 
 const LOSSES = ['ce', 'focal', 'ldam', 'asl'];
 const RULES = ['none', 'reweight', 'drw', 'resample'];
@@ -129,12 +127,8 @@ function addRunOptions(command: Command): Command {
     .option('--epochs <n>', 'phase-1 epochs', int('--epochs'))
     .option('--batch <n>', 'phase-1 batch size', int('--batch', 2))
     .option('--lr <x>', 'phase-1 learning rate', positive('--lr'))
-    .option('--momentum <m>', `phase-1 SGD momentum (default ${SGD.momentum})`, unitInterval('--momentum'))
-    .option(
-      '--weight-decay <w>',
-      `phase-1 SGD weight decay (default ${formatHyperparameter(SGD.weightDecay)})`,
-      nonNegative('--weight-decay'),
-    )
+    .addOption(sgdOption('momentum', 1))
+    .addOption(sgdOption('weightDecay', 1))
     .option('--warmup <n>', 'phase-1 warm-up epochs', int('--warmup', 0))
     .addOption(new Option('--loss <name>', 'loss for phases 1 and 3').choices(LOSSES))
     .addOption(new Option('--train-rule <name>', 'phase-1 train rule').choices(RULES))
@@ -148,16 +142,8 @@ function addRunOptions(command: Command): Command {
     .option('--k-neighbors <k>', 'neighbours for the sampler', int('--k-neighbors'))
     .option('--head-epochs <n>', 'phase-3 epochs', int('--head-epochs'))
     .option('--head-lr <x>', 'phase-3 learning rate', positive('--head-lr'))
-    .option(
-      '--head-momentum <m>',
-      `phase-3 SGD momentum (default ${SGD.momentum})`,
-      unitInterval('--head-momentum'),
-    )
-    .option(
-      '--head-weight-decay <w>',
-      `phase-3 SGD weight decay (default ${formatHyperparameter(SGD.weightDecay)})`,
-      nonNegative('--head-weight-decay'),
-    )
+    .addOption(sgdOption('momentum', 3))
+    .addOption(sgdOption('weightDecay', 3))
     .option('--head-batch <n>', 'phase-3 batch size', int('--head-batch'))
     .addOption(new Option('--head-loss <name>', 'phase-3 loss (default: the phase-1 loss)').choices(LOSSES))
     .addOption(new Option('--head-rule <name>', 'phase-3 train rule').choices(RULES))
