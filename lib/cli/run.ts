@@ -4,12 +4,12 @@ import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
 import { ablationHint } from '../harness/methods.js';
+import { isAbortError } from '../native.js';
 import { PRESETS, type PresetName, type RunConfig, validateConfig } from '../pipeline/config.js';
 import { formatSummary } from '../pipeline/report.js';
 import { runPhase1Only } from '../pipeline/run-phase1-only.js';
 import { runThreePhase } from '../pipeline/run-three-phase.js';
 import { isSamplerName, SAMPLER_NAMES, type SamplerId } from '../pipeline/samplers.js';
-import { RunAborted } from '../pipeline/train-backbone.js';
 import type { PipelineEvent } from '../pipeline/types.js';
 import type { TrainRule } from '../train/class-weights.js';
 import type { LossName } from '../train/loss-config.js';
@@ -236,7 +236,7 @@ async function runCommand(config: RunConfig, resume: boolean, phase1Only = false
     return 0;
   } catch (err) {
     bar?.stop();
-    if (err instanceof RunAborted || (err as Error).name === 'AbortError') {
+    if (isAbortError(err)) {
       console.error(`eos: interrupted. Resume with the same options plus: --resume --out ${config.outDir}`);
       return 130;
     }

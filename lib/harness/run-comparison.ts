@@ -5,8 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { isAbortError } from '../native.js';
 import { runPaths } from '../pipeline/run-paths.js';
-import { RunAborted } from '../pipeline/train-backbone.js';
 import type { PipelineEvent, RunEmbeddings } from '../pipeline/types.js';
 import { UndefinedOnDataError } from '../resample/undefined-on-data.js';
 import { aggregate, type ComparisonReport } from './aggregate.js';
@@ -65,8 +65,7 @@ export class ComparisonAborted extends Error {
   }
 }
 
-const isAbort = (err: unknown, signal?: AbortSignal) =>
-  err instanceof RunAborted || (err as Error)?.name === 'AbortError' || signal?.aborted === true;
+const isAbort = (err: unknown, signal?: AbortSignal) => isAbortError(err) || signal?.aborted === true;
 
 type Failure = { unit: string } & StoredFailure;
 

@@ -8,10 +8,11 @@ import { headKindFor } from './head-kind.js';
 import { runPaths } from './run-paths.js';
 import type { BackboneOptions, RunData, TrainedBackbone } from './types.js';
 
+/** A run stopped by its signal: an AbortError (the one abort convention, lib/native.ts isAbortError). */
 export class RunAborted extends Error {
   constructor(readonly checkpoint: string) {
     super(`interrupted; the phase-1 state is saved in ${checkpoint}`);
-    this.name = 'RunAborted';
+    this.name = 'AbortError';
   }
 }
 
