@@ -9,7 +9,7 @@ import type { BackendChoice } from './native.js';
 import type { RunConfig } from './pipeline/run-config.js';
 import type { SamplerName } from './pipeline/sampler-names.js';
 import type { TrainRule } from './train/class-weights.js';
-import type { LossName } from './train/loss-config.js';
+import type { LossName } from './train/loss-name.js';
 
 /** SGD of both phases, as the paper and its reference code: momentum 0.9, weight decay 2e-4. */
 export const SGD = { momentum: 0.9, weightDecay: 2e-4 } as const;

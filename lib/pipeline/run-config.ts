@@ -4,7 +4,7 @@ import type { DatasetName } from '../data/dataset.js';
 import type { ImbalanceType } from '../data/imbalance.js';
 import type { BackendChoice } from '../native.js';
 import type { TrainRule } from '../train/class-weights.js';
-import type { LossName } from '../train/loss-config.js';
+import type { LossName } from '../train/loss-name.js';
 import type { SamplerName } from './sampler-names.js';
 
 export interface RunConfig<M extends string = SamplerName> {

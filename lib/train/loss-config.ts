@@ -1,8 +1,9 @@
-// The loss choices of phases 1 and 3, as the CLI and the harness name them.
+// The native loss options of each loss choice of phases 1 and 3.
 import { LOSS } from '../defaults.js';
 import type { LossOptions } from '../native.js';
+import type { LossName } from './loss-name.js';
 
-export type LossName = 'ce' | 'focal' | 'ldam' | 'asl';
+export type { LossName };
 
 export interface LossSettings {
   loss: LossName;
