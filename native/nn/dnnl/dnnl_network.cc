@@ -13,6 +13,9 @@ DnnlNetwork::DnnlNetwork(const NetworkSpec& spec, const TrunkTuning& tuning)
       trunk_params_(eos::dnnl_backend::trunk_params(topology(), params(), grads(), running_stats())),
       head_(spec.head, kEmbeddingDim, spec.classes) {
   trunk_spec_.tuning = tuning;
+  // Looked up once: forward and train_step run every batch.
+  head_weight_ = find_parameter("linear.weight")->offset;
+  if (const TensorInfo* b = find_parameter("linear.bias")) head_bias_ = b->offset;
 }
 
 void DnnlNetwork::reserve(int64_t capacity) {
@@ -43,9 +46,8 @@ void DnnlNetwork::forward(const float* x, int64_t batch, Mode mode, float* logit
   if (batch < 1) throw std::invalid_argument("batch must be >= 1");
   use_threads(threads_);
   reserve(batch);
-  const float* linear_bias =
-      spec().head == HeadKind::kLinear ? params() + find_parameter("linear.bias")->offset : nullptr;
-  const float* weight = params() + find_parameter("linear.weight")->offset;
+  const float* linear_bias = head_bias_ >= 0 ? params() + head_bias_ : nullptr;
+  const float* weight = params() + head_weight_;
   if (mode == Mode::kTrain) {
     plan(batch).forward_train(trunk_params_, x, features_.data());
     for (int64_t& n : num_batches_tracked()) ++n;
@@ -65,10 +67,8 @@ double DnnlNetwork::train_step(const float* x, const int32_t* labels, int64_t ba
   const double value = loss_forward_backward(loss, batch, classes, logits_.data(), labels, dlogits_.data());
   if (logits) std::copy(logits_.begin(), logits_.begin() + batch * classes, logits);
   use_threads(threads_);
-  const TensorInfo* w = find_parameter("linear.weight");
-  const TensorInfo* b = find_parameter("linear.bias");
-  head_.backward(batch, features_.data(), params() + w->offset, dlogits_.data(), dfeatures_.data(),
-                 grads() + w->offset, b ? grads() + b->offset : nullptr);
+  head_.backward(batch, features_.data(), params() + head_weight_, dlogits_.data(), dfeatures_.data(),
+                 grads() + head_weight_, head_bias_ >= 0 ? grads() + head_bias_ : nullptr);
   current_->backward(trunk_params_, dfeatures_.data());
   sgd_step(sgd);
   return value;

@@ -42,6 +42,7 @@ class DnnlNetwork : public HostModel<float> {
   int next_ = 0;
   Trunk* current_ = nullptr;
   HostHead<float> head_;
+  int64_t head_weight_ = 0, head_bias_ = -1;  // offsets of linear.weight / linear.bias (-1: cosine, none)
   int threads_ = 0;
   int64_t capacity_ = 0;
   HostArray<float> features_, dfeatures_;
