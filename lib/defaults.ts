@@ -3,6 +3,7 @@
 // and the training layers below (lib/train/phase1.ts, lib/train/fine-tune-head.ts) take each value as a
 // required option. It sits at the root of lib/ (and imports only types) so that any layer, a test or a
 // benchmark can read these numbers without depending on the pipeline.
+import { availableParallelism } from 'node:os';
 import type { DatasetName } from './data/dataset.js';
 import type { ImbalanceType } from './data/imbalance.js';
 import type { BackendChoice } from './native.js';
@@ -66,6 +67,31 @@ export const K_NEIGHBORS: Readonly<Record<Exclude<SamplerName, 'none' | 'ros'>, 
   adasyn: 5,
   eos: 10,
 };
+
+/**
+ * The ranges a sensible run stays in, checked before any work starts (lib/pipeline/config.ts for the library,
+ * lib/cli/option-parsers.ts for the flags): a value outside them is a typo or a run that cannot end well.
+ */
+export const LIMITS = {
+  /** Threads per logical core: beyond a few, threads only wait on each other (1009 on 2 cores never progressed). */
+  threadsPerCore: 4,
+  /** Largest learning rate of either phase: 100 x the paper's 0.1; beyond it SGD overflows on any data set. */
+  learningRate: 10,
+  /** Deepest ResNet: He et al.'s ResNet-1202, the deepest of their CIFAR networks. */
+  depth: 1202,
+  /** Phase-1 and phase-3 epochs. */
+  epochs: 100_000,
+  /** Images per phase-1 step (the native engine's bound) and embeddings per phase-3 step. */
+  batch: 65_536,
+  headBatch: 1 << 20,
+  /** Integers that JSON, JavaScript and the native seeds all hold exactly (seeds, split seeds). */
+  integer: Number.MAX_SAFE_INTEGER,
+} as const;
+
+/** The most threads a run may ask for on this machine (0 asks for one per core). */
+export function maxThreads(): number {
+  return availableParallelism() * LIMITS.threadsPerCore;
+}
 
 export type PresetName = 'quick' | 'paper';
 

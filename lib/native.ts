@@ -191,6 +191,8 @@ export interface NativeEpochProgress {
   loss: number;
   /** Fraction of those images whose train-mode logits ranked their label first. */
   accuracy: number;
+  /** The last batch's loss was not finite: the epoch stopped after it and the parameters are spoiled. */
+  diverged: boolean;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -134,4 +134,31 @@ test('learning works: three epochs on 2,000 Fashion-MNIST images reach > 55% tes
     if (row.indexOf(Math.max(...row)) === te.labels[i]) right++;
   }
   t.true(right / 1000 > 0.55, `test accuracy ${right / 1000}`);
+});
+
+test('a diverging run stops at the first non-finite loss, names the epoch, batch and rate, and keeps the last good checkpoint', async (t) => {
+  const data = tinyData();
+  const checkpointPath = join(mkdtempSync(join(tmpdir(), 'eos-p1-')), 'phase1.safetensors');
+  const model = ResNet.create({ ...spec, normalization });
+  // Epoch 1 trains at 0.1; epoch 2 at 0.1 x 1e31, whose first update overflows the weights.
+  const schedule = { lr: 0.1, warmupEpochs: 0, steps: [[1, 1e31]] as [number, number][] };
+  let afterEpoch1: Buffer | null = null;
+  const err = await t.throwsAsync(
+    trainPhase1(model, data, {
+      ...options,
+      schedule,
+      checkpointPath,
+      onEpoch: (r) => {
+        if (r.epoch === 0) afterEpoch1 = readFileSync(checkpointPath);
+      },
+    }),
+  );
+  t.is(err?.name, 'TrainingDiverged');
+  t.regex(
+    err?.message ?? '',
+    /^phase 1 diverged: the training loss is not finite at epoch 2 of 3, batch 2 of 6 \(learning rate 1e\+30\); the last good checkpoint \(1 epochs done\) is kept in .*phase1\.safetensors; use a smaller learning rate/,
+  );
+  t.truthy(afterEpoch1);
+  t.true(readFileSync(checkpointPath).equals(afterEpoch1!), 'the diverged state was not written over it');
+  model.dispose();
 });

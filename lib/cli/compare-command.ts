@@ -2,6 +2,7 @@
 // unit, Ctrl-C stops at the next batch, and the same command again continues where it stopped.
 import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
+import { LIMITS } from '../defaults.js';
 import {
   ComparisonAborted,
   type ComparisonEvent,
@@ -16,9 +17,10 @@ import {
 import { isMethodKey, METHOD_KEYS, type MethodKey } from '../harness/methods.js';
 import { markdownTable } from '../harness/render-markdown.js';
 import { failureOutcome, metricsTable, progressSummary } from '../harness/report-sections.js';
+import { checkOutputDirectory } from '../io/output-dir.js';
 import type { PresetName } from '../pipeline/config.js';
 import type { LossName } from '../train/loss-config.js';
-import { int, listOf, positive, sgdOption } from './option-parsers.js';
+import { int, learningRate, listOf, nonNegative, positive, sgdOption, threads } from './option-parsers.js';
 import { configFromFlags } from './run.js';
 
 const samplerList = (flag: string) => listOf<MethodKey>(flag, METHOD_KEYS, isMethodKey);
@@ -115,26 +117,26 @@ export function addCompareCommand(program: Command): void {
     .option('--data-dir <dir>', "folder of the data set files (default for fashion-mnist: Debian's)")
     .addOption(new Option('--imbalance <type>', 'imbalance profile (default exp)').choices(['exp', 'step']))
     .option('--ratio <r>', 'imbalance ratio n_max / n_min (default 100)', positive('--ratio'))
-    .option('--depth <n>', 'ResNet depth 6n+2 (default 32)', int('--depth', 8))
+    .option('--depth <n>', 'ResNet depth 6n+2 (default 32)', int('--depth', 8, LIMITS.depth))
     .addOption(new Option('--backend <name>', 'native backend').choices(['auto', 'ref', 'dnnl']))
-    .option('--threads <n>', 'CPU threads (0 = all)', int('--threads', 0))
-    .option('--epochs <n>', 'phase-1 epochs (every backbone)', int('--epochs'))
-    .option('--batch <n>', 'phase-1 batch size', int('--batch', 2))
-    .option('--lr <x>', 'phase-1 learning rate', positive('--lr'))
+    .option('--threads <n>', 'CPU threads (0 = all)', threads('--threads'))
+    .option('--epochs <n>', 'phase-1 epochs (every backbone)', int('--epochs', 1, LIMITS.epochs))
+    .option('--batch <n>', 'phase-1 batch size', int('--batch', 2, LIMITS.batch))
+    .option('--lr <x>', 'phase-1 learning rate', learningRate('--lr'))
     .addOption(sgdOption('momentum', 1))
     .addOption(sgdOption('weightDecay', 1))
-    .option('--warmup <n>', 'phase-1 warm-up epochs', int('--warmup', 0))
-    .option('--focal-gamma <g>', 'focal loss gamma', positive('--focal-gamma'))
+    .option('--warmup <n>', 'phase-1 warm-up epochs', int('--warmup', 0, LIMITS.epochs))
+    .option('--focal-gamma <g>', 'focal loss gamma', nonNegative('--focal-gamma'))
     .option(
       '--k-neighbors <k>',
       "neighbours for the samplers (default: each method's own; eos-k5 and eos-k20 always use their own k)",
       int('--k-neighbors'),
     )
-    .option('--head-epochs <n>', 'phase-3 epochs (every sampler)', int('--head-epochs'))
-    .option('--head-lr <x>', 'phase-3 learning rate', positive('--head-lr'))
+    .option('--head-epochs <n>', 'phase-3 epochs (every sampler)', int('--head-epochs', 1, LIMITS.epochs))
+    .option('--head-lr <x>', 'phase-3 learning rate', learningRate('--head-lr'))
     .addOption(sgdOption('momentum', 3))
     .addOption(sgdOption('weightDecay', 3))
-    .option('--head-batch <n>', 'phase-3 batch size', int('--head-batch'))
+    .option('--head-batch <n>', 'phase-3 batch size', int('--head-batch', 1, LIMITS.headBatch))
     .addOption(
       new Option('--head-loss <name>', "phase-3 loss (default: the backbone's phase-1 loss)").choices([
         'ce',
@@ -259,6 +261,7 @@ function reportCommand(outDir: string): number {
 
 export async function compareCommand(settings: ComparisonSettings): Promise<number> {
   makePlan(settings); // fails on bad settings before anything is written
+  checkOutputDirectory(settings.outDir, '--out');
   const command = `eos ${process.argv.slice(2).map(quote).join(' ')}`;
   const controller = new AbortController();
   const onSigint = () => {

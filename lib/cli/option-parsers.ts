@@ -1,49 +1,81 @@
 // Parsers of command-line option values shared by every command: each rejects a bad value with a message
 // naming the flag and what it expects (commander prints it and exits with status 1).
 import { InvalidArgumentError, Option } from 'commander';
-import { SGD } from '../defaults.js';
+import { LIMITS, maxThreads, SGD } from '../defaults.js';
 import { formatHyperparameter } from '../harness/schedule.js';
 
-export function int(flag: string, min = 1) {
+// Plain decimal notation only: Number() would also take '0x2', '0b1', '1e3' for an integer, ' ' or '' (as 0)
+// and 'Infinity', none of which a user means as a count or a rate.
+const DECIMAL_INTEGER = /^\+?\d+$/;
+const DECIMAL_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** A decimal integer in [min, max] (max: LIMITS.integer unless given). */
+export function int(flag: string, min = 1, max: number = LIMITS.integer) {
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`${flag} must be an integer >= ${min}.`);
+    const n = DECIMAL_INTEGER.test(v.trim()) ? Number(v) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      const range = max === LIMITS.integer ? `>= ${min}` : `in [${min}, ${max}]`;
+      throw new InvalidArgumentError(`${flag} must be a decimal integer ${range}, got '${v}'.`);
+    }
     return n;
   };
 }
 
-export function positive(flag: string) {
+/** A finite decimal number, or NaN when `v` is not one. */
+function decimal(v: string): number {
+  return DECIMAL_NUMBER.test(v.trim()) ? Number(v) : Number.NaN;
+}
+
+export function positive(flag: string, max = Number.MAX_VALUE) {
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a number > 0.`);
+    const n = decimal(v);
+    if (!Number.isFinite(n) || n <= 0 || n > max) {
+      const range = max === Number.MAX_VALUE ? '> 0' : `in (0, ${max}]`;
+      throw new InvalidArgumentError(`${flag} must be a number ${range}, got '${v}'.`);
+    }
     return n;
   };
+}
+
+/** A learning rate: in (0, LIMITS.learningRate]. */
+export function learningRate(flag: string) {
+  return positive(flag, LIMITS.learningRate);
+}
+
+/** A thread count: 0 (one per core) up to LIMITS.threadsPerCore per core of this machine. */
+export function threads(flag: string) {
+  return int(flag, 0, maxThreads());
 }
 
 export function nonNegative(flag: string) {
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a number >= 0.`);
+    const n = decimal(v);
+    if (!Number.isFinite(n) || n < 0)
+      throw new InvalidArgumentError(`${flag} must be a number >= 0, got '${v}'.`);
+    return n;
+  };
+}
+
+/** A number in [0, 1): a fraction of the data, say. */
+export function fraction(flag: string) {
+  return (v: string): number => {
+    const n = decimal(v);
+    if (!Number.isFinite(n) || n < 0 || n >= 1)
+      throw new InvalidArgumentError(`${flag} must be a number in [0, 1), got '${v}'.`);
     return n;
   };
 }
 
 /** A number in [0, 1) (an SGD momentum). */
 export function unitInterval(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0 || n >= 1)
-      throw new InvalidArgumentError(`${flag} must be a number in [0, 1).`);
-    return n;
-  };
+  return fraction(flag);
 }
 
 export function numberList(flag: string) {
   return (v: string): number[] => {
-    const list = v.split(',').map(Number);
+    const list = v.split(',').map(decimal);
     if (list.some((x) => !Number.isFinite(x)))
-      throw new InvalidArgumentError(`${flag} must be comma-separated numbers.`);
+      throw new InvalidArgumentError(`${flag} must be comma-separated decimal numbers, got '${v}'.`);
     return list;
   };
 }
@@ -61,12 +93,7 @@ export function oneOf<T extends string>(
   };
 }
 
-export function port(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError('--port must be an integer in [0, 65535].');
-  return n;
-}
+export const port = int('--port', 0, 65535);
 
 /**
  * A comma-separated list of distinct names from `valid`. `explain` may say more about a name that is not

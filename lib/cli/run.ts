@@ -3,8 +3,10 @@
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
+import { LIMITS } from '../defaults.js';
 import { ablationHint } from '../harness/methods.js';
 import { isAbortError } from '../native.js';
+import { checkRunStart } from '../pipeline/check-run-start.js';
 import { PRESETS, type PresetName, type RunConfig, validateConfig } from '../pipeline/config.js';
 import { formatSummary } from '../pipeline/report.js';
 import { runPhase1Only } from '../pipeline/run-phase1-only.js';
@@ -13,7 +15,17 @@ import { isSamplerName, SAMPLER_NAMES, type SamplerId } from '../pipeline/sample
 import type { PipelineEvent } from '../pipeline/types.js';
 import type { TrainRule } from '../train/class-weights.js';
 import type { LossName } from '../train/loss-config.js';
-import { int, listOf, oneOf, positive, sgdOption } from './option-parsers.js';
+import {
+  fraction,
+  int,
+  learningRate,
+  listOf,
+  nonNegative,
+  oneOf,
+  positive,
+  sgdOption,
+  threads,
+} from './option-parsers.js';
 
 const LOSSES = ['ce', 'focal', 'ldam', 'asl'];
 const RULES = ['none', 'reweight', 'drw', 'resample'];
@@ -102,6 +114,13 @@ export function configFromFlags(f: RunFlags): RunConfig {
   return c;
 }
 
+/** The configuration of the flags, checked as a run checks it before any work, with the flags' names. */
+function checkedConfig(flags: RunFlags): RunConfig {
+  const config = configFromFlags(flags);
+  checkRunStart(config, { resume: flags.resume }, { outDir: '--out', resume: '--resume' });
+  return config;
+}
+
 /** The flags shared by `eos run` and `eos train`. */
 function addRunOptions(command: Command): Command {
   return command
@@ -118,21 +137,21 @@ function addRunOptions(command: Command): Command {
     .option(
       '--val-fraction <f>',
       'validation fraction carved from the training set (reported, never the test set)',
-      Number,
+      fraction('--val-fraction'),
     )
-    .option('--depth <n>', 'ResNet depth 6n+2', int('--depth', 8))
+    .option('--depth <n>', 'ResNet depth 6n+2', int('--depth', 8, LIMITS.depth))
     .addOption(new Option('--backend <name>', 'native backend').choices(['auto', 'ref', 'dnnl']))
-    .option('--threads <n>', 'CPU threads (0 = all)', int('--threads', 0))
+    .option('--threads <n>', 'CPU threads (0 = all)', threads('--threads'))
     .option('--seed <n>', 'training seed', int('--seed', 0))
-    .option('--epochs <n>', 'phase-1 epochs', int('--epochs'))
-    .option('--batch <n>', 'phase-1 batch size', int('--batch', 2))
-    .option('--lr <x>', 'phase-1 learning rate', positive('--lr'))
+    .option('--epochs <n>', 'phase-1 epochs', int('--epochs', 1, LIMITS.epochs))
+    .option('--batch <n>', 'phase-1 batch size', int('--batch', 2, LIMITS.batch))
+    .option('--lr <x>', 'phase-1 learning rate', learningRate('--lr'))
     .addOption(sgdOption('momentum', 1))
     .addOption(sgdOption('weightDecay', 1))
-    .option('--warmup <n>', 'phase-1 warm-up epochs', int('--warmup', 0))
+    .option('--warmup <n>', 'phase-1 warm-up epochs', int('--warmup', 0, LIMITS.epochs))
     .addOption(new Option('--loss <name>', 'loss for phases 1 and 3').choices(LOSSES))
     .addOption(new Option('--train-rule <name>', 'phase-1 train rule').choices(RULES))
-    .option('--focal-gamma <g>', 'focal loss gamma', Number)
+    .option('--focal-gamma <g>', 'focal loss gamma', nonNegative('--focal-gamma'))
     .addOption(
       new Option('--sampler <name>', 'main phase-2 method')
         .choices([...SAMPLER_NAMES])
@@ -140,11 +159,11 @@ function addRunOptions(command: Command): Command {
     )
     .option('--compare <list>', 'other phase-2 methods on the same backbone (comma-separated)', samplerList)
     .option('--k-neighbors <k>', 'neighbours for the sampler', int('--k-neighbors'))
-    .option('--head-epochs <n>', 'phase-3 epochs', int('--head-epochs'))
-    .option('--head-lr <x>', 'phase-3 learning rate', positive('--head-lr'))
+    .option('--head-epochs <n>', 'phase-3 epochs', int('--head-epochs', 1, LIMITS.epochs))
+    .option('--head-lr <x>', 'phase-3 learning rate', learningRate('--head-lr'))
     .addOption(sgdOption('momentum', 3))
     .addOption(sgdOption('weightDecay', 3))
-    .option('--head-batch <n>', 'phase-3 batch size', int('--head-batch'))
+    .option('--head-batch <n>', 'phase-3 batch size', int('--head-batch', 1, LIMITS.headBatch))
     .addOption(new Option('--head-loss <name>', 'phase-3 loss (default: the phase-1 loss)').choices(LOSSES))
     .addOption(new Option('--head-rule <name>', 'phase-3 train rule').choices(RULES))
     .option('--out <dir>', 'output directory (config.json, checkpoints, results, models)')
@@ -159,14 +178,14 @@ export function addRunCommand(program: Command): void {
         'the three-phase pipeline (default: Fashion-MNIST, exp ratio 100, ResNet-32, EOS vs none/ROS/SMOTE)',
       ),
   ).action(async (flags: RunFlags) => {
-    process.exitCode = await runCommand(configFromFlags(flags), flags.resume ?? false);
+    process.exitCode = await runCommand(checkedConfig(flags), flags.resume ?? false);
   });
   addRunOptions(
     program
       .command('train')
       .description('phase 1 only: train the CNN, writing checkpoints and the phase-1 model'),
   ).action(async (flags: RunFlags) => {
-    process.exitCode = await runCommand(configFromFlags(flags), flags.resume ?? false, true);
+    process.exitCode = await runCommand(checkedConfig(flags), flags.resume ?? false, true);
   });
 }
 
@@ -217,6 +236,9 @@ async function runCommand(config: RunConfig, resume: boolean, phase1Only = false
       );
     } else if (e.kind === 'method') {
       console.error(`phase 2+3 ${e.name}: test balanced accuracy ${(100 * e.balancedAccuracy).toFixed(2)}%`);
+    } else if (e.kind === 'method-failed') {
+      bar?.stop();
+      console.error(`eos: comparison method ${e.name} fails on this data and is left out: ${e.message}`);
     }
   };
   try {

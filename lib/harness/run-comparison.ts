@@ -2,9 +2,11 @@
 // planned on it; each finished unit is stored at once (results-store.ts) and the reports are rewritten, so
 // an interrupted comparison shows what it has and a restart skips what is done: a stored backbone is reloaded
 // from its phase-1 model, an interrupted phase 1 continues from its checkpoint.
+
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { checkOutputDirectory } from '../io/output-dir.js';
 import { isAbortError } from '../native.js';
 import { runPaths } from '../pipeline/run-paths.js';
 import type { PipelineEvent, RunEmbeddings } from '../pipeline/types.js';
@@ -153,6 +155,7 @@ export async function runComparison(
   options: ComparisonOptions = {},
 ): Promise<ComparisonOutcome> {
   const plan = makePlan(settings);
+  checkOutputDirectory(settings.outDir, 'outDir');
   const emit = options.onEvent ?? (() => {});
   const { signal } = options;
   const store = new ResultsStore(settings);

@@ -6,8 +6,13 @@ import { fineTuneHead, headLogits } from '../train/fine-tune-head.js';
 import type { RunConfig } from './config.js';
 import { scoreLogits } from './evaluate.js';
 import { headKindFor } from './head-kind.js';
-import { resampleWith, type SamplerChoice, type SamplerName } from './samplers.js';
+import { type RunSamplerSettings, resampleWith, type SamplerChoice, type SamplerName } from './samplers.js';
 import type { FittedMethod, RunData, RunEmbeddings, ScoredMethod } from './types.js';
+
+/** What the run gives every sampler: its seed, neighbour count and threads. */
+export function samplerSettings(config: RunConfig<string>): RunSamplerSettings {
+  return { seed: config.seed, kNeighbors: config.kNeighbors, threads: config.threads || undefined };
+}
 
 export async function fitMethod(
   method: SamplerName | SamplerChoice,
@@ -18,11 +23,7 @@ export async function fitMethod(
   signal?: AbortSignal,
 ): Promise<FittedMethod> {
   const t0 = performance.now();
-  const resampled = await resampleWith(method, embeddings, labels, EMBEDDING_SIZE, {
-    seed: config.seed,
-    kNeighbors: config.kNeighbors,
-    threads: config.threads || undefined,
-  });
+  const resampled = await resampleWith(method, embeddings, labels, EMBEDDING_SIZE, samplerSettings(config));
   const t1 = performance.now();
   const head = await fineTuneHead(resampled.x, resampled.y, classes, {
     head: headKindFor(config),

@@ -81,8 +81,12 @@ export function formatReport(r: RunResult, classNames?: string[]): string {
   ];
   const fallbacks = r.methods.flatMap((m) => m.fallbacks.map((f) => `- ${m.name}: ${f}`));
   if (fallbacks.length > 0) lines.push('## Sampler fallbacks', '', ...fallbacks, '');
+  const failed = failedLines(r);
+  if (failed.length > 0) lines.push('## Comparison methods that failed on this data', '', ...failed, '');
   return lines.join('\n');
 }
+
+const failedLines = (r: RunResult) => r.failedMethods.map((f) => `- ${f.name}: ${f.message}`);
 
 /** A short console summary: the headline table only. */
 export function formatSummary(r: RunResult): string {
@@ -92,7 +96,7 @@ export function formatSummary(r: RunResult): string {
   ];
   const counts = r.data.classCounts;
   const rarest = counts.indexOf(Math.min(...counts));
-  return table(
+  const summary = table(
     ['model', 'balanced acc', 'gm', 'macro F1', `rarest class (${rarest}) acc`],
     rows.map(([name, m]) => [
       name,
@@ -102,4 +106,6 @@ export function formatSummary(r: RunResult): string {
       pct(m.perClassAccuracy[rarest]),
     ]),
   );
+  const failed = failedLines(r);
+  return failed.length > 0 ? `${summary}\n\nFailed on this data:\n${failed.join('\n')}` : summary;
 }

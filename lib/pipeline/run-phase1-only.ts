@@ -1,4 +1,5 @@
 // `eos train`: the data and backbone steps of a run, nothing more.
+import { checkRunStart } from './check-run-start.js';
 import type { RunConfig } from './config.js';
 import { prepareData } from './prepare-data.js';
 import { startRunDirectory } from './run-outputs.js';
@@ -8,10 +9,11 @@ import type { Phase1OnlyResult, RunOptions } from './types.js';
 
 export async function runPhase1Only(config: RunConfig, options: RunOptions = {}): Promise<Phase1OnlyResult> {
   const emit = options.onEvent ?? (() => {});
+  checkRunStart(config, options);
   const paths = runPaths(config.outDir);
-  startRunDirectory(paths, config);
   emit({ kind: 'phase', phase: 'data', message: `loading ${config.dataset}` });
   const data = await prepareData(config);
+  startRunDirectory(paths, config);
   const model = createModel(config, data);
   try {
     const r = await trainBackbone(config, data, model, {

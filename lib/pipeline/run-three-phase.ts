@@ -4,26 +4,32 @@
 // the main method adds over no resampling, ROS and SMOTE on the user's own data.
 import type { GeneralizationGap } from '../metrics/generalization-gap.js';
 import { gapAgainstRealSpread } from '../metrics/generalization-gap.js';
+import { isAbortError } from '../native.js';
 import type { FineTunedHead } from '../train/fine-tune-head.js';
+import { checkRunStart } from './check-run-start.js';
 import type { RunConfig } from './config.js';
 import { embedBackbone } from './embed.js';
 import { embeddingGap, scoreLogits } from './evaluate.js';
 import { fitAndScoreMethod } from './fit-method.js';
+import { checkMethodsOnLabels, runMethods } from './method-checks.js';
 import { prepareData } from './prepare-data.js';
 import { saveFinalModel, startRunDirectory, writeRunResult } from './run-outputs.js';
 import { runPaths } from './run-paths.js';
 import { createModel, trainBackbone } from './train-backbone.js';
-import type { MethodResult, RunOptions, RunResult } from './types.js';
+import type { MethodResult, RunOptions, RunResult, ScoredMethod } from './types.js';
 
 export async function runThreePhase(config: RunConfig, options: RunOptions = {}): Promise<RunResult> {
   const started = performance.now();
   const emit = options.onEvent ?? (() => {});
+  checkRunStart(config, options);
   const paths = runPaths(config.outDir);
-  startRunDirectory(paths, config);
 
   emit({ kind: 'phase', phase: 'data', message: `loading ${config.dataset}` });
   const data = await prepareData(config);
   const { train, test, validation, classes } = data;
+  const failedMethods = checkMethodsOnLabels(config, train.labels);
+  for (const f of failedMethods) emit({ kind: 'method-failed', ...f });
+  startRunDirectory(paths, config);
   const model = createModel(config, data);
   try {
     const backbone = await trainBackbone(config, data, model, {
@@ -38,12 +44,22 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
     const phase1Test = scoreLogits(embedded.testLogits, test.labels, classes);
 
     emit({ kind: 'phase', phase: 'phase2+3', message: 'phase 2 + 3 for every method on the same backbone' });
-    const names = [config.sampler, ...config.compareWith.filter((n) => n !== config.sampler)];
+    const skipped = new Set(failedMethods.map((f) => f.name));
     const methods: MethodResult[] = [];
     let mainHead: FineTunedHead | null = null;
     let gapAfter: GeneralizationGap | null = null;
-    for (const name of names) {
-      const fitted = await fitAndScoreMethod(name, name, embeddings, data, config, options.signal);
+    for (const name of runMethods(config).filter((n) => !skipped.has(n))) {
+      let fitted: ScoredMethod;
+      try {
+        fitted = await fitAndScoreMethod(name, name, embeddings, data, config, options.signal);
+      } catch (err) {
+        // The main method's failure, or an interruption, ends the run; a comparison method fails alone.
+        if (name === config.sampler || isAbortError(err)) throw err;
+        const failure = { name, message: (err as Error).message };
+        failedMethods.push(failure);
+        emit({ kind: 'method-failed', ...failure });
+        continue;
+      }
       methods.push(fitted.result);
       emit({ kind: 'method', name, balancedAccuracy: fitted.result.test.balancedAccuracy });
       if (name === config.sampler) {
@@ -80,6 +96,7 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
         test: phase1Test,
       },
       methods,
+      failedMethods,
       gap: { before: gapBefore, after: gapAgainstRealSpread(gapBefore, gapAfter!), sampler: config.sampler },
       seconds: { total: (performance.now() - started) / 1000, embed: embedded.seconds },
       files: {

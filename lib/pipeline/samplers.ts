@@ -34,6 +34,8 @@ export interface RunSamplerSettings {
 
 interface Resampler {
   fitResample(x: Float32Array, y: Int32Array, d: number): Promise<ResampleResult>;
+  /** Throws when labels y alone show that fitResample cannot succeed (OverSampler.checkLabels). */
+  checkLabels?(y: Int32Array): void;
 }
 
 /** The identity: the embeddings unchanged, no synthetic row. */
@@ -84,6 +86,24 @@ function choiceOf(method: SamplerName | SamplerChoice): SamplerChoice {
   throw new RangeError(samplerNameError('sampler', method));
 }
 
+function resamplerFor(method: SamplerName | SamplerChoice, run: RunSamplerSettings): Resampler {
+  const choice = choiceOf(method);
+  const make = SAMPLERS[choice.sampler] as (r: RunSamplerSettings, o?: SamplerChoice['options']) => Resampler;
+  return make(run, choice.options);
+}
+
+/**
+ * Throws (with the sampler's own message) when the training labels y already show that the sampler cannot
+ * run on them, e.g. a class smaller than its neighbour count needs: checked before phase 1.
+ */
+export function checkSamplerOnLabels(
+  method: SamplerName | SamplerChoice,
+  y: Int32Array,
+  run: RunSamplerSettings,
+): void {
+  resamplerFor(method, run).checkLabels?.(y);
+}
+
 /** Resamples embeddings x [N, d] with a sampler; 'none' returns the input unchanged. */
 export async function resampleWith(
   method: SamplerName | SamplerChoice,
@@ -92,7 +112,5 @@ export async function resampleWith(
   d: number,
   run: RunSamplerSettings,
 ): Promise<ResampleResult> {
-  const choice = choiceOf(method);
-  const make = SAMPLERS[choice.sampler] as (r: RunSamplerSettings, o?: SamplerChoice['options']) => Resampler;
-  return make(run, choice.options).fitResample(x, y, d);
+  return resamplerFor(method, run).fitResample(x, y, d);
 }

@@ -64,6 +64,14 @@ export async function trainBackbone(
     signal: options.signal,
     onProgress: (epoch, p) => emit({ kind: 'batch', epoch, epochs: config.phase1.epochs, ...p }),
     onEpoch: (record) => emit({ kind: 'epoch', epochs: config.phase1.epochs, record }),
+    onResumed: ({ epoch, batch }) =>
+      emit({
+        kind: 'phase',
+        phase: 'phase1',
+        message:
+          `phase 1: resuming from ${checkpoint}: ${epoch} of ${config.phase1.epochs} epochs done` +
+          (batch > 0 ? `, and ${batch} batches of epoch ${epoch + 1}` : ''),
+      }),
   });
   if (p1.aborted) throw new RunAborted(checkpoint);
   model.save(paths.phase1Model);

@@ -9,6 +9,7 @@ import type { ResampleResult } from '../resample/types.js';
 import type { FineTunedHead } from '../train/fine-tune-head.js';
 import type { EpochRecord, Phase1Result } from '../train/phase1.js';
 import type { RunConfig } from './config.js';
+import type { MethodFailure } from './method-checks.js';
 import type { SamplerName } from './samplers.js';
 
 /** What a run reports while it works: phase changes, phase-1 progress and each method's score. */
@@ -24,7 +25,9 @@ export type PipelineEvent =
       accuracy: number;
     }
   | { kind: 'epoch'; epochs: number; record: EpochRecord }
-  | { kind: 'method'; name: string; balancedAccuracy: number };
+  | { kind: 'method'; name: string; balancedAccuracy: number }
+  /** A comparison method that cannot run on this data (known before phase 1) or failed: the run goes on. */
+  | { kind: 'method-failed'; name: string; message: string };
 
 /** Caps on the data of a run, which keep small comparisons and tests short. */
 export interface DataLimits {
@@ -117,6 +120,8 @@ export interface RunResult {
     test: ClassificationMetrics;
   };
   methods: MethodResult[];
+  /** Comparison methods that could not run on this data, with why (the main method never fails alone). */
+  failedMethods: MethodFailure[];
   /** Generalization gap of the embeddings: real training set vs test, and with the main sampler's synthetic rows. */
   gap: { before: GeneralizationGap; after: GeneralizationGap; sampler: SamplerName };
   seconds: { total: number; embed: number };

@@ -5,7 +5,7 @@ import { Xoshiro128 } from '../random.js';
 import { resolveSamplingStrategy } from './strategy.js';
 import { SyntheticRows } from './synthetic-rows.js';
 import type { ResampleResult, SamplerOptions, SamplingStrategy } from './types.js';
-import { type ClassIndex, requireInteger, validateInput } from './validate.js';
+import { type ClassIndex, indexLabels, requireInteger, validateInput } from './validate.js';
 
 /** Everything a method needs to generate rows for the classes the strategy selected. */
 export interface ResampleJob {
@@ -49,6 +49,16 @@ export abstract class OverSampler {
       await this.generate({ x, y, d, classes, wanted: active, rng, out, threads: this.threads });
     }
     return out.finish();
+  }
+
+  /**
+   * Throws as fitResample would on labels y, for the requirements that do not depend on the rows' values
+   * (classes present, neighbour counts against class sizes): a run checks them before it trains a backbone.
+   */
+  checkLabels(y: Int32Array): void {
+    const classes = indexLabels(y);
+    const wanted = resolveSamplingStrategy(this.samplingStrategy, classes);
+    this.checkRequirements(y.length, classes, new Map([...wanted].filter(([, count]) => count > 0)));
   }
 
   /** Throws when the data cannot support the method (too few rows overall or in a class to over-sample). */

@@ -38,6 +38,11 @@ export function validateInput(x: unknown, y: unknown, d: unknown): ClassIndex {
       throw new RangeError(`x: row ${row} has a non-finite value (${x[i]} at column ${i - row * width})`);
     }
   }
+  return indexLabels(y);
+}
+
+/** The rows of each class of y; throws unless two classes or more are present. */
+export function indexLabels(y: Int32Array): ClassIndex {
   const index = indexClasses(y);
   if (index.labels.length < 2) {
     throw new RangeError(

@@ -100,6 +100,13 @@ export async function fineTuneHead(
       null,
       stop.flag,
     );
+    const diverged = result.losses.findIndex((loss) => !Number.isFinite(loss));
+    if (diverged >= 0) {
+      throw new RangeError(
+        `phase 3 diverged: the head's training loss is not finite at epoch ${diverged + 1} of ${epochs} ` +
+          `(learning rate ${learningRateAt(schedule, diverged)}); use a smaller phase-3 learning rate (--head-lr)`,
+      );
+    }
     return { ...result, head, dim, classes };
   } finally {
     stop.dispose();

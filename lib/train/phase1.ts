@@ -59,7 +59,20 @@ export interface Phase1Options {
     p: { batches: number; batchesTotal: number; loss: number; accuracy: number },
   ) => void;
   onEpoch?: (record: EpochRecord) => void;
+  /** Called once, before training, when a checkpoint is resumed: where training stands in it. */
+  onResumed?: (from: { epoch: number; batch: number; checkpoint: string }) => void;
   signal?: AbortSignal;
+}
+
+/**
+ * Phase 1 stopped because the training loss stopped being finite (a learning rate too large for the data,
+ * usually). The checkpoint on disk, if any, is the last good one: the diverged state is never written.
+ */
+export class TrainingDiverged extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainingDiverged';
+  }
 }
 
 export interface EpochRecord {
@@ -179,6 +192,7 @@ export async function trainPhase1(
   if (options.resume && options.checkpointPath && existsSync(options.checkpointPath)) {
     state = loadCheckpoint(options.checkpointPath, model, print);
     resumedFrom = { epoch: state.epoch, batch: state.batch };
+    options.onResumed?.({ ...resumedFrom, checkpoint: options.checkpointPath });
   }
   const loss = lossOptions(
     { loss: config.loss, focalGamma: config.focalGamma },
@@ -225,6 +239,17 @@ export async function trainPhase1(
       return { history: state.history, resumedFrom, aborted: true };
     }
     const result = outcome.progress;
+    if (result.diverged) {
+      const kept =
+        options.checkpointPath && existsSync(options.checkpointPath)
+          ? `the last good checkpoint (${state.epoch} epochs${state.batch ? ` and ${state.batch} batches` : ''} done) is kept in ${options.checkpointPath}`
+          : 'no checkpoint was written';
+      throw new TrainingDiverged(
+        `phase 1 diverged: the training loss is not finite at epoch ${epoch + 1} of ${config.epochs}, batch ` +
+          `${state.batch + result.batches} of ${state.batch + result.batchesTotal} (learning rate ${lr}); ${kept}; ` +
+          'use a smaller learning rate (--lr)',
+      );
+    }
     const record: EpochRecord = {
       epoch,
       lr,

@@ -216,6 +216,7 @@ Napi::Object epoch_result(Napi::Env env, const EpochProgress& p) {
   o.Set("loss", p.images_done > 0 ? p.loss_sum / static_cast<double>(p.images_done) : 0.0);
   o.Set("accuracy",
         p.images_done > 0 ? static_cast<double>(p.correct) / static_cast<double>(p.images_done) : 0.0);
+  o.Set("diverged", p.diverged);
   return o;
 }
 
@@ -290,7 +291,7 @@ Napi::Value NativeNetwork::TrainEpoch(const Napi::CallbackInfo& info) {
                 const PromiseWorker<EpochProgress>::Report& report,
                 const PromiseWorker<EpochProgress>::Stop& stop) {
     *result = engine.train_epoch(data, label_data, order_data, rows, *cfg, report, stop);
-    return result->batches_done == result->batches_total;
+    return result->diverged || result->batches_done == result->batches_total;
   };
   job.result = [result](Napi::Env e) -> Napi::Value { return epoch_result(e, *result); };
   job.partial_on_abort = true;

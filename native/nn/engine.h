@@ -41,6 +41,9 @@ struct EpochProgress {
   int64_t batches_done = 0, batches_total = 0, images_done = 0;
   double loss_sum = 0;  // sum over the images seen of each batch's mean loss times its size
   int64_t correct = 0;  // images whose train-mode logits ranked their label first
+  // The loss of the last batch done was not finite: the epoch stopped after it (its update is applied, so the
+  // parameters are no longer usable; the caller keeps its last good checkpoint). Not counted in loss_sum.
+  bool diverged = false;
 };
 
 using StopFn = std::function<bool()>;  // polled between batches; true stops the operation
@@ -75,7 +78,8 @@ class Engine {
   // --- whole operations
   // The batches of one epoch over images[order[0..R)]. A final batch of a single image is skipped
   // (batch-norm statistics of one sample are undefined; PyTorch refuses it). Stops before a batch when
-  // should_stop() returns true; the returned progress says how far it got.
+  // should_stop() returns true; the returned progress says how far it got. Stops after the first batch whose
+  // loss is not finite (EpochProgress::diverged), so a diverging run ends at once, not epochs later.
   virtual EpochProgress train_epoch(const uint8_t* images, const int32_t* labels, const int32_t* order,
                                     int64_t rows, const EpochConfig& cfg, const ProgressFn& on_progress,
                                     const StopFn& should_stop) = 0;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,11 @@ class HostEngine : public Engine {
       }
       for (int64_t i = 0; i < b; ++i) y[i] = labels[idx[i]];
       const double loss = net_->train_step(x.data(), y.data(), b, cfg.loss, cfg.sgd, logits.data());
+      if (!std::isfinite(loss)) {
+        ++p.batches_done;
+        p.diverged = true;
+        break;
+      }
       for (int64_t i = 0; i < b; ++i) {
         const float* row = logits.data() + i * K;
         if (std::max_element(row, row + K) - row == y[i]) ++p.correct;
