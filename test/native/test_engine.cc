@@ -138,15 +138,18 @@ EOS_TEST(every_backend_stops_an_epoch_at_the_first_non_finite_loss) {
     d.cfg.sgd.lr = 1e30;
     std::unique_ptr<Engine> e = make_engine(backend, d.spec);
     e->set_threads(1);
-    const EpochProgress p = e->train_epoch(d.images.data(), d.labels.data(), d.order.data(), 11, d.cfg, {}, {});
+    const EpochProgress p =
+        e->train_epoch(d.images.data(), d.labels.data(), d.order.data(), 11, d.cfg, {}, {});
     check(p.diverged, backend + ": the epoch says it diverged");
     check(p.batches_done == 2 && p.batches_total == 3 && p.images_done == 4,
-          backend + ": stopped after the second batch (the first with a non-finite loss), which is not counted");
+          backend +
+              ": stopped after the second batch (the first with a non-finite loss), which is not counted");
     check(std::isfinite(p.loss_sum), backend + ": the reported loss sums only the finite batches");
 
     Data ok = make_data();
     std::unique_ptr<Engine> f = make_engine(backend, ok.spec);
-    const EpochProgress q = f->train_epoch(ok.images.data(), ok.labels.data(), ok.order.data(), 11, ok.cfg, {}, {});
+    const EpochProgress q =
+        f->train_epoch(ok.images.data(), ok.labels.data(), ok.order.data(), 11, ok.cfg, {}, {});
     check(!q.diverged && q.batches_done == 3, backend + ": a sane learning rate does not diverge");
   }
 }
