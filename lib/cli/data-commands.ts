@@ -4,9 +4,11 @@ import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName, loadDataset } from '../data/dataset.js';
 import { readNpyLabels, readNpyMatrix } from '../data/npy.js';
 import { writeNpy } from '../data/npy-write.js';
+import { checkOutputFile } from '../io/output-dir.js';
 import { ResNet } from '../model/resnet.js';
 import { scoreLogits } from '../pipeline/evaluate.js';
 import { resampleWith, SAMPLER_NAMES, type SamplerName } from '../pipeline/samplers.js';
+import { int } from './option-parsers.js';
 
 const pct = (v: number) => (100 * v).toFixed(2);
 
@@ -34,9 +36,11 @@ export function addDataCommands(program: Command): void {
       .requiredOption('-m, --model <file>', 'model written by eos run/train (safetensors)')
       .requiredOption('-o, --out <file>', 'embeddings NPY (N x 64 float32); labels go to <out>.labels.npy'),
   ).action(async (opts) => {
-    const part = await datasetPart(opts);
+    // The cheap checks first: the model and the output place, then the data set, then the long work.
+    checkOutputFile(opts.out, '--out');
     const model = ResNet.load(opts.model);
     try {
+      const part = await datasetPart(opts);
       const embeddings = await model.embed({ images: part.images, shape: part.shape });
       await writeNpy(opts.out, embeddings, [part.labels.length, 64]);
       await writeNpy(`${opts.out.replace(/\.npy$/, '')}.labels.npy`, part.labels, [part.labels.length]);
@@ -52,8 +56,8 @@ export function addDataCommands(program: Command): void {
     .requiredOption('-e, --embeddings <file>', 'N x d float32 NPY')
     .requiredOption('-l, --labels <file>', 'N int labels NPY')
     .addOption(new Option('--sampler <name>', 'method').choices([...SAMPLER_NAMES]).default('eos'))
-    .option('--k-neighbors <k>', 'neighbours', Number)
-    .option('--seed <n>', 'seed', Number, 0)
+    .option('--k-neighbors <k>', 'neighbours', int('--k-neighbors'))
+    .option('--seed <n>', 'seed', int('--seed', 0), 0)
     .requiredOption(
       '-o, --out <file>',
       'resampled NPY; labels to <out>.labels.npy, provenance to <out>.provenance.npy',
@@ -67,6 +71,7 @@ export function addDataCommands(program: Command): void {
         seed: number;
         out: string;
       }) => {
+        checkOutputFile(opts.out, '--out');
         const x = await readNpyMatrix(opts.embeddings);
         const y = await readNpyLabels(opts.labels);
         if (y.length !== x.rows)
@@ -98,9 +103,9 @@ export function addDataCommands(program: Command): void {
       .requiredOption('-m, --model <file>', 'model written by eos run/train (safetensors)')
       .option('--json', 'print the metrics as JSON'),
   ).action(async (opts) => {
-    const part = await datasetPart(opts);
     const model = ResNet.load(opts.model);
     try {
+      const part = await datasetPart(opts);
       const { logits } = await model.predict({ images: part.images, shape: part.shape });
       const m = scoreLogits(logits!, part.labels, part.classes);
       if (opts.json) {

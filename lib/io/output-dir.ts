@@ -44,27 +44,52 @@ function nearestExisting(path: string): { at: string; isPath: boolean } {
  * Creates nothing.
  */
 export function checkOutputDirectory(dir: string, what: string): void {
+  checkWritablePlace(dir, what, 'directory');
+}
+
+/**
+ * Throws an Error naming `what` unless `file` can be written: not a directory, in a directory that exists (or
+ * can be made) on a real file system and is writable. Creates nothing.
+ */
+export function checkOutputFile(file: string, what: string): void {
+  checkWritablePlace(file, what, 'file');
+}
+
+function checkWritablePlace(dir: string, what: string, kind: 'directory' | 'file'): void {
   if (typeof dir !== 'string' || dir.trim() === '') {
-    throw new RangeError(`${what}: expected the path of an output directory, got an empty string`);
+    throw new RangeError(`${what}: expected the path of an output ${kind}, got an empty string`);
   }
   const path = resolve(dir);
   let found: { at: string; isPath: boolean };
   try {
     found = nearestExisting(path);
   } catch (err) {
-    throw new Error(`${what} ${dir}: cannot be used (${errorCode(err) ?? (err as Error).message})`);
+    const code = errorCode(err);
+    throw new Error(
+      code === 'ENOTDIR'
+        ? `${what} ${dir}: a part of the path is a file, not a directory`
+        : `${what} ${dir}: cannot be used (${code ?? (err as Error).message})`,
+    );
   }
-  if (!statSync(found.at).isDirectory()) {
+  const isDirectory = statSync(found.at).isDirectory();
+  if (kind === 'file') {
+    // A file is written into its directory as it is: the directory must exist.
+    if (found.isPath && isDirectory) throw new Error(`${what} ${dir}: is a directory, expected a file name`);
+    if (!found.isPath && found.at !== dirname(path))
+      throw new Error(`${what} ${dir}: the directory ${dirname(path)} does not exist`);
+    if (!found.isPath && !isDirectory) throw new Error(`${what} ${dir}: ${found.at} is a file, not a directory`);
+    found = { at: dirname(path), isPath: false };
+  } else if (!isDirectory) {
     throw new Error(
       found.isPath
         ? `${what} ${dir}: is a file, expected a directory`
         : `${what} ${dir}: ${found.at} is a file, so no directory can be made under it`,
     );
   }
-  const kind = PSEUDO_FILE_SYSTEMS.get(Number(statfsSync(found.at).type));
-  if (kind !== undefined) {
+  const pseudo = PSEUDO_FILE_SYSTEMS.get(Number(statfsSync(found.at).type));
+  if (pseudo !== undefined) {
     throw new Error(
-      `${what} ${dir}: ${found.at} is on the ${kind} pseudo file system; choose a real directory`,
+      `${what} ${dir}: ${found.at} is on the ${pseudo} pseudo file system; choose a real directory`,
     );
   }
   try {
@@ -73,7 +98,7 @@ export function checkOutputDirectory(dir: string, what: string): void {
     throw new Error(
       found.isPath
         ? `${what} ${dir}: the directory is not writable`
-        : `${what} ${dir}: ${found.at} is not writable, so the directory cannot be made`,
+        : `${what} ${dir}: ${found.at} is not writable, so the ${kind} cannot be made`,
     );
   }
 }
