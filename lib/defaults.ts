@@ -84,7 +84,9 @@ export const LIMITS = {
   /** Images per phase-1 step (the native engine's bound) and embeddings per phase-3 step. */
   batch: 65_536,
   headBatch: 1 << 20,
-  /** Integers that JSON, JavaScript and the native seeds all hold exactly (seeds, split seeds). */
+  /** Training and split seeds: the epoch order's generator is seeded by seed x 2^20 + epoch (sample-order.ts). */
+  seed: 2 ** 32 - 1,
+  /** Any other count: integers that JSON and JavaScript hold exactly. */
   integer: Number.MAX_SAFE_INTEGER,
 } as const;
 

@@ -33,5 +33,8 @@ test('an unknown command or a bad flag fails with a clear message', (t) => {
   const err2 = t.throws(() =>
     execFileSync(process.execPath, [eos, 'run', '--epochs', '0'], { encoding: 'utf8', stdio: 'pipe' }),
   );
-  t.regex(String((err2 as { stderr?: string }).stderr), /--epochs must be an integer >= 1/);
+  t.regex(
+    String((err2 as { stderr?: string }).stderr),
+    /--epochs must be a decimal integer in \[1, 100000\]/,
+  );
 });

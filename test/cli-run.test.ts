@@ -84,6 +84,7 @@ test('eos run goes through all phases on a tiny data set and writes every output
     '--resume',
   ]);
   t.notRegex(again.stderr, /phase 1 epoch/);
+  t.regex(again.stderr, /phase 1: resuming from .*phase1\.safetensors: 2 of 2 epochs done/);
   t.deepEqual(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).phase1.resumedFrom, {
     epoch: 2,
     batch: 0,

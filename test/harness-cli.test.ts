@@ -52,7 +52,7 @@ test('bad flags are refused, naming the flag', async (t) => {
     /--backbones: unknown name bogus; choose from ce, reweight/,
   );
   const seeds = await t.throwsAsync(run(process.execPath, [eos, 'compare', '--seeds', '0']));
-  t.regex((seeds as Error & { stderr: string }).stderr, /--seeds must be an integer >= 1/);
+  t.regex((seeds as Error & { stderr: string }).stderr, /--seeds must be a decimal integer >= 1/);
 });
 
 test('Ctrl-C stops the comparison, says how to continue, and the same command finishes it', async (t) => {

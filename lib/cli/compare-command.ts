@@ -20,7 +20,7 @@ import { failureOutcome, metricsTable, progressSummary } from '../harness/report
 import { checkOutputDirectory } from '../io/output-dir.js';
 import type { PresetName } from '../pipeline/config.js';
 import type { LossName } from '../train/loss-config.js';
-import { int, learningRate, listOf, nonNegative, positive, sgdOption, threads } from './option-parsers.js';
+import { atLeastOne, int, learningRate, listOf, nonNegative, sgdOption, threads } from './option-parsers.js';
 import { configFromFlags } from './run.js';
 
 const samplerList = (flag: string) => listOf<MethodKey>(flag, METHOD_KEYS, isMethodKey);
@@ -116,7 +116,7 @@ export function addCompareCommand(program: Command): void {
     .addOption(new Option('--dataset <name>', 'data set (default fashion-mnist)').choices([...DATASET_NAMES]))
     .option('--data-dir <dir>', "folder of the data set files (default for fashion-mnist: Debian's)")
     .addOption(new Option('--imbalance <type>', 'imbalance profile (default exp)').choices(['exp', 'step']))
-    .option('--ratio <r>', 'imbalance ratio n_max / n_min (default 100)', positive('--ratio'))
+    .option('--ratio <r>', 'imbalance ratio n_max / n_min (default 100)', atLeastOne('--ratio'))
     .option('--depth <n>', 'ResNet depth 6n+2 (default 32)', int('--depth', 8, LIMITS.depth))
     .addOption(new Option('--backend <name>', 'native backend').choices(['auto', 'ref', 'dnnl']))
     .option('--threads <n>', 'CPU threads (0 = all)', threads('--threads'))

@@ -3,6 +3,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { LIMITS, maxThreads } from '../defaults.js';
 import { addCompareCommand } from './compare-command.js';
 import { addDataCommands } from './data-commands.js';
 import { exportCommand } from './export-command.js';
@@ -51,14 +52,19 @@ export function buildProgram(): Command {
     .requiredOption('-m, --model <file>', 'ONNX model written by eos export')
     .option('-p, --port <n>', 'port (0 = any free port)', port, 8080)
     .option('--host <address>', 'address to bind', '127.0.0.1')
-    .option('--max-batch <n>', 'most images per onnxruntime run (micro-batching)', int('--max-batch'), 64)
+    .option(
+      '--max-batch <n>',
+      'most images per onnxruntime run (micro-batching)',
+      int('--max-batch', 1, LIMITS.batch),
+      64,
+    )
     .option(
       '--max-wait-ms <ms>',
       'how long a request waits to share a batch',
       nonNegative('--max-wait-ms'),
       2,
     )
-    .option('--threads <n>', 'onnxruntime intra-op threads', int('--threads'))
+    .option('--threads <n>', 'onnxruntime intra-op threads', int('--threads', 1, maxThreads()))
     .action(async (opts) => {
       await serveCommand(opts);
     });

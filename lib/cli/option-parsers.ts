@@ -37,6 +37,16 @@ export function positive(flag: string, max = Number.MAX_VALUE) {
   };
 }
 
+/** A finite number >= 1 (an imbalance ratio). */
+export function atLeastOne(flag: string) {
+  return (v: string): number => {
+    const n = decimal(v);
+    if (!Number.isFinite(n) || n < 1)
+      throw new InvalidArgumentError(`${flag} must be a number >= 1, got '${v}'.`);
+    return n;
+  };
+}
+
 /** A learning rate: in (0, LIMITS.learningRate]. */
 export function learningRate(flag: string) {
   return positive(flag, LIMITS.learningRate);

@@ -16,13 +16,13 @@ import type { PipelineEvent } from '../pipeline/types.js';
 import type { TrainRule } from '../train/class-weights.js';
 import type { LossName } from '../train/loss-config.js';
 import {
+  atLeastOne,
   fraction,
   int,
   learningRate,
   listOf,
   nonNegative,
   oneOf,
-  positive,
   sgdOption,
   threads,
 } from './option-parsers.js';
@@ -132,8 +132,8 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--dataset <name>', 'data set').choices([...DATASET_NAMES]))
     .option('--data-dir <dir>', "folder of the data set files (default for fashion-mnist: Debian's)")
     .addOption(new Option('--imbalance <type>', 'imbalance profile').choices(['exp', 'step']))
-    .option('--ratio <r>', 'imbalance ratio n_max / n_min', positive('--ratio'))
-    .option('--split-seed <n>', 'seed of the imbalanced subset', int('--split-seed', 0))
+    .option('--ratio <r>', 'imbalance ratio n_max / n_min', atLeastOne('--ratio'))
+    .option('--split-seed <n>', 'seed of the imbalanced subset', int('--split-seed', 0, LIMITS.seed))
     .option(
       '--val-fraction <f>',
       'validation fraction carved from the training set (reported, never the test set)',
@@ -142,7 +142,7 @@ function addRunOptions(command: Command): Command {
     .option('--depth <n>', 'ResNet depth 6n+2', int('--depth', 8, LIMITS.depth))
     .addOption(new Option('--backend <name>', 'native backend').choices(['auto', 'ref', 'dnnl']))
     .option('--threads <n>', 'CPU threads (0 = all)', threads('--threads'))
-    .option('--seed <n>', 'training seed', int('--seed', 0))
+    .option('--seed <n>', 'training seed', int('--seed', 0, LIMITS.seed))
     .option('--epochs <n>', 'phase-1 epochs', int('--epochs', 1, LIMITS.epochs))
     .option('--batch <n>', 'phase-1 batch size', int('--batch', 2, LIMITS.batch))
     .option('--lr <x>', 'phase-1 learning rate', learningRate('--lr'))

@@ -77,7 +77,8 @@ function checkWritablePlace(dir: string, what: string, kind: 'directory' | 'file
     if (found.isPath && isDirectory) throw new Error(`${what} ${dir}: is a directory, expected a file name`);
     if (!found.isPath && found.at !== dirname(path))
       throw new Error(`${what} ${dir}: the directory ${dirname(path)} does not exist`);
-    if (!found.isPath && !isDirectory) throw new Error(`${what} ${dir}: ${found.at} is a file, not a directory`);
+    if (!found.isPath && !isDirectory)
+      throw new Error(`${what} ${dir}: ${found.at} is a file, not a directory`);
     found = { at: dirname(path), isPath: false };
   } else if (!isDirectory) {
     throw new Error(

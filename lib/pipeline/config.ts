@@ -20,8 +20,8 @@ export function validateConfig(c: RunConfig): void {
   integer('phase1.warmupEpochs', c.phase1.warmupEpochs, 0, c.phase1.epochs);
   integer('phase3.warmupEpochs', c.phase3.warmupEpochs, 0, LIMITS.epochs);
   integer('threads', c.threads, 0, maxThreads());
-  integer('seed', c.seed, 0, LIMITS.integer);
-  integer('imbalance.seed', c.imbalance.seed, 0, LIMITS.integer);
+  integer('seed', c.seed, 0, LIMITS.seed);
+  integer('imbalance.seed', c.imbalance.seed, 0, LIMITS.seed);
   if (c.kNeighbors !== undefined) integer('kNeighbors', c.kNeighbors, 1, LIMITS.integer);
   for (const [name, lr] of [
     ['phase1.lr', c.phase1.lr],

@@ -2,18 +2,18 @@
 //
 // Drawn from a generator seeded by (seed, epoch) alone, so epoch e has the same order whether the run started
 // at epoch 0 or resumed at e: a resumed run equals an uninterrupted one.
+import { LIMITS } from '../defaults.js';
 import { Xoshiro128 } from '../random.js';
 import type { TrainRule } from './class-weights.js';
 
-const MAX_SEED = 2 ** 32;
 const MAX_EPOCH = 2 ** 20;
 
 function epochGenerator(seed: number, epoch: number): Xoshiro128 {
-  if (!Number.isInteger(seed) || seed < 0 || seed >= MAX_SEED)
-    throw new RangeError(`seed must be an integer in [0, 2^32), got ${seed}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > LIMITS.seed)
+    throw new RangeError(`seed must be an integer in [0, ${LIMITS.seed}], got ${seed}`);
   if (!Number.isInteger(epoch) || epoch < 0 || epoch >= MAX_EPOCH)
     throw new RangeError(`epoch must be an integer in [0, 2^20), got ${epoch}`);
-  return new Xoshiro128(seed * MAX_EPOCH + epoch);
+  return new Xoshiro128(seed * MAX_EPOCH + epoch); // < 2^52: exact
 }
 
 /** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
