@@ -1,7 +1,6 @@
 // Scoring: logits against labels, and the generalization gap of embeddings against the test embeddings.
 import { type ClassificationMetrics, classificationMetrics } from '../metrics/classification.js';
 import { type GeneralizationGap, generalizationGap } from '../metrics/generalization-gap.js';
-import { EMBEDDING_SIZE } from '../model/spec.js';
 
 export function argmaxRows(logits: Float32Array, classes: number): Int32Array {
   const n = logits.length / classes;
@@ -33,5 +32,5 @@ export function embeddingGap(
   test: LabelledEmbeddings,
   classes: number,
 ): GeneralizationGap {
-  return generalizationGap(train, test, { dim: EMBEDDING_SIZE, classes });
+  return generalizationGap(train, test, { dim: train.embeddings.length / train.labels.length, classes });
 }

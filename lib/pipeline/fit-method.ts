@@ -1,13 +1,12 @@
 // The method step, phases 2 and 3 on a trained backbone's embeddings: resample with the named sampler, then a
 // fresh head trained on the result with the run's phase-3 settings, scored on the test (and validation)
 // embeddings.
-import { EMBEDDING_SIZE } from '../model/spec.js';
 import { fineTuneHead, headLogits } from '../train/fine-tune-head.js';
 import type { RunConfig } from './config.js';
 import { scoreLogits } from './evaluate.js';
 import { headKindFor } from './head-kind.js';
 import { type RunSamplerSettings, resampleWith, type SamplerChoice, type SamplerName } from './samplers.js';
-import type { FittedMethod, RunData, RunEmbeddings, ScoredMethod } from './types.js';
+import type { FittedMethod, RunEmbeddings, RunLabels, ScoredMethod } from './types.js';
 
 /** What the run gives every sampler: its seed, neighbour count and threads. */
 export function samplerSettings(config: RunConfig<string>): RunSamplerSettings {
@@ -23,7 +22,8 @@ export async function fitMethod(
   signal?: AbortSignal,
 ): Promise<FittedMethod> {
   const t0 = performance.now();
-  const resampled = await resampleWith(method, embeddings, labels, EMBEDDING_SIZE, samplerSettings(config));
+  const dim = embeddings.length / labels.length;
+  const resampled = await resampleWith(method, embeddings, labels, dim, samplerSettings(config));
   const t1 = performance.now();
   const head = await fineTuneHead(resampled.x, resampled.y, classes, {
     head: headKindFor(config),
@@ -54,7 +54,7 @@ export async function fitAndScoreMethod(
   name: string,
   method: SamplerName | SamplerChoice,
   embeddings: RunEmbeddings,
-  data: RunData,
+  data: RunLabels,
   config: RunConfig<string>,
   signal?: AbortSignal,
 ): Promise<ScoredMethod> {

@@ -1,6 +1,6 @@
 // The Markdown report of a run: headline metrics side by side, per-class accuracy, generalization gap.
 import type { ClassificationMetrics } from '../metrics/classification.js';
-import type { RunResult } from './types.js';
+import type { MethodResult, RunResult } from './types.js';
 
 const pct = (v: number) => (Number.isFinite(v) ? (100 * v).toFixed(2) : 'n/a');
 const num = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
@@ -13,33 +13,14 @@ function table(header: string[], rows: string[][]): string {
   ].join('\n');
 }
 
-export function formatReport(r: RunResult, classNames?: string[]): string {
-  const c = r.config;
-  const columns: { name: string; m: ClassificationMetrics }[] = [
-    {
-      name: `phase 1 only (${c.phase1.loss}${c.phase1.trainRule === 'none' ? '' : `, ${c.phase1.trainRule}`})`,
-      m: r.phase1.test,
-    },
-    ...r.methods.map((m) => ({
-      name: m.name === c.sampler ? `**${m.name}** (phases 2+3)` : `${m.name} (phases 2+3)`,
-      m: m.test,
-    })),
-  ];
-  const label = (k: number) =>
-    `${k}${classNames?.[k] ? ` ${classNames[k]}` : ''} (n=${r.data.classCounts[k]})`;
-  const lines = [
-    `# eos run: ${c.dataset}, ${c.imbalance.type} imbalance ratio ${c.imbalance.ratio}, ResNet-${c.depth} (${r.backend})`,
-    '',
-    `Training images: ${r.data.train} (per class ${r.data.classCounts.join(', ')}); test images: ${r.data.test}` +
-      (r.data.validation ? `; validation images: ${r.data.validation}` : '') +
-      '. Every number below is on the balanced test set, which no step selects on.',
-    `Phase 1: ${c.phase1.epochs} epochs, batch ${c.phase1.batch}, lr ${c.phase1.lr}, loss ${c.phase1.loss}, ` +
-      `rule ${c.phase1.trainRule}, ${r.phase1.seconds.toFixed(0)} s` +
-      (r.phase1.resumedFrom
-        ? ` (resumed from epoch ${r.phase1.resumedFrom.epoch}, batch ${r.phase1.resumedFrom.batch})`
-        : '') +
-      `. Phase 3: ${c.phase3.epochs} epochs of a fresh head per method. Total ${r.seconds.total.toFixed(0)} s.`,
-    '',
+export interface ReportColumn {
+  name: string;
+  m: ClassificationMetrics;
+}
+
+/** The headline metrics of each column. */
+export function metricsSection(columns: ReportColumn[]): string[] {
+  return [
     '## Test metrics (%)',
     '',
     table(
@@ -54,14 +35,33 @@ export function formatReport(r: RunResult, classNames?: string[]): string {
       ]),
     ),
     '',
+  ];
+}
+
+/** "k name (n=count)" for each class: the row label of the per-class tables. */
+export function classLabeller(counts: number[], classNames?: string[]): (k: number) => string {
+  return (k) => `${k}${classNames?.[k] ? ` ${classNames[k]}` : ''} (n=${counts[k]})`;
+}
+
+export function perClassSection(
+  columns: ReportColumn[],
+  counts: number[],
+  label: (k: number) => string,
+): string[] {
+  return [
     '## Per-class test accuracy (%)',
     '',
     table(
       ['class (train count)', ...columns.map((col) => col.name)],
-      r.data.classCounts.map((_, k) => [label(k), ...columns.map(({ m }) => pct(m.perClassAccuracy[k]))]),
+      counts.map((_, k) => [label(k), ...columns.map(({ m }) => pct(m.perClassAccuracy[k]))]),
     ),
     '',
-    `## Generalization gap of the embeddings (before: real training embeddings; after: with ${r.gap.sampler}'s synthetic rows)`,
+  ];
+}
+
+export function gapSection(gap: RunResult['gap'], label: (k: number) => string): string[] {
+  return [
+    `## Generalization gap of the embeddings (before: real training embeddings; after: with ${gap.sampler}'s synthetic rows)`,
     '',
     "distance ratio = mean distance of a class's test embeddings to their nearest training embedding of the class " +
       '(after: real or synthetic), divided by the mean leave-one-out nearest-neighbour distance of its real training ' +
@@ -69,29 +69,80 @@ export function formatReport(r: RunResult, classNames?: string[]): string {
     '',
     table(
       ['class (train count)', 'distance ratio before', 'after', 'feature gap before', 'after'],
-      r.gap.before.perClass.map((g, k) => [
+      gap.before.perClass.map((g, k) => [
         label(k),
         num(g.distanceRatio),
-        num(r.gap.after.perClass[k].distanceRatio),
+        num(gap.after.perClass[k].distanceRatio),
         num(g.featureGap),
-        num(r.gap.after.perClass[k].featureGap),
+        num(gap.after.perClass[k].featureGap),
       ]),
     ),
     '',
   ];
+}
+
+/** Sampler fallbacks and the comparison methods that failed, where there are any. */
+export function notesSections(r: Pick<RunResult, 'methods' | 'failedMethods'>): string[] {
+  const lines: string[] = [];
   const fallbacks = r.methods.flatMap((m) => m.fallbacks.map((f) => `- ${m.name}: ${f}`));
   if (fallbacks.length > 0) lines.push('## Sampler fallbacks', '', ...fallbacks, '');
   const failed = failedLines(r);
   if (failed.length > 0) lines.push('## Comparison methods that failed on this data', '', ...failed, '');
-  return lines.join('\n');
+  return lines;
 }
 
-const failedLines = (r: RunResult) => r.failedMethods.map((f) => `- ${f.name}: ${f.message}`);
+/** The phases 2+3 column of each method, the main one in bold. */
+export function methodColumns(methods: MethodResult[], main: string): ReportColumn[] {
+  return methods.map((m) => ({
+    name: m.name === main ? `**${m.name}** (phases 2+3)` : `${m.name} (phases 2+3)`,
+    m: m.test,
+  }));
+}
+
+export function formatReport(r: RunResult, classNames?: string[]): string {
+  const c = r.config;
+  const columns: ReportColumn[] = [
+    {
+      name: `phase 1 only (${c.phase1.loss}${c.phase1.trainRule === 'none' ? '' : `, ${c.phase1.trainRule}`})`,
+      m: r.phase1.test,
+    },
+    ...methodColumns(r.methods, c.sampler),
+  ];
+  const label = classLabeller(r.data.classCounts, classNames);
+  return [
+    `# eos run: ${c.dataset}, ${c.imbalance.type} imbalance ratio ${c.imbalance.ratio}, ResNet-${c.depth} (${r.backend})`,
+    '',
+    `Training images: ${r.data.train} (per class ${r.data.classCounts.join(', ')}); test images: ${r.data.test}` +
+      (r.data.validation ? `; validation images: ${r.data.validation}` : '') +
+      '. Every number below is on the balanced test set, which no step selects on.',
+    `Phase 1: ${c.phase1.epochs} epochs, batch ${c.phase1.batch}, lr ${c.phase1.lr}, loss ${c.phase1.loss}, ` +
+      `rule ${c.phase1.trainRule}, ${r.phase1.seconds.toFixed(0)} s` +
+      (r.phase1.resumedFrom
+        ? ` (resumed from epoch ${r.phase1.resumedFrom.epoch}, batch ${r.phase1.resumedFrom.batch})`
+        : '') +
+      `. Phase 3: ${c.phase3.epochs} epochs of a fresh head per method. Total ${r.seconds.total.toFixed(0)} s.`,
+    '',
+    ...metricsSection(columns),
+    ...perClassSection(columns, r.data.classCounts, label),
+    ...gapSection(r.gap, label),
+    ...notesSections(r),
+  ].join('\n');
+}
+
+const failedLines = (r: Pick<RunResult, 'failedMethods'>) =>
+  r.failedMethods.map((f) => `- ${f.name}: ${f.message}`);
+
+/** What the console summary needs: a three-phase run's result, or a run of phases 2+3 alone. */
+export type SummaryOf = Pick<RunResult, 'methods' | 'failedMethods'> & {
+  config: { sampler: string };
+  data: { classCounts: number[] };
+  phase1?: { test: ClassificationMetrics };
+};
 
 /** A short console summary: the headline table only. */
-export function formatSummary(r: RunResult): string {
+export function formatSummary(r: SummaryOf): string {
   const rows = [
-    ['phase 1 only', r.phase1.test] as const,
+    ...(r.phase1 ? [['phase 1 only', r.phase1.test] as const] : []),
     ...r.methods.map((m) => [m.name === r.config.sampler ? `${m.name} (main)` : m.name, m.test] as const),
   ];
   const counts = r.data.classCounts;

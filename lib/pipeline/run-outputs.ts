@@ -12,9 +12,12 @@ import type { RunResult } from './types.js';
 
 const jsonFile = (value: unknown) => [Buffer.from(`${JSON.stringify(value, null, 2)}\n`)];
 
-/** Creates the run directory (with its checkpoints folder) and records the configuration in it. */
-export function startRunDirectory(paths: RunPaths, config: RunConfig<string>): void {
-  mkdirSync(paths.checkpoints, { recursive: true });
+/**
+ * Creates the run directory (with its checkpoints folder, unless the run trains no backbone) and records the
+ * configuration in it.
+ */
+export function startRunDirectory(paths: RunPaths, config: RunConfig<string>, checkpoints = true): void {
+  mkdirSync(checkpoints ? paths.checkpoints : paths.dir, { recursive: true });
   writeFileAtomic(paths.config, jsonFile(config));
 }
 

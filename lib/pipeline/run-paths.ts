@@ -14,6 +14,8 @@ export interface RunPaths {
   /** The backbone with the main method's phase-3 head. */
   model: string;
   onnx: string;
+  /** Phases 2+3 on a user's embeddings or ONNX backbone: the main method's head alone. */
+  head: string;
   results: string;
   report: string;
   /** Harness: phase-1 seconds spent by interrupted sessions. */
@@ -33,6 +35,7 @@ export function runPaths(dir: string): RunPaths {
     phase1Model: join(dir, 'phase1-model.safetensors'),
     model: join(dir, 'model.safetensors'),
     onnx: join(dir, 'model.onnx'),
+    head: join(dir, 'head.safetensors'),
     results: join(dir, 'results.json'),
     report: join(dir, 'results.md'),
     phase1InterruptedSeconds: join(dir, 'phase1-interrupted-seconds.json'),

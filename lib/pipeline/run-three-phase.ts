@@ -2,21 +2,18 @@
 // (a fresh head on the balanced embeddings), evaluated on the untouched test set. Phases 2 and 3 cost seconds,
 // so besides the main sampler the run fits heads for `compareWith` on the same backbone: the report shows what
 // the main method adds over no resampling, ROS and SMOTE on the user's own data.
-import type { GeneralizationGap } from '../metrics/generalization-gap.js';
 import { gapAgainstRealSpread } from '../metrics/generalization-gap.js';
-import { isAbortError } from '../native.js';
-import type { FineTunedHead } from '../train/fine-tune-head.js';
 import { checkRunStart } from './check-run-start.js';
 import type { RunConfig } from './config.js';
 import { embedBackbone } from './embed.js';
 import { embeddingGap, scoreLogits } from './evaluate.js';
-import { fitAndScoreMethod } from './fit-method.js';
-import { checkMethodsOnLabels, runMethods } from './method-checks.js';
+import { fitMethods } from './fit-methods.js';
+import { checkMethodsOnLabels } from './method-checks.js';
 import { prepareData } from './prepare-data.js';
 import { saveFinalModel, startRunDirectory, writeRunResult } from './run-outputs.js';
 import { runPaths } from './run-paths.js';
 import { createModel, trainBackbone } from './train-backbone.js';
-import type { MethodResult, RunOptions, RunResult, ScoredMethod } from './types.js';
+import type { RunOptions, RunResult } from './types.js';
 
 export async function runThreePhase(config: RunConfig, options: RunOptions = {}): Promise<RunResult> {
   const started = performance.now();
@@ -44,33 +41,12 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
     const phase1Test = scoreLogits(embedded.testLogits, test.labels, classes);
 
     emit({ kind: 'phase', phase: 'phase2+3', message: 'phase 2 + 3 for every method on the same backbone' });
-    const skipped = new Set(failedMethods.map((f) => f.name));
-    const methods: MethodResult[] = [];
-    let mainHead: FineTunedHead | null = null;
-    let gapAfter: GeneralizationGap | null = null;
-    for (const name of runMethods(config).filter((n) => !skipped.has(n))) {
-      let fitted: ScoredMethod;
-      try {
-        fitted = await fitAndScoreMethod(name, name, embeddings, data, config, options.signal);
-      } catch (err) {
-        // The main method's failure, or an interruption, ends the run; a comparison method fails alone.
-        if (name === config.sampler || isAbortError(err)) throw err;
-        const failure = { name, message: (err as Error).message };
-        failedMethods.push(failure);
-        emit({ kind: 'method-failed', ...failure });
-        continue;
-      }
-      methods.push(fitted.result);
-      emit({ kind: 'method', name, balancedAccuracy: fitted.result.test.balancedAccuracy });
-      if (name === config.sampler) {
-        mainHead = fitted.head;
-        gapAfter = embeddingGap(
-          { embeddings: fitted.resampled.x, labels: fitted.resampled.y },
-          { embeddings: embeddings.test, labels: test.labels },
-          classes,
-        );
-      }
-    }
+    const fitted = await fitMethods(config, embeddings, data, failedMethods, emit, options.signal);
+    const gapAfter = embeddingGap(
+      { embeddings: fitted.main.resampled.x, labels: fitted.main.resampled.y },
+      { embeddings: embeddings.test, labels: test.labels },
+      classes,
+    );
     const gapBefore = embeddingGap(
       { embeddings: embeddings.train, labels: train.labels },
       { embeddings: embeddings.test, labels: test.labels },
@@ -78,7 +54,7 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
     );
 
     emit({ kind: 'phase', phase: 'save', message: 'saving the final model' });
-    saveFinalModel(paths, model, mainHead!);
+    saveFinalModel(paths, model, fitted.main.head);
     const result: RunResult = {
       config,
       data: {
@@ -95,9 +71,9 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
         resumedFrom: backbone.p1.resumedFrom,
         test: phase1Test,
       },
-      methods,
-      failedMethods,
-      gap: { before: gapBefore, after: gapAgainstRealSpread(gapBefore, gapAfter!), sampler: config.sampler },
+      methods: fitted.methods,
+      failedMethods: fitted.failedMethods,
+      gap: { before: gapBefore, after: gapAgainstRealSpread(gapBefore, gapAfter), sampler: config.sampler },
       seconds: { total: (performance.now() - started) / 1000, embed: embedded.seconds },
       files: {
         config: paths.config,

@@ -51,6 +51,14 @@ export interface RunData {
   classNames?: string[];
 }
 
+/** The labels of a run's splits: what phases 2 and 3 need of the data besides the embeddings. */
+export interface RunLabels {
+  train: { labels: Int32Array };
+  validation: { labels: Int32Array } | null;
+  test: { labels: Int32Array };
+  classes: number;
+}
+
 export interface BackboneOptions {
   resume?: boolean;
   signal?: AbortSignal;

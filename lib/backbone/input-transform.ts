@@ -1,0 +1,96 @@
+// How uint8 images become a foreign backbone's input: per channel value = pixel * scale + shift, and grey images
+// repeated into the three channels of an RGB model. One definition, used both when the backbone embeds a data
+// set (onnx-backbone.ts) and inside the exported backbone+head graph (backbone-head-onnx.ts), so a service that
+// feeds raw pixels to the exported model sees exactly what training saw.
+
+export interface InputTransform {
+  /** Channels the model takes (1 or 3). */
+  modelChannels: number;
+  /** Channels of the images (1 or 3); 1 into a 3-channel model is repeated. */
+  imageChannels: number;
+  /** Per model channel. */
+  scale: Float32Array;
+  shift: Float32Array;
+}
+
+export interface Normalization {
+  /** Per-channel mean of pixel/255 the model was trained with (one value: every channel). */
+  mean?: number[];
+  /** Per-channel std of pixel/255 (one value: every channel). */
+  std?: number[];
+}
+
+function perChannel(
+  name: string,
+  values: number[] | undefined,
+  channels: number,
+  fallback: number,
+): number[] {
+  const v = values ?? [fallback];
+  if (v.length === 1) return new Array(channels).fill(v[0]);
+  if (v.length !== channels) {
+    throw new RangeError(
+      `${name}: expected 1 or ${channels} values (one per model channel), got ${v.length}`,
+    );
+  }
+  return v;
+}
+
+/**
+ * The transform for a model of `modelChannels` fed images of `imageChannels`. `raw`: the model normalises
+ * inside its graph and takes pixel values 0..255 as they are (our own exported models). Otherwise
+ * (pixel / 255 - mean) / std, with mean 0 and std 1 (pixel / 255) unless given.
+ */
+export function inputTransform(
+  modelChannels: number,
+  imageChannels: number,
+  normalization: Normalization | 'raw',
+): InputTransform {
+  if (!(imageChannels === modelChannels || (imageChannels === 1 && modelChannels === 3))) {
+    throw new RangeError(
+      `the model takes ${modelChannels}-channel images and the data set has ${imageChannels}-channel ones ` +
+        '(grey images are repeated into an RGB model; nothing else is converted)',
+    );
+  }
+  if (normalization === 'raw') {
+    return {
+      modelChannels,
+      imageChannels,
+      scale: new Float32Array(modelChannels).fill(1),
+      shift: new Float32Array(modelChannels),
+    };
+  }
+  const mean = perChannel('mean', normalization.mean, modelChannels, 0);
+  const std = perChannel('std', normalization.std, modelChannels, 1);
+  for (const m of mean)
+    if (!Number.isFinite(m)) throw new RangeError(`mean: expected finite numbers, got ${m}`);
+  for (const s of std)
+    if (!(Number.isFinite(s) && s > 0)) throw new RangeError(`std: expected finite numbers > 0, got ${s}`);
+  return {
+    modelChannels,
+    imageChannels,
+    scale: Float32Array.from(std, (s) => 1 / (255 * s)),
+    shift: Float32Array.from(mean, (m, c) => -m / std[c]),
+  };
+}
+
+/** Images [n, imageChannels, h, w] (uint8) -> the model's float32 input [n, modelChannels, h, w]. */
+export function transformImages(
+  t: InputTransform,
+  images: Uint8Array,
+  n: number,
+  plane: number,
+): Float32Array {
+  const out = new Float32Array(n * t.modelChannels * plane);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < t.modelChannels; c++) {
+      const from = (i * t.imageChannels + (t.imageChannels === 1 ? 0 : c)) * plane;
+      const to = (i * t.modelChannels + c) * plane;
+      const scale = t.scale[c];
+      const shift = t.shift[c];
+      // Rounded after the product and after the sum, as the graph's Mul and Add nodes round in float32.
+      for (let p = 0; p < plane; p++) out[to + p] = Math.fround(images[from + p] * scale) + shift;
+    }
+  }
+  return out;
+}
