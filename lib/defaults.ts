@@ -84,6 +84,8 @@ export const LIMITS = {
   /** Images per phase-1 step (the native engine's bound) and embeddings per phase-3 step. */
   batch: 65_536,
   headBatch: 1 << 20,
+  /** Classes of a data set: ImageNet-21k has 21,841; a label far beyond is a corrupt file, not a class. */
+  classes: 100_000,
   /** Training and split seeds: the epoch order's generator is seeded by seed x 2^20 + epoch (sample-order.ts). */
   seed: 2 ** 32 - 1,
   /** Any other count: integers that JSON and JavaScript hold exactly. */

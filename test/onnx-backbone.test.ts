@@ -1,15 +1,19 @@
 // Phases 2-3 on a user's ONNX backbone: one of our own trained ResNets, exported to ONNX, stands in for the
 // user's model, so the built-in path on the same backbone is the reference: the same embeddings (to float
 // rounding), the same scores, and the joined backbone+head ONNX predicting what the two steps predict.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import test from 'ava';
 import onnxProto from 'onnx-proto';
 import { OnnxBackbone } from '../lib/backbone/onnx-backbone.js';
 import { loadDataset } from '../lib/data/dataset.js';
+import { writeNpy } from '../lib/data/npy-write.js';
 import { ResNet } from '../lib/model/resnet.js';
 import { readSafetensors } from '../lib/model/safetensors.js';
+import { packageRoot } from '../lib/native.js';
 import { PRESETS, type RunConfig } from '../lib/pipeline/config.js';
 import { runOnBackbone } from '../lib/pipeline/run-on-backbone.js';
 import { runThreePhase } from '../lib/pipeline/run-three-phase.js';
@@ -18,6 +22,8 @@ import { headLogits } from '../lib/train/fine-tune-head.js';
 import { removeTemporaryFolders, tinyDataset } from './harness-fixtures.js';
 
 const { onnx } = onnxProto;
+const run = promisify(execFile);
+const eos = resolve(packageRoot, 'dist/lib/cli/eos.js');
 
 test.after.always(removeTemporaryFolders);
 
@@ -193,4 +199,70 @@ test('a backbone the data does not fit, or whose output is no embedding, is name
   await t.throwsAsync(OnnxBackbone.load(two, { embeddingOutput: 'features' }), {
     message: /there is no output named features; the model's outputs are y/,
   });
+});
+
+test('eos fit-head: phases 2-3 on NPY embeddings from elsewhere, and its input checks', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'eos-fit-head-'));
+  // Two well-separated 3-d classes of 30 and 6 rows; a test set of 5 per class.
+  const rows = (n: number, centre: number, salt: number) =>
+    Float32Array.from({ length: n * 3 }, (_, i) => centre + Math.sin(i * 7.1 + salt) * 0.3);
+  const x = new Float32Array([...rows(30, 0, 1), ...rows(6, 2, 2)]);
+  const y = Int32Array.from({ length: 36 }, (_, i) => (i < 30 ? 0 : 1));
+  const tx = new Float32Array([...rows(5, 0, 3), ...rows(5, 2, 4)]);
+  const ty = Int32Array.from({ length: 10 }, (_, i) => (i < 5 ? 0 : 1));
+  const file = (name: string) => join(dir, name);
+  await writeNpy(file('x.npy'), x, [36, 3]);
+  await writeNpy(file('y.npy'), y, [36]);
+  await writeNpy(file('tx.npy'), tx, [10, 3]);
+  await writeNpy(file('ty.npy'), ty, [10]);
+  const args = (over: Record<string, string> = {}) => {
+    const f = {
+      '-e': 'x.npy',
+      '-l': 'y.npy',
+      '--test-embeddings': 'tx.npy',
+      '--test-labels': 'ty.npy',
+      ...over,
+    };
+    return ['fit-head', ...Object.entries(f).flatMap(([k, v]) => [k, file(v)])];
+  };
+  const out = join(dir, 'out');
+  const ok = await run(process.execPath, [
+    eos,
+    ...args(),
+    '--compare',
+    'none,smote',
+    '--head-epochs',
+    '20',
+    '--out',
+    out,
+  ]);
+  t.regex(ok.stdout, /\| eos \(main\) \| 100\.00 \|/);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  t.deepEqual(results.data, { train: 36, test: 10, validation: 0, classCounts: [30, 6], dim: 3 });
+  t.is(results.methods.find((m: { name: string }) => m.name === 'eos').synthetic, 24);
+  t.deepEqual(readSafetensors(join(out, 'head.safetensors')).tensors.get('linear.weight')?.shape, [2, 3]);
+
+  await writeNpy(file('y35.npy'), y.subarray(0, 35), [35]);
+  await writeNpy(
+    file('ygap.npy'),
+    Int32Array.from(y, (v) => v * 2),
+    [36],
+  );
+  const nan = x.slice();
+  nan[7] = Number.NaN;
+  await writeNpy(file('xnan.npy'), nan, [36, 3]);
+  await writeNpy(file('t4.npy'), new Float32Array(40), [10, 4]);
+  for (const [over, says] of [
+    [{ '-l': 'y35.npy' }, /y35\.npy: 35 labels for the 36 rows of .*x\.npy/],
+    [
+      { '-l': 'ygap.npy' },
+      /ygap\.npy: no training row has label 1; labels must be 0\.\.C-1 with every class present/,
+    ],
+    [{ '-e': 'xnan.npy' }, /xnan\.npy: row 2 has a non-finite value \(NaN\)/],
+    [{ '--test-embeddings': 't4.npy' }, /t4\.npy: 4 columns, but the training embeddings .* have 3/],
+  ] as const) {
+    const err = await t.throwsAsync(run(process.execPath, [eos, ...args(over), '--out', join(dir, 'bad')]));
+    t.regex(String((err as { stderr?: string }).stderr), says);
+  }
+  t.false(existsSync(join(dir, 'bad')), 'nothing written for refused input');
 });

@@ -7,6 +7,7 @@ import { LIMITS, maxThreads } from '../defaults.js';
 import { addCompareCommand } from './compare-command.js';
 import { addDataCommands } from './data-commands.js';
 import { exportCommand } from './export-command.js';
+import { addFitHeadCommand } from './fit-head-command.js';
 import { collectInfo, formatInfo, packageVersion } from './info.js';
 import { int, nonNegative, numberList, port } from './option-parsers.js';
 import { addRunCommand } from './run.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   addRunCommand(program);
   addCompareCommand(program);
   addDataCommands(program);
+  addFitHeadCommand(program);
 
   program
     .command('export')

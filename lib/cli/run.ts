@@ -9,6 +9,7 @@ import { isAbortError } from '../native.js';
 import { checkRunStart } from '../pipeline/check-run-start.js';
 import { PRESETS, type PresetName, type RunConfig, validateConfig } from '../pipeline/config.js';
 import { formatSummary } from '../pipeline/report.js';
+import { runOnBackbone } from '../pipeline/run-on-backbone.js';
 import { runPhase1Only } from '../pipeline/run-phase1-only.js';
 import { runThreePhase } from '../pipeline/run-three-phase.js';
 import { isSamplerName, SAMPLER_NAMES, type SamplerId } from '../pipeline/samplers.js';
@@ -22,6 +23,7 @@ import {
   learningRate,
   listOf,
   nonNegative,
+  numberList,
   oneOf,
   sgdOption,
   threads,
@@ -32,7 +34,7 @@ const RULES = ['none', 'reweight', 'drw', 'resample'];
 
 const samplerList = listOf<SamplerId>('--compare', SAMPLER_NAMES, isSamplerName, ablationHint);
 
-interface RunFlags {
+export interface RunFlags {
   preset: PresetName;
   dataset?: DatasetName;
   dataDir?: string;
@@ -115,7 +117,7 @@ export function configFromFlags(f: RunFlags): RunConfig {
 }
 
 /** The configuration of the flags, checked as a run checks it before any work, with the flags' names. */
-function checkedConfig(flags: RunFlags): RunConfig {
+export function checkedConfig(flags: RunFlags): RunConfig {
   const config = configFromFlags(flags);
   checkRunStart(config, { resume: flags.resume }, { outDir: '--out', resume: '--resume' });
   return config;
@@ -177,19 +179,55 @@ export function addRunCommand(program: Command): void {
       .description(
         'the three-phase pipeline (default: Fashion-MNIST, exp ratio 100, ResNet-32, EOS vs none/ROS/SMOTE)',
       ),
-  ).action(async (flags: RunFlags) => {
-    process.exitCode = await runCommand(checkedConfig(flags), flags.resume ?? false);
-  });
+  )
+    .option(
+      '--backbone <model.onnx>',
+      "phases 2-3 on this ONNX model's embeddings instead of training phase 1",
+    )
+    .option('--embedding-output <name>', "the backbone's embedding output (default: its only output)")
+    .option(
+      '--mean <list>',
+      "the backbone's per-channel input mean of pixel/255 (default 0)",
+      numberList('--mean'),
+    )
+    .option(
+      '--std <list>',
+      "the backbone's per-channel input std of pixel/255 (default 1)",
+      numberList('--std'),
+    )
+    .action(async (flags: RunFlags & BackboneFlags) => {
+      const config = checkedConfig(flags);
+      if (flags.backbone === undefined) {
+        for (const flag of ['embeddingOutput', 'mean', 'std'] as const)
+          if (flags[flag] !== undefined)
+            throw new Error(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --backbone`);
+      } else if (flags.resume) {
+        throw new Error('--resume: a run on --backbone trains no phase 1, so there is nothing to resume');
+      }
+      process.exitCode = await runCommand(config, flags.resume ?? false, flags.backbone ? flags : undefined);
+    });
   addRunOptions(
     program
       .command('train')
       .description('phase 1 only: train the CNN, writing checkpoints and the phase-1 model'),
   ).action(async (flags: RunFlags) => {
-    process.exitCode = await runCommand(checkedConfig(flags), flags.resume ?? false, true);
+    process.exitCode = await runCommand(checkedConfig(flags), flags.resume ?? false, 'phase1');
   });
 }
 
-async function runCommand(config: RunConfig, resume: boolean, phase1Only = false): Promise<number> {
+interface BackboneFlags {
+  backbone?: string;
+  embeddingOutput?: string;
+  mean?: number[];
+  std?: number[];
+}
+
+/** A run: the three phases; phase 1 only (`eos train`); or phases 2-3 on an ONNX backbone (`--backbone`). */
+async function runCommand(
+  config: RunConfig,
+  resume: boolean,
+  only?: 'phase1' | BackboneFlags,
+): Promise<number> {
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
@@ -242,7 +280,20 @@ async function runCommand(config: RunConfig, resume: boolean, phase1Only = false
     }
   };
   try {
-    if (phase1Only) {
+    if (typeof only === 'object') {
+      const r = await runOnBackbone(
+        config,
+        { model: only.backbone!, embeddingOutput: only.embeddingOutput, mean: only.mean, std: only.std },
+        { signal: controller.signal, onEvent },
+      );
+      console.log(`\n${formatSummary(r)}\n`);
+      console.log(
+        `Full report: ${r.files.report}; head: ${r.files.head}; backbone + head: ${r.files.onnx}; ` +
+          `${r.seconds.total.toFixed(0)} s in all.`,
+      );
+      return 0;
+    }
+    if (only === 'phase1') {
       const r = await runPhase1Only(config, { resume, signal: controller.signal, onEvent });
       console.log(
         `phase 1 done (${r.seconds.toFixed(0)} s): ${r.files.phase1Model}; checkpoint ${r.files.checkpoint}`,
@@ -259,6 +310,10 @@ async function runCommand(config: RunConfig, resume: boolean, phase1Only = false
   } catch (err) {
     bar?.stop();
     if (isAbortError(err)) {
+      if (typeof only === 'object') {
+        console.error('eos: interrupted (phases 2-3 take seconds: run the same command again)');
+        return 130;
+      }
       console.error(`eos: interrupted. Resume with the same options plus: --resume --out ${config.outDir}`);
       return 130;
     }
