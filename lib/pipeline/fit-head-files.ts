@@ -56,7 +56,7 @@ export async function fitHeadOnFiles(
     );
   }
   const counts = classCounts(train.y, classes);
-  const absent = counts.findIndex((n) => n === 0);
+  const absent = counts.indexOf(0);
   if (absent >= 0) {
     throw new Error(
       `${files.trainLabels}: no training row has label ${absent}; labels must be 0..C-1 with every class present`,
