@@ -1,4 +1,6 @@
 // Public API of eos-imbalance (see README.md for examples).
+
+export { OnnxBackbone, type OnnxBackboneOptions } from './backbone/onnx-backbone.js';
 export * from './data/index.js';
 export { AUGMENTATION, BATCH, INFERENCE_BATCH, LOSS, PHASE1, PHASE3, SGD } from './defaults.js';
 export * from './metrics/index.js';
@@ -9,6 +11,9 @@ export { type Normalization, parameterShapes, type ResNetSpec } from './model/sp
 export { readStateDict, weightsOf } from './model/state-dict.js';
 export { type AugmentOptions, loadNative, type NativeInfo, NativeLoadError, native } from './native.js';
 export { PRESETS, type RunConfig } from './pipeline/config.js';
+export { type EmbeddingFiles, fitHeadOnFiles } from './pipeline/fit-head-files.js';
+export type { HeadsRunResult, HeadsSource } from './pipeline/heads-run.js';
+export { type BackboneChoice, runOnBackbone } from './pipeline/run-on-backbone.js';
 export { runPhase1Only } from './pipeline/run-phase1-only.js';
 export { runThreePhase } from './pipeline/run-three-phase.js';
 export {
