@@ -201,8 +201,24 @@ export function addRunCommand(program: Command): void {
         for (const flag of ['embeddingOutput', 'mean', 'std'] as const)
           if (flags[flag] !== undefined)
             throw new Error(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --backbone`);
-      } else if (flags.resume) {
-        throw new Error('--resume: a run on --backbone trains no phase 1, so there is nothing to resume');
+      } else {
+        // Phase 1 is the backbone: its flags would be silently without effect.
+        const phase1Flags = {
+          resume: '--resume',
+          depth: '--depth',
+          epochs: '--epochs',
+          batch: '--batch',
+          lr: '--lr',
+          momentum: '--momentum',
+          weightDecay: '--weight-decay',
+          warmup: '--warmup',
+          trainRule: '--train-rule',
+          focalGamma: '--focal-gamma',
+          backend: '--backend',
+        } as const;
+        for (const [key, flag] of Object.entries(phase1Flags))
+          if (flags[key as keyof typeof phase1Flags] !== undefined)
+            throw new Error(`${flag} sets phase 1, which a run on --backbone does not train`);
       }
       process.exitCode = await runCommand(config, flags.resume ?? false, flags.backbone ? flags : undefined);
     });
