@@ -2,7 +2,7 @@
 //  1. images/s of the ONNX model through Classifier (onnxruntime-node) vs the native eval path, same model
 //     (ResNet-32, 1x28x28, batch 128, 2 threads each);
 //  2. an HTTP load test of `serve` on loopback with autocannon (single-image POSTs, bounded in time):
-//     requests/s, p50/p99 latency and the error count.
+//     requests/s, p50/p99 latency, the error count and resident memory before/after.
 // Writes bench/out/serve.json.
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,6 +50,8 @@ const ort = await imagesPerSecond(() => classifier.predict(images), BATCH);
 model.dispose();
 
 const running = await serve(classifier, { port: 0 });
+// Resident memory around the load test: growth that does not level off would mean a leak per request.
+const rssBefore = process.memoryUsage().rss;
 const load = await autocannon({
   url: `${running.url}/predict`,
   method: 'POST',
@@ -58,6 +60,7 @@ const load = await autocannon({
   connections: 32,
   duration: 10,
 });
+const rssAfter = process.memoryUsage().rss;
 await running.close();
 await classifier.close();
 
@@ -67,6 +70,7 @@ const http = {
   errors: load.errors + load.timeouts,
   non2xx: load.non2xx,
   requests: load.requests.total,
+  rssMB: { before: rssBefore / 2 ** 20, after: rssAfter / 2 ** 20 },
 };
 const result = {
   model: 'ResNet-32 1x28x28, batch 128, 2 threads',
@@ -85,6 +89,7 @@ console.log('|---|---|');
 console.log(`| requests/s | ${http.requestsPerSecond.toFixed(0)} |`);
 console.log(`| p50 / p99 latency (ms) | ${http.latencyMs.p50} / ${http.latencyMs.p99} |`);
 console.log(`| errors / non-2xx | ${http.errors} / ${http.non2xx} |`);
+console.log(`| RSS before / after (MB) | ${http.rssMB.before.toFixed(0)} / ${http.rssMB.after.toFixed(0)} |`);
 mkdirSync('bench/out', { recursive: true });
 writeFileSync('bench/out/serve.json', `${JSON.stringify(result, null, 2)}\n`);
 if (http.errors > 0 || http.non2xx > 0) process.exitCode = 1;

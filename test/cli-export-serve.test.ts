@@ -1,9 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
+import { exportCommand } from '../lib/cli/export-command.js';
+import { readSafetensors, writeSafetensors } from '../lib/model/safetensors.js';
 import { packageRoot } from '../lib/native.js';
 
 const run = promisify(execFile);
@@ -45,6 +48,111 @@ test('eos export writes an ONNX model; without recorded normalisation it asks fo
     ]),
   );
   t.regex(String((bad as { stderr?: string }).stderr), /ENOENT.*nonexistent\.safetensors/);
+});
+
+test('eos export refuses a std <= 0, a mean or std list of the wrong length, and leaves no file behind', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'eos-cli-'));
+  const out = join(dir, 'm.onnx');
+  const refused = async (args: string[], message: string) => {
+    const err = await t.throwsAsync(run(process.execPath, [eos, 'export', checkpoint, '-o', out, ...args]));
+    t.is(String((err as { stderr?: string }).stderr).split('\n')[0], `eos: ${message}`);
+    t.deepEqual(readdirSync(dir), [], 'no ONNX file and no temporary file');
+  };
+  await refused(
+    ['--mean', '0.5', '--std', '0'],
+    '--std must be a finite number > 0 (pixel/255 is divided by it) for every channel, got 0 (channel 0 of [0])',
+  );
+  await refused(
+    ['--mean', '0.5', '--std', '-1'],
+    '--std must be a finite number > 0 (pixel/255 is divided by it) for every channel, got -1 (channel 0 of [-1])',
+  );
+  await refused(
+    ['--mean', '0.5,0.5,0.5', '--std', '0.3'],
+    '--mean has 3 value(s) [0.5, 0.5, 0.5], the model has 1 input channel(s): give one value per channel',
+  );
+  mkdirSync(join(dir, 'sub.onnx'));
+  const err = await t.throwsAsync(
+    run(process.execPath, [
+      eos,
+      'export',
+      checkpoint,
+      '-o',
+      join(dir, 'sub.onnx'),
+      '--mean',
+      '0.5',
+      '--std',
+      '0.3',
+    ]),
+  );
+  t.regex(
+    String((err as { stderr?: string }).stderr),
+    /sub\.onnx is a directory, expected the name of the ONNX file/,
+  );
+});
+
+test('a bad normalisation recorded in the checkpoint is refused, naming the checkpoint', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'eos-cli-'));
+  const { tensors } = readSafetensors(checkpoint);
+  const withNormalization = (text: string) => {
+    const path = join(dir, 'recorded.safetensors');
+    writeSafetensors(path, Object.fromEntries(tensors), { 'eos.normalization': text });
+    return path;
+  };
+  const out = join(dir, 'm.onnx');
+  let saved = withNormalization('{"mean":[0.5],"std":[0]}');
+  t.throws(() => exportCommand(saved, { out }), {
+    message: `${saved} metadata eos.normalization.std must be a finite number > 0 (pixel/255 is divided by it) for every channel, got 0 (channel 0 of [0])`,
+  });
+  // A flag overrides the recorded value, and is what the error names then.
+  t.throws(() => exportCommand(saved, { out, std: [-2] }), { message: /^--std must be .* got -2 / });
+  t.regex(exportCommand(saved, { out, std: [0.3] }), /exported .* to .*m\.onnx/);
+  saved = withNormalization('{"mean":[0.5],');
+  t.throws(() => exportCommand(saved, { out: join(dir, 'other.onnx') }), {
+    message: `${saved}: metadata eos.normalization must be JSON {"mean": [...], "std": [...]}, got {"mean":[0.5],`,
+  });
+  t.regex(
+    exportCommand(saved, { out, mean: [0.5], std: [0.3] }),
+    /exported/,
+    'flags need no recorded values',
+  );
+  t.deepEqual(readdirSync(dir).sort(), ['m.onnx', 'recorded.safetensors']);
+});
+
+test('eos serve refuses an empty model file, a directory and a taken port with one line and exit code 1', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'eos-cli-'));
+  const empty = join(dir, 'empty.onnx');
+  writeFileSync(empty, '');
+  const serveFails = async (model: string) => {
+    const err = (await t.throwsAsync(
+      run(process.execPath, [eos, 'serve', '-m', model, '-p', '0'], { timeout: 60_000 }),
+    )) as {
+      code?: number;
+      stderr?: string;
+    };
+    t.is(err.code, 1);
+    return String(err.stderr).trim();
+  };
+  t.is(
+    await serveFails(empty),
+    `eos: ${empty}: not a valid ONNX model (onnxruntime: ModelProto does not have a graph.)`,
+  );
+  t.is(await serveFails(dir), `eos: ${dir} is a directory, expected an ONNX file`);
+
+  // A port that is taken: the message says which flags to change, and the process still exits.
+  const model = join(dir, 'm.onnx');
+  await run(process.execPath, [eos, 'export', checkpoint, '-o', model, '--mean', '0.3', '--std', '0.35']);
+  const taken = createServer();
+  await new Promise<void>((listening) => taken.listen(0, '127.0.0.1', listening));
+  const port = (taken.address() as AddressInfo).port;
+  const err = (await t.throwsAsync(
+    run(process.execPath, [eos, 'serve', '-m', model, '-p', String(port)], { timeout: 60_000 }),
+  )) as { code?: number; stderr?: string };
+  taken.close();
+  t.is(err.code, 1);
+  t.regex(
+    String(err.stderr),
+    new RegExp(`^eos: cannot listen on 127\\.0\\.0\\.1:${port} \\(--host, --port\\): listen EADDRINUSE`),
+  );
 });
 
 test('eos serve answers /health and stops cleanly on SIGINT', async (t) => {

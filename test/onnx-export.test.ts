@@ -1,6 +1,6 @@
 // ONNX export checked end to end against PyTorch: the committed fixtures hold a PyTorch-written state dict,
 // input images, and PyTorch's eval-mode logits and embeddings (test/fixtures/torch-interop/make_fixtures.py).
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import test from 'ava';
@@ -89,6 +89,60 @@ test('bad export options and incomplete state dicts give clear errors', (t) => {
   t.throws(() => exportOnnx(weightsOf(state, { mean: [0.5], std: [0.25] }), path), {
     message: /missing float32 tensor layer2\.0\.bn1\.running_var/,
   });
+});
+
+test('a normalisation that would make a NaN model is refused before anything is written', (t) => {
+  const state = readStateDict(join(fixtures, 'resnet8-1ch-linear.model.safetensors'));
+  const dir = mkdtempSync(join(tmpdir(), 'eos-onnx-'));
+  const path = join(dir, 'model.onnx');
+  const refused = (mean: unknown, std: unknown, message: RegExp) => {
+    const err = t.throws(() =>
+      exportOnnx(weightsOf(state, { mean, std } as { mean: number[]; std: number[] }), path),
+    );
+    t.regex(err!.message.split('\n')[0], message);
+    t.deepEqual(readdirSync(dir), [], 'a refused export leaves no file, not even a temporary one');
+  };
+  refused([0.5], [0], /^normalization\.std must be a finite number > 0 .*, got 0 \(channel 0 of \[0\]\)$/);
+  refused([0.5], [-1], /^normalization\.std must be a finite number > 0 .*, got -1 /);
+  refused([0.5], [Number.NaN], /^normalization\.std must be a finite number > 0 .*, got NaN /);
+  refused([0.5], [Number.POSITIVE_INFINITY], /^normalization\.std .* got Infinity /);
+  refused([Number.NaN], [0.3], /^normalization\.mean must be a finite number for every channel, got NaN /);
+  refused(
+    [0.5, 0.5, 0.5],
+    [0.3],
+    /^normalization\.mean has 3 value\(s\) \[0\.5, 0\.5, 0\.5\], the model has 1 input channel/,
+  );
+  refused([0.5], [], /^normalization\.std has 0 value\(s\)/);
+  refused([0.5], 0.3, /^normalization\.std must be a list of 1 number/);
+  refused(undefined, [0.3], /^normalization\.mean must be a list/);
+
+  // Non-finite weights (a diverged run) and impossible BN statistics give NaN outputs just the same.
+  const nan = readStateDict(join(fixtures, 'resnet8-1ch-linear.model.safetensors'));
+  (nan.tensors.get('layer1.0.conv2.weight')!.data as Float32Array)[7] = Number.NaN;
+  t.throws(() => exportOnnx(weightsOf(nan, { mean: [0.5], std: [0.25] }), path), {
+    message: /^tensor layer1\.0\.conv2\.weight holds NaN at index 7: the weights are not finite/,
+  });
+  const negative = readStateDict(join(fixtures, 'resnet8-1ch-linear.model.safetensors'));
+  (negative.tensors.get('bn1.running_var')!.data as Float32Array)[0] = -1;
+  t.throws(() => exportOnnx(weightsOf(negative, { mean: [0.5], std: [0.25] }), path), {
+    message: /^tensor bn1\.running_var holds a negative variance/,
+  });
+  t.deepEqual(readdirSync(dir), []);
+});
+
+test('an output path that cannot be written is refused before the model is built', (t) => {
+  const state = readStateDict(join(fixtures, 'resnet8-1ch-linear.model.safetensors'));
+  const weights = weightsOf(state, { mean: [0.5], std: [0.25] });
+  const dir = mkdtempSync(join(tmpdir(), 'eos-onnx-'));
+  mkdirSync(join(dir, 'taken.onnx'));
+  t.throws(() => exportOnnx(weights, join(dir, 'taken.onnx')), {
+    message: `${join(dir, 'taken.onnx')} is a directory, expected the name of the ONNX file to write`,
+  });
+  t.throws(() => exportOnnx(weights, join(dir, 'missing', 'm.onnx')), {
+    message: `${join(dir, 'missing')} is not an existing folder: cannot write ${join(dir, 'missing', 'm.onnx')}`,
+  });
+  t.deepEqual(readdirSync(dir), ['taken.onnx']);
+  t.false(existsSync(join(dir, 'missing')));
 });
 
 for (const [channels, head, outputs] of [

@@ -1,5 +1,8 @@
 // `eos export`: a checkpoint (safetensors state dict, ours or PyTorch's) -> ONNX model for services.
-import { exportOnnx, type OnnxOutput } from '../model/onnx-export.js';
+// Everything is checked before the ONNX file is written (the output path first, before the checkpoint is
+// even read), and errors name the flag or the file the bad value came from.
+import { checkNormalization, checkOutputPath, exportOnnx, type OnnxOutput } from '../model/onnx-export.js';
+import type { Normalization } from '../model/spec.js';
 import { readStateDict, weightsOf } from '../model/state-dict.js';
 import { packageVersion } from './info.js';
 
@@ -11,11 +14,29 @@ export interface ExportCommandOptions {
   std?: number[];
 }
 
+/** The checkpoint's recorded normalisation (`eos.normalization` metadata), if any. */
+function savedNormalization(
+  checkpoint: string,
+  metadata: Record<string, string>,
+): Partial<Normalization> | undefined {
+  const text = metadata['eos.normalization'];
+  if (text === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(text);
+    if (parsed !== null && typeof parsed === 'object') return parsed as Partial<Normalization>;
+  } catch {
+    // reported below, with the file's name
+  }
+  throw new Error(
+    `${checkpoint}: metadata eos.normalization must be JSON {"mean": [...], "std": [...]}, got ${text.slice(0, 80)}`,
+  );
+}
+
 export function exportCommand(checkpoint: string, opts: ExportCommandOptions): string {
+  checkOutputPath(opts.out);
   const state = readStateDict(checkpoint, opts.inputSize);
-  const saved = state.metadata['eos.normalization']
-    ? JSON.parse(state.metadata['eos.normalization'])
-    : undefined;
+  // Flags win; the recorded values are read (and must parse) only where a flag is missing.
+  const saved = opts.mean && opts.std ? undefined : savedNormalization(checkpoint, state.metadata);
   const mean = opts.mean ?? saved?.mean;
   const std = opts.std ?? saved?.std;
   if (!mean || !std) {
@@ -23,9 +44,12 @@ export function exportCommand(checkpoint: string, opts: ExportCommandOptions): s
       `${checkpoint} does not record its input normalisation: pass --mean and --std (one value per channel)`,
     );
   }
-  if (mean.length !== state.spec.inChannels || std.length !== state.spec.inChannels) {
-    throw new Error(`--mean and --std need ${state.spec.inChannels} values (one per input channel)`);
-  }
+  // Name where each list came from, so that a bad value points at the flag or at the checkpoint.
+  const fromFile = `${checkpoint} metadata eos.normalization`;
+  checkNormalization({ mean, std }, state.spec.inChannels, {
+    mean: opts.mean ? '--mean' : `${fromFile}.mean`,
+    std: opts.std ? '--std' : `${fromFile}.std`,
+  });
   const outputs: OnnxOutput[] = opts.embedding ? ['logits', 'embedding'] : ['logits'];
   exportOnnx(weightsOf(state, { mean, std }), opts.out, {
     outputs,

@@ -17,7 +17,14 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
     maxWaitMs: opts.maxWaitMs,
     intraOpThreads: opts.threads,
   });
-  const running = await serve(classifier, { host: opts.host, port: opts.port });
+  let running: Awaited<ReturnType<typeof serve>>;
+  try {
+    running = await serve(classifier, { host: opts.host, port: opts.port });
+  } catch (err) {
+    await classifier.close();
+    // listen's own message ("listen EADDRINUSE: address already in use ...") does not say which flag to change.
+    throw new Error(`cannot listen on ${opts.host}:${opts.port} (--host, --port): ${(err as Error).message}`);
+  }
   console.log(`eos serve: ${opts.model} on ${running.url} (GET /health, POST /predict); Ctrl-C to stop`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -3,9 +3,11 @@
 // a uint8 image holds), so a service feeds raw pixels and never has to know the training statistics.
 // The model's metadata records the class count, input shape, normalisation, head kind and library version.
 // onnx-proto is CommonJS: take the namespace from its default export.
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { blocks, EMBEDDING_SIZE, type ModelWeights, parameterShapes } from './spec.js';
+import { blocks, EMBEDDING_SIZE, type ModelWeights, type Normalization, parameterShapes } from './spec.js';
 
 export type { ModelWeights };
 
@@ -83,6 +85,75 @@ function tensorInfo(name: string, dims: (number | string)[]): OnnxTypes.IValueIn
   };
 }
 
+/** How the two lists are called in errors: the library's field names, or the CLI's flags. */
+export interface NormalizationNames {
+  mean: string;
+  std: string;
+}
+
+/**
+ * Refuses a normalisation the graph cannot use: one finite mean and one finite std > 0 per input channel.
+ * The graph divides by std, so a zero, negative or non-finite std gives a model whose every output is NaN
+ * (or silently mirrored), which onnxruntime runs without complaint; it must be caught here.
+ */
+export function checkNormalization(
+  normalization: Normalization,
+  channels: number,
+  names: NormalizationNames = { mean: 'normalization.mean', std: 'normalization.std' },
+): void {
+  const check = (values: unknown, name: string, ok: (v: number) => boolean, expected: string) => {
+    if (!Array.isArray(values)) {
+      throw new TypeError(`${name} must be a list of ${channels} number(s), got ${String(values)}`);
+    }
+    if (values.length !== channels) {
+      throw new RangeError(
+        `${name} has ${values.length} value(s) [${values.join(', ')}], the model has ${channels} input channel(s): give one value per channel`,
+      );
+    }
+    values.forEach((v, c) => {
+      if (typeof v !== 'number' || !ok(v)) {
+        throw new RangeError(
+          `${name} must be ${expected} for every channel, got ${String(v)} (channel ${c} of [${values.join(', ')}])`,
+        );
+      }
+    });
+  };
+  check(normalization?.mean, names.mean, Number.isFinite, 'a finite number');
+  check(
+    normalization?.std,
+    names.std,
+    (v) => Number.isFinite(v) && v > 0,
+    'a finite number > 0 (pixel/255 is divided by it)',
+  );
+}
+
+/**
+ * Refuses an output path that cannot be written before any work is done: a directory, or a file in a folder
+ * that does not exist (the atomic write would otherwise fail with the name of its temporary file).
+ */
+export function checkOutputPath(path: string): void {
+  if (typeof path !== 'string' || path === '')
+    throw new TypeError('the ONNX output path must be a file name');
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new Error(`${path} is a directory, expected the name of the ONNX file to write`);
+  }
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new Error(`${dir} is not an existing folder: cannot write ${path}`);
+  }
+}
+
+/** Throws if `values` holds NaN or Infinity: such a weight makes every prediction NaN. */
+function checkFinite(name: string, values: Float32Array): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
+      throw new RangeError(
+        `tensor ${name} holds ${values[i]} at index ${i}: the weights are not finite (did training diverge?)`,
+      );
+    }
+  }
+}
+
 /** Builds the ONNX model in memory. */
 export function buildOnnxModel(model: ModelWeights, options: ExportOptions = {}): OnnxTypes.ModelProto {
   const { spec, normalization } = model;
@@ -92,6 +163,7 @@ export function buildOnnxModel(model: ModelWeights, options: ExportOptions = {})
       `outputs must be a non-empty list of 'logits' and 'embedding', got ${JSON.stringify(outputs)}`,
     );
   }
+  checkNormalization(normalization, spec.inChannels);
   const shapes = parameterShapes(spec);
   const g = new GraphBuilder();
   const weight = (name: string): string => {
@@ -100,9 +172,20 @@ export function buildOnnxModel(model: ModelWeights, options: ExportOptions = {})
     const count = shape.reduce((a, b) => a * b, 1);
     if (values.length !== count)
       throw new RangeError(`tensor ${name} has ${values.length} values, expected ${count}`);
+    checkFinite(name, values);
     return g.constant(name, shape, values);
   };
-  const bnStat = (name: string, c: number) => g.constant(name, [c], model.tensor(name));
+  const bnStat = (name: string, c: number) => {
+    const values = model.tensor(name);
+    if (values.length !== c)
+      throw new RangeError(`tensor ${name} has ${values.length} values, expected ${c}`);
+    checkFinite(name, values);
+    // BatchNormalization takes sqrt(var + eps): a negative variance gives NaN outputs.
+    if (name.endsWith('running_var') && values.some((v) => v < 0)) {
+      throw new RangeError(`tensor ${name} holds a negative variance: the checkpoint is corrupt`);
+    }
+    return g.constant(name, [c], values);
+  };
 
   // (pixels / 255 - mean) / std == pixels * scale + shift, per channel.
   const C = spec.inChannels;
@@ -159,6 +242,12 @@ export function buildOnnxModel(model: ModelWeights, options: ExportOptions = {})
   } else {
     // NormedLinear: normalize(x, dim=1) @ normalize(W, dim=0), with F.normalize's eps 1e-12 on the norms.
     const w = model.tensor('linear.weight');
+    if (w.length !== EMBEDDING_SIZE * spec.classes) {
+      throw new RangeError(
+        `tensor linear.weight has ${w.length} values, expected ${EMBEDDING_SIZE * spec.classes}`,
+      );
+    }
+    checkFinite('linear.weight', w);
     const normalized = new Float32Array(w.length);
     for (let j = 0; j < spec.classes; j++) {
       let sq = 0;
@@ -209,8 +298,12 @@ export function buildOnnxModel(model: ModelWeights, options: ExportOptions = {})
   });
 }
 
-/** Writes the model to `path` atomically. */
+/**
+ * Writes the model to `path` atomically. Every check (path, outputs, normalisation, tensors) runs before the
+ * first byte is written, and the write goes through a temporary file: a refused export leaves nothing behind.
+ */
 export function exportOnnx(model: ModelWeights, path: string, options: ExportOptions = {}): void {
+  checkOutputPath(path);
   const bytes = onnx.ModelProto.encode(buildOnnxModel(model, options)).finish();
   writeFileAtomic(path, [bytes]);
 }

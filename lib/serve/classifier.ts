@@ -3,7 +3,14 @@
 // Concurrent predict/embed calls are queued and run together as one batch (up to `maxBatch` images, waiting at
 // most `maxWaitMs` for company), which is what makes a busy service fast: one session.run of 64 images costs far
 // less than 64 runs of one. Each caller gets back exactly its own rows.
+import { readFileSync, type Stats, statSync } from 'node:fs';
+import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
+import { ONNX_INPUT } from '../model/onnx-export.js';
+import { EMBEDDING_SIZE } from '../model/spec.js';
+
+// onnx-proto is CommonJS: take the namespace from its default export.
+const { onnx } = onnxProto;
 
 export interface ClassifierOptions {
   /** Most images per session.run (default 64). A single call larger than this runs on its own. */
@@ -46,34 +53,40 @@ export class Classifier {
 
   private constructor(
     private readonly session: ort.InferenceSession,
-    metadata: Record<string, string>,
+    model: ModelInfo,
     options: ClassifierOptions,
   ) {
-    const shape = JSON.parse(metadata['eos.input_shape'] ?? 'null');
-    this.classes = Number(metadata['eos.classes']);
-    if (!Array.isArray(shape) || shape.length !== 3 || !Number.isInteger(this.classes)) {
-      throw new Error('model metadata lacks eos.input_shape / eos.classes: export it with exportOnnx');
-    }
-    this.inputShape = shape as [number, number, number];
-    this.imageSize = shape[0] * shape[1] * shape[2];
-    this.logitScale = Number(metadata['eos.logit_scale'] ?? '1');
+    this.classes = model.classes;
+    this.inputShape = model.inputShape;
+    this.imageSize = model.inputShape[0] * model.inputShape[1] * model.inputShape[2];
+    this.logitScale = model.logitScale;
     this.hasEmbedding = session.outputNames.includes('embedding');
     this.maxBatch = options.maxBatch ?? 64;
     this.maxWaitMs = options.maxWaitMs ?? 2;
-    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
-      throw new RangeError('maxBatch must be an integer >= 1');
-    if (!(this.maxWaitMs >= 0)) throw new RangeError('maxWaitMs must be >= 0');
   }
 
+  /**
+   * Loads an ONNX model written by exportOnnx and checks, before anything is served, that it is one: a
+   * readable ONNX file, with our metadata, the input and outputs we feed and read, and finite outputs on a
+   * probe batch (a model exported with a zero std would otherwise answer NaN to every request).
+   */
   static async load(path: string, options: ClassifierOptions = {}): Promise<Classifier> {
-    const session = await ort.InferenceSession.create(path, {
-      intraOpNumThreads: options.intraOpThreads ?? 0,
-      interOpNumThreads: options.interOpThreads ?? 0,
-      graphOptimizationLevel: 'all',
-    });
-    const metadata = await readMetadata(path);
+    checkOptions(options);
+    checkModelFile(path);
+    let session: ort.InferenceSession;
     try {
-      return new Classifier(session, metadata, options);
+      session = await ort.InferenceSession.create(path, {
+        intraOpNumThreads: options.intraOpThreads ?? 0,
+        interOpNumThreads: options.interOpThreads ?? 0,
+        graphOptimizationLevel: 'all',
+      });
+    } catch (err) {
+      throw new Error(`${path}: not a valid ONNX model (onnxruntime: ${onnxruntimeReason(err)})`);
+    }
+    try {
+      const model = describeModel(path, readMetadata(path), session);
+      await probe(path, session, model);
+      return new Classifier(session, model, options);
     } catch (err) {
       await session.release();
       throw err;
@@ -193,16 +206,27 @@ export class Classifier {
       this.stats.runs++;
       this.stats.images += images;
       const out = await this.session.run({
-        pixels: new ort.Tensor('float32', pixels, [images, ...this.inputShape]),
+        [ONNX_INPUT]: new ort.Tensor('float32', pixels, [images, ...this.inputShape]),
       });
       const logits = out.logits.data as Float32Array;
       const embedding = out.embedding?.data as Float32Array | undefined;
       let row = 0;
       for (const p of batch) {
-        p.resolve({
-          logits: logits.slice(row * this.classes, (row + p.count) * this.classes),
-          embedding: embedding?.slice(row * 64, (row + p.count) * 64),
-        });
+        const own = logits.slice(row * this.classes, (row + p.count) * this.classes);
+        // The load probe passed, but an input may still overflow the model: refuse rather than answer NaN.
+        const bad = own.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) {
+          p.reject(
+            new RangeError(
+              `the model's logits are not finite for image ${Math.floor(bad / this.classes)} of this call`,
+            ),
+          );
+        } else {
+          p.resolve({
+            logits: own,
+            embedding: embedding?.slice(row * EMBEDDING_SIZE, (row + p.count) * EMBEDDING_SIZE),
+          });
+        }
         row += p.count;
       }
     } catch (err) {
@@ -211,10 +235,138 @@ export class Classifier {
   }
 }
 
+/** What the Classifier needs to know of a model, read from its eos.* metadata. */
+interface ModelInfo {
+  classes: number;
+  /** [C, H, W] */
+  inputShape: [number, number, number];
+  logitScale: number;
+}
+
+function checkOptions(options: ClassifierOptions): void {
+  const { maxBatch = 64, maxWaitMs = 2, intraOpThreads = 0, interOpThreads = 0 } = options;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1)
+    throw new RangeError(`maxBatch must be an integer >= 1, got ${maxBatch}`);
+  if (typeof maxWaitMs !== 'number' || !(maxWaitMs >= 0 && maxWaitMs < 2 ** 31))
+    throw new RangeError(`maxWaitMs must be a number of milliseconds >= 0, got ${maxWaitMs}`);
+  for (const [name, v] of [
+    ['intraOpThreads', intraOpThreads],
+    ['interOpThreads', interOpThreads],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${name} must be an integer >= 0, got ${v}`);
+  }
+}
+
+/** A missing path or a directory gets a plain sentence rather than onnxruntime's wording. */
+function checkModelFile(path: string): void {
+  if (typeof path !== 'string' || path === '') throw new TypeError('the model path must be a file name');
+  let stats: Stats;
+  try {
+    stats = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`${path} does not exist, expected an ONNX file`);
+    throw new Error(`${path}: cannot read the model (${(err as Error).message})`);
+  }
+  if (stats.isDirectory()) throw new Error(`${path} is a directory, expected an ONNX file`);
+}
+
+/**
+ * onnxruntime's message, shortened to what a user can act on: without the "Load model from X failed:" prefix
+ * and the C++ source location and signature it puts in front of the reason; its first line only, or (`all`)
+ * every line joined into one, where the detail is on the next lines ("index: 1 Got: 3 Expected: 1").
+ */
+function onnxruntimeReason(err: unknown, lines: 'first' | 'all' = 'first'): string {
+  const text = String((err as Error)?.message ?? err)
+    .replace(/^Load model from .*? failed:/, '')
+    .replace(/^\S+\.(?:cc|cpp|h):\d+ \S+?\(.*?\) /, '')
+    .trim();
+  return lines === 'first' ? text.split('\n')[0] : text.replace(/\s*\n\s*/g, '; ');
+}
+
 /** The model's metadata_props (onnxruntime-node does not expose them). */
-async function readMetadata(path: string): Promise<Record<string, string>> {
-  const { readFileSync } = await import('node:fs');
-  const { onnx } = (await import('onnx-proto')).default;
-  const model = onnx.ModelProto.decode(readFileSync(path));
-  return Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
+function readMetadata(path: string): Record<string, string> {
+  try {
+    const model = onnx.ModelProto.decode(readFileSync(path));
+    return Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
+  } catch (err) {
+    throw new Error(`${path}: cannot read the model's metadata (${(err as Error).message})`);
+  }
+}
+
+function describeModel(
+  path: string,
+  metadata: Record<string, string>,
+  session: ort.InferenceSession,
+): ModelInfo {
+  const bad = (what: string) =>
+    new Error(`${path}: ${what}; export the model with eos export (or exportOnnx)`);
+  const classesText = metadata['eos.classes'];
+  const shapeText = metadata['eos.input_shape'];
+  if (classesText === undefined || shapeText === undefined) {
+    throw bad('the model metadata lacks eos.input_shape / eos.classes');
+  }
+  const classes = Number(classesText);
+  if (!Number.isInteger(classes) || classes < 2) {
+    throw bad(`metadata eos.classes must be an integer >= 2, got ${JSON.stringify(classesText)}`);
+  }
+  let shape: unknown;
+  try {
+    shape = JSON.parse(shapeText);
+  } catch {
+    shape = undefined;
+  }
+  if (
+    !Array.isArray(shape) ||
+    shape.length !== 3 ||
+    !shape.every((d) => Number.isInteger(d) && d >= 1 && d <= 65536)
+  ) {
+    throw bad(`metadata eos.input_shape must be [channels, height, width], got ${JSON.stringify(shapeText)}`);
+  }
+  const scaleText = metadata['eos.logit_scale'] ?? '1';
+  const logitScale = Number(scaleText);
+  if (!Number.isFinite(logitScale) || logitScale <= 0) {
+    throw bad(`metadata eos.logit_scale must be a finite number > 0, got ${JSON.stringify(scaleText)}`);
+  }
+  if (!session.inputNames.includes(ONNX_INPUT)) {
+    throw bad(`the model has inputs [${session.inputNames.join(', ')}], expected '${ONNX_INPUT}'`);
+  }
+  if (!session.outputNames.includes('logits')) {
+    throw bad(`the model has outputs [${session.outputNames.join(', ')}], expected 'logits'`);
+  }
+  return { classes, inputShape: shape as [number, number, number], logitScale };
+}
+
+/**
+ * Runs one all-zero and one mid-grey image and refuses the model unless it answers with finite logits (and
+ * embeddings) of the declared size: NaN or Infinity here means every request would get NaN probabilities.
+ */
+async function probe(path: string, session: ort.InferenceSession, model: ModelInfo): Promise<void> {
+  const size = model.inputShape[0] * model.inputShape[1] * model.inputShape[2];
+  const pixels = new Float32Array(2 * size);
+  pixels.fill(128, size);
+  let out: ort.InferenceSession.OnnxValueMapType;
+  try {
+    out = await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', pixels, [2, ...model.inputShape]) });
+  } catch (err) {
+    throw new Error(
+      `${path}: the model does not run on its declared input shape [${model.inputShape.join(', ')}] (onnxruntime: ${onnxruntimeReason(err, 'all')})`,
+    );
+  }
+  const check = (name: string, width: number) => {
+    const data = out[name]?.data;
+    if (!(data instanceof Float32Array) || data.length !== 2 * width) {
+      throw new Error(
+        `${path}: output '${name}' should hold ${width} float32 values per image, got ${data?.length ?? 'none'} for 2 images`,
+      );
+    }
+    const i = data.findIndex((v) => !Number.isFinite(v));
+    if (i >= 0) {
+      throw new Error(
+        `${path}: the model's outputs are not finite on a probe batch (${name}[${i}] = ${data[i]} for an all-zero and a mid-grey image): its weights or normalisation (std must be > 0) are broken; export it again`,
+      );
+    }
+  };
+  check('logits', model.classes);
+  if (session.outputNames.includes('embedding')) check('embedding', EMBEDDING_SIZE);
 }
