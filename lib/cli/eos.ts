@@ -63,7 +63,7 @@ export function buildProgram(): Command {
     .option(
       '--max-wait-ms <ms>',
       'how long a request waits to share a batch',
-      nonNegative('--max-wait-ms'),
+      nonNegative('--max-wait-ms', 60_000),
       2,
     )
     .option('--threads <n>', 'onnxruntime intra-op threads', int('--threads', 1, maxThreads()))

@@ -57,11 +57,13 @@ export function threads(flag: string) {
   return int(flag, 0, maxThreads());
 }
 
-export function nonNegative(flag: string) {
+export function nonNegative(flag: string, max = Number.MAX_VALUE) {
   return (v: string): number => {
     const n = decimal(v);
-    if (!Number.isFinite(n) || n < 0)
-      throw new InvalidArgumentError(`${flag} must be a number >= 0, got '${v}'.`);
+    if (!Number.isFinite(n) || n < 0 || n > max) {
+      const range = max === Number.MAX_VALUE ? '>= 0' : `in [0, ${max}]`;
+      throw new InvalidArgumentError(`${flag} must be a number ${range}, got '${v}'.`);
+    }
     return n;
   };
 }
