@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import test from 'ava';
 import { LIMITS } from '../lib/defaults.js';
 import { packageRoot } from '../lib/native.js';
@@ -21,14 +21,39 @@ interface Outcome {
   stderr: string;
 }
 
+// At most two children at a time (the rows would otherwise start dozens at once on a 2-core machine): a row's
+// time bound counts from its child's start, not from its place in the queue.
+const RUNNING_AT_ONCE = 2;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function slot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= RUNNING_AT_ONCE) await new Promise<void>((go) => waiting.push(go));
+  running++;
+  try {
+    return await work();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 /** Runs the CLI; a child still running after `seconds` is killed (and the row fails: a hang). */
 function cli(args: string[], cwd: string, seconds: number): Promise<Outcome> {
-  return new Promise((done) => {
-    execFile(process.execPath, [eos, ...args], { cwd, timeout: seconds * 1000 }, (err, stdout, stderr) => {
-      const e = err as (Error & { code?: number; killed?: boolean }) | null;
-      done({ code: e ? (e.code ?? null) : 0, killed: e?.killed ?? false, stdout, stderr });
-    });
-  });
+  return slot(
+    () =>
+      new Promise((done) => {
+        execFile(
+          process.execPath,
+          [eos, ...args],
+          { cwd, timeout: seconds * 1000 },
+          (err, stdout, stderr) => {
+            const e = err as (Error & { code?: number; killed?: boolean }) | null;
+            done({ code: e ? (e.code ?? null) : 0, killed: e?.killed ?? false, stdout, stderr });
+          },
+        );
+      }),
+  );
 }
 
 /** The line that says what is wrong: commander's `error:` line, else our last line. */
@@ -62,21 +87,21 @@ const ROWS: Row[] = [
     args: ['run', ...quick, '--threads', '999', '--out', 'OUT'],
     code: 1,
     says: new RegExp(`--threads must be a decimal integer in \\[0, ${maxThreads}\\], got '999'`),
-    seconds: 10,
+    seconds: 20,
   },
   {
     name: '--out under /proc (a recursive mkdir there spun forever)',
     args: ['run', ...quick, '--out', '/proc/eosout'],
     code: 1,
     says: /^eos: --out \/proc\/eosout: \/proc is on the proc pseudo file system; choose a real directory$/,
-    seconds: 10,
+    seconds: 20,
   },
   {
     name: 'compare --out under /sys',
     args: ['compare', ...quick, '--out', '/sys/eosout'],
     code: 1,
     says: /^eos: --out \/sys\/eosout: \/sys is on the sysfs pseudo file system/,
-    seconds: 10,
+    seconds: 20,
   },
   // Wrong places.
   {
@@ -139,7 +164,7 @@ const ROWS: Row[] = [
     args: ['run', ...quick, '--k-neighbors', '1000000000', '--out', 'OUT'],
     code: 1,
     says: /^eos: sampler eos cannot run on this training set: kNeighbors: 1000000000 neighbours need at least 1000000001 rows, but the input has 90$/,
-    seconds: 10,
+    seconds: 20,
   },
   {
     name: 'the main sampler cannot run on the data: refused before phase 1',
@@ -232,6 +257,79 @@ const ROWS: Row[] = [
     code: 1,
     says: /--seed must be a decimal integer >= 0, got '0x10'/,
   },
+  // Models: export, serve, a backbone.
+  {
+    name: 'export --std 0 (a model that served NaN probabilities)',
+    args: ['export', 'TORCH', '-o', 'OUT.onnx', '--mean', '0.5', '--std', '0'],
+    code: 1,
+    says: /^eos: --std must be a finite number > 0 \(pixel\/255 is divided by it\) for every channel, got 0/,
+  },
+  {
+    name: 'export --std -1',
+    args: ['export', 'TORCH', '-o', 'OUT.onnx', '--mean', '0.5', '--std', '-1'],
+    code: 1,
+    says: /^eos: --std must be a finite number > 0 .* got -1/,
+  },
+  {
+    name: 'export --mean nan',
+    args: ['export', 'TORCH', '-o', 'OUT.onnx', '--mean', 'nan', '--std', '0.3'],
+    code: 1,
+    says: /--mean must be comma-separated decimal numbers, got 'nan'/,
+  },
+  {
+    name: 'export -o a directory',
+    args: ['export', 'TORCH', '-o', '/tmp', '--mean', '0.5', '--std', '0.3'],
+    code: 1,
+    says: /^eos: \/tmp is a directory, expected the name of the ONNX file to write$/,
+  },
+  {
+    name: 'serve an empty ONNX file (surfaced the runtime C++ message)',
+    args: ['serve', '-m', 'EMPTY'],
+    code: 1,
+    says: /^eos: .*empty\.onnx: not a valid ONNX model \(onnxruntime: [^)]*\)$/,
+    seconds: 20,
+  },
+  {
+    name: 'serve a directory (said EISDIR with no path)',
+    args: ['serve', '-m', '/tmp'],
+    code: 1,
+    says: /^eos: \/tmp is a directory, expected an ONNX file$/,
+    seconds: 20,
+  },
+  {
+    name: '--backbone that does not exist: refused before loading data',
+    args: [
+      'run',
+      '--dataset',
+      'npy',
+      '--data-dir',
+      'DATA',
+      '--backbone',
+      '/nonexistent-eos/m.onnx',
+      '--out',
+      'OUT',
+    ],
+    code: 1,
+    says: /^eos: \/nonexistent-eos\/m\.onnx: cannot read the backbone model \(ENOENT\)$/,
+  },
+  {
+    name: '--backbone with a phase-1 flag',
+    args: ['run', '--backbone', 'EMPTY', '--epochs', '3'],
+    code: 1,
+    says: /^eos: --epochs sets phase 1, which a run on --backbone does not train$/,
+  },
+  {
+    name: '--mean without --backbone',
+    args: ['run', '--mean', '0.5'],
+    code: 1,
+    says: /^eos: --mean needs --backbone$/,
+  },
+  {
+    name: '--max-wait-ms beyond a minute',
+    args: ['serve', '-m', 'x.onnx', '--max-wait-ms', '1e12'],
+    code: 1,
+    says: /--max-wait-ms must be a number in \[0, 60000\], got '1e12'/,
+  },
   // Resume.
   {
     name: '--resume without a checkpoint (started afresh silently)',
@@ -263,25 +361,35 @@ const ROWS: Row[] = [
   },
 ];
 
-let shared: { data: string; model: string; file: string } | null = null;
+interface Fixtures {
+  data: string;
+  model: string;
+  file: string;
+  empty: string;
+}
+const torchModel = resolve(packageRoot, 'test/fixtures/torch-interop/resnet8-1ch-linear.model.safetensors');
+let shared: Promise<Fixtures> | null = null;
 
-/** The tiny data set, a model trained on it (for embed rows) and a plain file (for --out rows), made once. */
-async function fixtures(): Promise<{ data: string; model: string; file: string }> {
-  if (shared) return shared;
-  const data = await tinyDataset();
-  const dir = mkdtempSync(join(tmpdir(), 'eos-hostile-'));
-  const file = join(dir, 'not-a-dir');
-  writeFileSync(file, 'x');
-  const out = join(dir, 'model');
-  const made = await cli(['train', ...quick.map((a) => (a === 'DATA' ? data : a)), '--out', out], dir, 60);
-  if (made.code !== 0) throw new Error(`the fixture model was not trained: ${made.stderr}`);
-  shared = { data, model: join(out, 'phase1-model.safetensors'), file };
+/** The tiny data set, a model trained on it (embed rows), a plain file (--out rows) and an empty .onnx, made once. */
+function fixtures(): Promise<Fixtures> {
+  shared ??= (async () => {
+    const data = await tinyDataset();
+    const dir = mkdtempSync(join(tmpdir(), 'eos-hostile-'));
+    const file = join(dir, 'not-a-dir');
+    writeFileSync(file, 'x');
+    const empty = join(dir, 'empty.onnx');
+    writeFileSync(empty, '');
+    const out = join(dir, 'model');
+    const made = await cli(['train', ...quick.map((a) => (a === 'DATA' ? data : a)), '--out', out], dir, 120);
+    if (made.code !== 0) throw new Error(`the fixture model was not trained: ${made.stderr}`);
+    return { data, model: join(out, 'phase1-model.safetensors'), file, empty };
+  })();
   return shared;
 }
 
 for (const row of ROWS) {
   test(`hostile: ${row.name}`, async (t) => {
-    const { data, model, file } = await fixtures();
+    const { data, model, file, empty } = await fixtures();
     const cwd = mkdtempSync(join(tmpdir(), 'eos-hostile-cwd-'));
     const out = join(mkdtempSync(join(tmpdir(), 'eos-hostile-out-')), 'run');
     const args = row.args.map((a) =>
@@ -289,16 +397,20 @@ for (const row of ROWS) {
         .replace(/^OUT/, out)
         .replace(/^DATA$/, data)
         .replace(/^MODEL$/, model)
-        .replace(/^FILE/, file),
+        .replace(/^FILE/, file)
+        .replace(/^EMPTY$/, empty)
+        .replace(/^TORCH$/, torchModel),
     );
-    const r = await cli(args, cwd, row.seconds ?? 60);
-    t.false(r.killed, `ended within ${row.seconds ?? 60} s`);
+    const r = await cli(args, cwd, row.seconds ?? 120);
+    t.false(r.killed, `ended within ${row.seconds ?? 120} s`);
     t.is(r.code, row.code, r.stderr);
     if (row.code === 0) t.regex(r.stdout, row.says);
     else t.regex(errorLine(r.stderr), row.says, r.stderr);
     t.false(/\n\s+at .*\(.*:\d+:\d+\)/.test(r.stderr), 'no stack trace');
     t.deepEqual(readdirSync(cwd), [], 'nothing written into the current directory');
     t.is(existsSync(out), row.outExists ?? false, 'the output directory exists only after a run that works');
+    t.false(existsSync(`${out}.onnx`), 'no partial model file');
+    if (!row.outExists) t.deepEqual(readdirSync(dirname(out)), [], 'nothing beside the output either');
   });
 }
 
@@ -306,7 +418,7 @@ test('hostile: a comparison method that cannot run on the data fails alone; the 
   const { data } = await fixtures();
   const out = join(mkdtempSync(join(tmpdir(), 'eos-hostile-out-')), 'run');
   const args = [...tiny, '--ratio', '40', '--epochs', '1', '--head-epochs', '2', '--out', out];
-  const r = await cli(['run', ...args.map((a) => (a === 'DATA' ? data : a))], tmpdir(), 60);
+  const r = await cli(['run', ...args.map((a) => (a === 'DATA' ? data : a))], tmpdir(), 120);
   t.is(r.code, 0, r.stderr);
   // Said before phase 1 starts, then again under the results.
   const warned = r.stderr.indexOf(
