@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FASHION_MNIST_DIR, FASHION_MNIST_FILES } from './fashion-mnist-files.js';
+import { validateTrainTest } from './dataset-ops.js';
 import { readIdxImages, readIdxLabels } from './idx.js';
 import type { Dataset, TrainTest } from './types.js';
 
@@ -42,8 +43,11 @@ export async function loadIdxPair(imagesPath: string, labelsPath: string, classe
 
 export async function loadFashionMnist(dir: string = FASHION_MNIST_DIR): Promise<TrainTest> {
   const f = FASHION_MNIST_FILES;
-  const train = await loadIdxPair(locate(dir, f.trainImages), locate(dir, f.trainLabels), 10);
-  const test = await loadIdxPair(locate(dir, f.testImages), locate(dir, f.testLabels), 10);
+  const trainLabels = locate(dir, f.trainLabels);
+  const testLabels = locate(dir, f.testLabels);
+  const train = await loadIdxPair(locate(dir, f.trainImages), trainLabels, 10);
+  const test = await loadIdxPair(locate(dir, f.testImages), testLabels, 10);
+  validateTrainTest({ train, test }, { train: trainLabels, test: testLabels });
   train.classNames = FASHION_MNIST_CLASS_NAMES;
   test.classNames = FASHION_MNIST_CLASS_NAMES;
   return { train, test };
