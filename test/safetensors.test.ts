@@ -57,7 +57,8 @@ test('truncated and corrupt files fail with the file name and byte offset', (t) 
   const corrupt = join(d, 'corrupt.safetensors');
   writeFileSync(corrupt, badJson);
   t.throws(() => readSafetensors(corrupt), {
-    message: /corrupt\.safetensors: header JSON is not valid \(Expected property name .*\) \(at byte offset 8\)$/,
+    message:
+      /corrupt\.safetensors: header JSON is not valid \(Expected property name .*\) \(at byte offset 8\)$/,
   });
   const huge = Buffer.from(good);
   huge.writeBigUInt64LE(1n << 40n, 0);
@@ -115,7 +116,10 @@ test('a directory, a missing file, a header that is not an object and bad metada
   t.throws(() => readSafetensors(meta), {
     message: `${meta}: __metadata__ must be an object of strings (at byte offset 8)`,
   });
-  const proto = withHeader('proto.safetensors', '{"x": {"dtype": "toString", "shape": [], "data_offsets": [0, 0]}}');
+  const proto = withHeader(
+    'proto.safetensors',
+    '{"x": {"dtype": "toString", "shape": [], "data_offsets": [0, 0]}}',
+  );
   t.throws(() => readSafetensors(proto), {
     message: `${proto}: tensor x: unsupported dtype "toString"; expected one of F32, F64, I32, I64, U8 (at byte offset 8)`,
   });
