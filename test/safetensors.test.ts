@@ -96,7 +96,7 @@ test('a directory, a missing file, a header that is not an object and bad metada
   const d = dir();
   t.throws(() => readSafetensors(d), { message: `${d}: is a directory, expected a .safetensors file` });
   t.throws(() => readSafetensors(join(d, 'none.safetensors')), {
-    message: `${join(d, 'none.safetensors')}: cannot read the model file (ENOENT: no such file or directory)`,
+    message: `${join(d, 'none.safetensors')}: cannot read the model file (ENOENT: no such file or directory, open '${join(d, 'none.safetensors')}')`,
   });
   const withHeader = (name: string, json: string) => {
     const text = Buffer.from(json);

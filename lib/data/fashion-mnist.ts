@@ -43,10 +43,14 @@ export async function loadIdxPair(imagesPath: string, labelsPath: string, classe
 
 export async function loadFashionMnist(dir: string = FASHION_MNIST_DIR): Promise<TrainTest> {
   const f = FASHION_MNIST_FILES;
-  const trainLabels = locate(dir, f.trainLabels);
-  const testLabels = locate(dir, f.testLabels);
-  const train = await loadIdxPair(locate(dir, f.trainImages), trainLabels, 10);
-  const test = await loadIdxPair(locate(dir, f.testImages), testLabels, 10);
+  const [trainImages, trainLabels, testImages, testLabels] = [
+    f.trainImages,
+    f.trainLabels,
+    f.testImages,
+    f.testLabels,
+  ].map((name) => locate(dir, name));
+  const train = await loadIdxPair(trainImages, trainLabels, 10);
+  const test = await loadIdxPair(testImages, testLabels, 10);
   validateTrainTest({ train, test }, { train: trainLabels, test: testLabels });
   train.classNames = FASHION_MNIST_CLASS_NAMES;
   test.classNames = FASHION_MNIST_CLASS_NAMES;

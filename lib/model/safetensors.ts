@@ -1,7 +1,7 @@
 // safetensors files: an 8-byte little-endian header length, a JSON header naming each tensor's dtype, shape and
 // byte range, then the raw little-endian tensor bytes. The format PyTorch users load with
 // `safetensors.torch.load_file`, so checkpoints move between this library and PyTorch without conversion.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../io/atomic-write.js';
 
 export type Dtype = 'F32' | 'F64' | 'I32' | 'I64' | 'U8';
@@ -71,15 +71,12 @@ export interface SafetensorsFile {
 /** The file's bytes; a directory, a missing file or an unreadable one is an error naming `path`. */
 function readWhole(path: string): Buffer {
   try {
-    if (statSync(path).isDirectory())
-      throw new Error(`${path}: is a directory, expected a .safetensors file`);
     return readFileSync(path);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === undefined) throw err;
-    // Node's text is "ENOENT: no such file or directory, open '<path>'": the path goes in front instead.
-    const why = e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
-    throw new Error(`${path}: cannot read the model file (${e.code}: ${why})`, { cause: err });
+    if (e.code === 'EISDIR') throw new Error(`${path}: is a directory, expected a .safetensors file`);
+    // Node's text: "ENOENT: no such file or directory, open '<path>'".
+    throw new Error(`${path}: cannot read the model file (${e.message})`, { cause: err });
   }
 }
 
