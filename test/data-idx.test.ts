@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { constants as zlibConstants, createGzip, gzipSync } from 'node:zlib';
+import { createGzip, gzipSync, constants as zlibConstants } from 'node:zlib';
 import test from 'ava';
 import { DataFileError } from '../lib/data/errors.js';
 import { parseIdxImages, parseIdxLabels, readIdxImages, readIdxLabels } from '../lib/data/idx.js';

@@ -3,8 +3,8 @@
 // files (same names without .gz) works too.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { FASHION_MNIST_DIR, FASHION_MNIST_FILES } from './fashion-mnist-files.js';
 import { validateTrainTest } from './dataset-ops.js';
+import { FASHION_MNIST_DIR, FASHION_MNIST_FILES } from './fashion-mnist-files.js';
 import { readIdxImages, readIdxLabels } from './idx.js';
 import type { Dataset, TrainTest } from './types.js';
 
