@@ -11,7 +11,9 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  accessSync,
   closeSync,
+  constants,
   fsyncSync,
   openSync,
   readdirSync,
@@ -109,17 +111,40 @@ function describe(err: NodeJS.ErrnoException, folder: string): string {
   }
 }
 
-/** Writes `chunks` in order to `path`, atomically. Throws WriteFileError naming `path`. */
-export function writeFileAtomic(path: string, chunks: ArrayBufferView[]): void {
-  const folder = dirname(path);
-  // Checked first so that a directory given as the output fails before any bytes are written.
+function refuseDirectory(path: string): void {
   let isDirectory = false;
   try {
     isDirectory = statSync(path).isDirectory();
   } catch {
-    // absent (the usual case) or unreadable: the write below says which
+    // absent (the usual case) or unreadable: the write says which
   }
   if (isDirectory) throw new WriteFileError(path, 'EISDIR', 'it is a directory, expected a file name');
+}
+
+/**
+ * Throws the WriteFileError a write of `path` would end in, when that can be told without writing: the
+ * folder missing or not a folder, no write access to it, `path` a directory. For commands to call on their
+ * output paths before the work that produces the output.
+ */
+export function assertWritable(path: string): void {
+  refuseDirectory(path);
+  const folder = dirname(path);
+  try {
+    if (!statSync(folder).isDirectory()) {
+      throw Object.assign(new Error(`${folder} is not a directory`), { code: 'ENOTDIR' });
+    }
+    accessSync(folder, constants.W_OK);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new WriteFileError(path, e.code, describe(e, folder), { cause: err });
+  }
+}
+
+/** Writes `chunks` in order to `path`, atomically. Throws WriteFileError naming `path`. */
+export function writeFileAtomic(path: string, chunks: ArrayBufferView[]): void {
+  const folder = dirname(path);
+  // Checked first so that a directory given as the output fails before any bytes are written.
+  refuseDirectory(path);
   removeStaleTemporaries(path);
   const tmp = join(folder, `.${basename(path)}.${process.pid}.${HOST}.${randomBytes(4).toString('hex')}.tmp`);
   let fd: number | undefined;
