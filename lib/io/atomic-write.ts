@@ -69,7 +69,10 @@ export function removeStaleTemporaries(path: string): void {
   } catch {
     return; // the write itself will report the folder's problem
   }
+  const prefix = `.${basename(path)}.`;
   for (const entry of entries) {
+    // One readdir per write: cheap next to the write, even in a results folder of many files.
+    if (!entry.startsWith(prefix)) continue;
     const match = pattern.exec(entry);
     if (match === null) continue;
     const host = match[2];
