@@ -143,8 +143,8 @@ test('a gzipped file that inflates past its declared size is refused, naming the
   const longer = write('longer.idx.gz', gzipSync(Buffer.concat([imagesFile, new Uint8Array(100)])));
   await t.throwsAsync(readIdxImages(longer), {
     message:
-      `${longer}: gzip data expand to more than the 40 bytes expected (the IDX header declares 3 x 2 x 4 image ` +
-      'bytes after its 16-byte header); stopped after 140 decompressed bytes: the data are longer than the header declares',
+      `${longer}: gzip data are longer than the 40 bytes expected (the IDX header declares 3 x 2 x 4 image ` +
+      'bytes after its 16-byte header); stopped after 140 decompressed bytes',
   });
   // Shorter than declared: the reader's own truncation message, on the decompressed bytes.
   const shorter = write('shorter.idx.gz', gzipSync(imagesFile.subarray(0, 20)));
@@ -173,7 +173,7 @@ test('a gzip bomb (200 MB of zeros behind a header declaring 10 images) fails af
   const seconds = (performance.now() - started) / 1000;
   t.true(
     err.message.startsWith(
-      `${bomb}: gzip data expand to more than the 7856 bytes expected (the IDX header declares 10 x 28 x 28 image bytes after its 16-byte header); stopped after `,
+      `${bomb}: gzip data are longer than the 7856 bytes expected (the IDX header declares 10 x 28 x 28 image bytes after its 16-byte header); stopped after `,
     ),
     err.message,
   );
@@ -188,7 +188,7 @@ test('a gzip bomb (200 MB of zeros behind a header declaring 10 images) fails af
   const npyErr = await t.throwsAsync(readNpy(npyBomb));
   t.true(
     npyErr.message.startsWith(
-      `${npyBomb}: gzip data expand to more than the 168 bytes expected (the NPY header declares float32 data of shape (10) after its 128-byte header); stopped after `,
+      `${npyBomb}: gzip data are longer than the 168 bytes expected (the NPY header declares float32 data of shape (10) after its 128-byte header); stopped after `,
     ),
     npyErr.message,
   );

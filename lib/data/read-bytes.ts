@@ -114,8 +114,8 @@ async function gunzipBounded(path: string, limitFromHeader: LimitFromHeader): Pr
       if (limit !== undefined && total > limit.maxBytes) {
         throw new DataFileError(
           path,
-          `gzip data expand to more than the ${limit.maxBytes} bytes expected (${limit.reason}); ` +
-            `stopped after ${total} decompressed bytes: the data are longer than the header declares`,
+          `gzip data are longer than the ${limit.maxBytes} bytes expected (${limit.reason}); ` +
+            `stopped after ${total} decompressed bytes`,
         );
       }
     }
