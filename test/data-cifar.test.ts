@@ -2,8 +2,15 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import test from 'ava';
-import { CIFAR10_CLASS_NAMES, loadCifar10, loadCifar100, parseCifarBatch } from '../lib/data/cifar.js';
+import {
+  CIFAR10_CLASS_NAMES,
+  loadCifar10,
+  loadCifar100,
+  parseCifarBatch,
+  readCifarBatch,
+} from '../lib/data/cifar.js';
 import { loadDataset } from '../lib/data/dataset.js';
 import { DataFileError } from '../lib/data/errors.js';
 
@@ -60,12 +67,12 @@ test('a batch cut inside a record names the record and its offset', (t) => {
   });
   t.is(
     err.message,
-    'data_batch_1.bin: expected whole 3073-byte cifar10 records, file has 6246 bytes: record 2 starting at byte offset 6146 is cut short',
+    'data_batch_1.bin: expected whole 3073-byte cifar10 records, file has 6246 bytes (2 whole records + 100 bytes): record 2 starting at byte offset 6146 is cut short',
   );
   t.is(err.offset, 6146);
 });
 
-test('a batch cut at a record boundary fails against the expected record count', (t) => {
+test('a batch cut at a record boundary fails only when a record count is asked for', (t) => {
   const bytes = batch([[1], [2]]);
   t.throws(() => parseCifarBatch(bytes, 'test_batch.bin', { variant: 'cifar10', expectedRecords: 10000 }), {
     message:
@@ -131,12 +138,64 @@ test('CIFAR loaders name missing files and short files', async (t) => {
   await t.throwsAsync(loadCifar10(empty), {
     message: /expected the files data_batch_1\.bin, .* missing here: data_batch_1\.bin/,
   });
-  const short = join(dir, 'cifar-100-binary');
-  mkdirSync(short);
-  writeFileSync(join(short, 'train.bin'), batch([[1, 2]]));
-  writeFileSync(join(short, 'test.bin'), batch([[1, 2]]));
-  await t.throwsAsync(loadCifar100(dir), {
-    message: /train\.bin: expected 50000 records \(153700000 bytes\), file has 1/,
-  });
   await t.throwsAsync(loadDataset('cifar100'), { message: /no default location; pass dataDir/ });
+});
+
+test('batch files of 1 and 3 records read whole, raw or gzipped', async (t) => {
+  const one = join(dir, 'one.bin');
+  writeFileSync(one, batch([[7]]));
+  const single = await readCifarBatch(one, { variant: 'cifar10' });
+  t.deepEqual(single.shape, [1, 3, 32, 32]);
+  t.deepEqual(Array.from(single.labels), [7]);
+  t.is(single.images[3071], pixel(0, 3071));
+  const three = join(dir, 'three.bin.gz');
+  writeFileSync(
+    three,
+    gzipSync(
+      batch([
+        [1, 10],
+        [2, 20],
+        [3, 30],
+      ]),
+    ),
+  );
+  const data = await readCifarBatch(three, { variant: 'cifar100' });
+  t.deepEqual(data.shape, [3, 3, 32, 32]);
+  t.deepEqual(Array.from(data.labels), [10, 20, 30]);
+  t.is(data.images[2 * PIXELS + 5], pixel(2, 5));
+  // A size between whole records is still refused, naming the file, its size and the record size.
+  writeFileSync(join(dir, 'odd.bin'), batch([[1], [2], [3]]).subarray(0, 3 * 3073 - 1));
+  await t.throwsAsync(readCifarBatch(join(dir, 'odd.bin'), { variant: 'cifar10' }), {
+    message:
+      /odd\.bin: expected whole 3073-byte cifar10 records, file has 9218 bytes \(2 whole records \+ 3072 bytes\)/,
+  });
+});
+
+test('loaders take batches of any whole size, and refuse training labels that miss a class', async (t) => {
+  // CIFAR-10: five 2-record training batches (classes 0..9 between them) and a 1-record test batch.
+  const ten = join(dir, 'small10');
+  mkdirSync(ten);
+  for (let b = 0; b < 5; b++)
+    writeFileSync(join(ten, `data_batch_${b + 1}.bin`), batch([[2 * b], [2 * b + 1]]));
+  writeFileSync(join(ten, 'test_batch.bin'), batch([[4]]));
+  const { train, test: testSet } = await loadCifar10(ten);
+  t.deepEqual(train.shape, [10, 3, 32, 32]);
+  t.deepEqual(Array.from(train.labels), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  t.deepEqual(testSet.shape, [1, 3, 32, 32]);
+  writeFileSync(join(ten, 'data_batch_2.bin'), batch([[0], [1]])); // classes 2 and 3 now have no images
+  await t.throwsAsync(loadCifar10(ten), {
+    message: `${join(ten, 'data_batch_{1..5}.bin')}: training labels have no images of classes 2, 3 (labels must be 0..9 with every class present)`,
+  });
+
+  // CIFAR-100: 20 records cover the 20 coarse classes but not the 100 fine ones.
+  const hundred = join(dir, 'small100', 'cifar-100-binary');
+  mkdirSync(hundred, { recursive: true });
+  writeFileSync(join(hundred, 'train.bin'), batch(Array.from({ length: 20 }, (_, r) => [r, 5 * r])));
+  writeFileSync(join(hundred, 'test.bin'), batch([[19, 95]]));
+  const coarse = await loadCifar100(join(dir, 'small100'), 'coarse');
+  t.deepEqual(coarse.train.shape, [20, 3, 32, 32]);
+  t.is(coarse.train.classes, 20);
+  await t.throwsAsync(loadCifar100(join(dir, 'small100')), {
+    message: `${join(hundred, 'train.bin')}: training labels have no images of classes 1, 2, 3, 4, 6, ... (labels must be 0..99 with every class present)`,
+  });
 });

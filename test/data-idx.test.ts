@@ -2,10 +2,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { createGzip, gzipSync, constants as zlibConstants } from 'node:zlib';
 import test from 'ava';
 import { DataFileError } from '../lib/data/errors.js';
 import { parseIdxImages, parseIdxLabels, readIdxImages, readIdxLabels } from '../lib/data/idx.js';
+import { readNpy } from '../lib/data/npy.js';
+import { encodeNpy } from '../lib/data/npy-write.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eos-idx-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
@@ -114,4 +116,81 @@ test('a missing file names the path', async (t) => {
   await t.throwsAsync(readIdxImages(join(dir, 'nope.idx')), {
     message: /nope\.idx: cannot read the file \(ENOENT/,
   });
+});
+
+/** gzip of `head` followed by `zeros` zero bytes, compressed as a stream (the zeros never sit in memory). */
+async function gzipWithZeros(head: Uint8Array, zeros: number): Promise<Buffer> {
+  const gzip = createGzip({ level: zlibConstants.Z_BEST_SPEED });
+  const out: Buffer[] = [];
+  gzip.on('data', (chunk: Buffer) => out.push(chunk));
+  const done = new Promise((resolve, reject) => gzip.on('end', resolve).on('error', reject));
+  gzip.write(head);
+  const block = Buffer.alloc(1 << 20);
+  for (let left = zeros; left > 0; left -= block.length) {
+    if (!gzip.write(block.subarray(0, Math.min(left, block.length)))) {
+      await new Promise((resolve) => gzip.once('drain', resolve));
+    }
+  }
+  gzip.end();
+  await done;
+  return Buffer.concat(out);
+}
+
+const decompressedBefore = (message: string) =>
+  Number(/stopped after (\d+) decompressed bytes/.exec(message)?.[1]);
+
+test('a gzipped file that inflates past its declared size is refused, naming the file and the size', async (t) => {
+  const longer = write('longer.idx.gz', gzipSync(Buffer.concat([imagesFile, new Uint8Array(100)])));
+  await t.throwsAsync(readIdxImages(longer), {
+    message:
+      `${longer}: gzip data are longer than the 40 bytes expected (the IDX header declares 3 x 2 x 4 image ` +
+      'bytes after its 16-byte header); stopped after 140 decompressed bytes',
+  });
+  // Shorter than declared: the reader's own truncation message, on the decompressed bytes.
+  const shorter = write('shorter.idx.gz', gzipSync(imagesFile.subarray(0, 20)));
+  await t.throwsAsync(readIdxImages(shorter), {
+    message: `${shorter} (after gunzip): expected 24 bytes of image data (3 x 2 x 4) from byte offset 16, file has 20 bytes: truncated at byte offset 20`,
+  });
+  // A header that declares more than memory can hold is refused at the header.
+  const huge = write('huge.idx.gz', gzipSync(idx([0xffffffff, 0xffffffff, 2], [])));
+  await t.throwsAsync(readIdxImages(huge), {
+    message:
+      /huge\.idx\.gz \(after gunzip\): the IDX header declares 4294967295 x 4294967295 x 2 image bytes .*: \d+ bytes, more than one file can hold in memory/,
+  });
+  // A bad header inside the gzip stream fails as it would in the raw file.
+  await t.throwsAsync(readIdxLabels(write('wrong.gz', gzipSync(imagesFile)), 10), {
+    message: /wrong\.gz \(after gunzip\): expected IDX magic 0x00000801 .* found 0x00000803/,
+  });
+});
+
+test('a gzip bomb (200 MB of zeros behind a header declaring 10 images) fails after its first chunk', async (t) => {
+  const header = idx([10, 28, 28], []);
+  const bomb = write('bomb-images.gz', await gzipWithZeros(header, 200 << 20));
+  t.true(bomb.length > 0);
+  const rssBefore = process.memoryUsage().rss;
+  const started = performance.now();
+  const err = await t.throwsAsync(readIdxImages(bomb));
+  const seconds = (performance.now() - started) / 1000;
+  t.true(
+    err.message.startsWith(
+      `${bomb}: gzip data are longer than the 7856 bytes expected (the IDX header declares 10 x 28 x 28 image bytes after its 16-byte header); stopped after `,
+    ),
+    err.message,
+  );
+  // Bounded by construction: zlib stops within one output chunk (16 KiB by default) of the declared size.
+  t.true(decompressedBefore(err.message) <= 7856 + (64 << 10), err.message);
+  t.true(process.memoryUsage().rss - rssBefore < 64 << 20, 'memory grew by more than 64 MB');
+  t.true(seconds < 5, `took ${seconds} s`);
+
+  // The same for NPY: the header declares 10 float32 values.
+  const npyHeader = encodeNpy(new Float32Array(10), [10]).subarray(0, 128);
+  const npyBomb = write('bomb.npy.gz', await gzipWithZeros(npyHeader, 50 << 20));
+  const npyErr = await t.throwsAsync(readNpy(npyBomb));
+  t.true(
+    npyErr.message.startsWith(
+      `${npyBomb}: gzip data are longer than the 168 bytes expected (the NPY header declares float32 data of shape (10) after its 128-byte header); stopped after `,
+    ),
+    npyErr.message,
+  );
+  t.true(decompressedBefore(npyErr.message) <= 168 + (64 << 10), npyErr.message);
 });

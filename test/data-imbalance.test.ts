@@ -97,7 +97,8 @@ test('makeImbalanced refuses data it cannot satisfy', (t) => {
   });
   const missing = { ...data, labels: data.labels.map((l) => (l === 2 ? 1 : l)) };
   t.throws(() => makeImbalanced(missing, { type: 'exp', ratio: 2, seed: 0 }), {
-    message: 'data: class 2 has no images to keep',
+    message:
+      'data: the training labels have no images of class 2 (labels must be 0..3 with every class present)',
   });
   t.throws(() => makeImbalanced(data, { type: 'exp', ratio: 2, seed: -1 }), {
     message: /seed: expected a non-negative safe integer/,

@@ -141,7 +141,23 @@ test('unsupported dtypes, float images, ambiguous layouts and bad labels are cle
   });
   const ambiguous = parseNpy(encodeNpy(new Uint8Array(2 * 3 * 5 * 3), [2, 3, 5, 3]), 'a.npy');
   t.throws(() => npyToImages(ambiguous), {
-    message: /cannot tell whether images of shape \(2, 3, 5, 3\) are NCHW or NHWC/,
+    message:
+      'a.npy: cannot tell whether images of shape (2, 3, 5, 3) are NCHW or NHWC: dimensions 1 and 3 are both a ' +
+      'possible channel count (1 or 3), and the layout is read from the shape; if they are NHWC, save ' +
+      'np.transpose(images, (0, 3, 1, 2)), shape (2, 3, 3, 5); if NCHW, save np.transpose(images, (0, 2, 3, 1)), ' +
+      'shape (2, 5, 3, 3)',
+  });
+  // Both suggested shapes are read without a layout, and give the same images as the layout given explicitly.
+  const nhwc = Uint8Array.from({ length: 2 * 3 * 5 * 3 }, (_, i) => i);
+  const asNhwc = npyToImages(parseNpy(encodeNpy(nhwc, [2, 3, 5, 3]), 'a.npy'), 'NHWC');
+  const nchw = asNhwc.images; // (2, 3, 3, 5)
+  t.deepEqual(npyToImages(parseNpy(encodeNpy(nchw, [2, 3, 3, 5]), 'b.npy')).images, nchw);
+  t.throws(() => npyToImages(parseNpy(encodeNpy(new Uint8Array(2 * 3 * 3 * 3), [2, 3, 3, 3]), 't.npy')), {
+    message: /no order of the axes tells; pass layout to the library reader$/,
+  });
+  t.throws(() => npyToImages(parseNpy(encodeNpy(new Uint8Array(2 * 4 * 4 * 4), [2, 4, 4, 4]), 'r.npy')), {
+    message:
+      'r.npy: images of shape (2, 4, 4, 4) have no channel axis: dimension 1 (NCHW) or dimension 3 (NHWC) must be the channel count, 1 (grey) or 3 (RGB)',
   });
   const negative = parseNpy(encodeNpy(Int32Array.from([0, -1]), [2]), 'n.npy');
   t.throws(() => npyToLabels(negative), {
@@ -171,7 +187,7 @@ test('writeNpy round-trips float32, int32 and uint8 through the reader and leave
     message: 'shape [2, 3] holds 6 elements, data has 5',
   });
   await t.throwsAsync(writeNpy(join(out, 'no-such-folder', 'x.npy'), new Float32Array(1), [1]), {
-    message: /ENOENT/,
+    message: `${join(out, 'no-such-folder', 'x.npy')}: cannot write the file: the folder ${join(out, 'no-such-folder')} does not exist`,
   });
   t.deepEqual(readdirSync(out).sort(), ['l.npy', 'm.npy']);
 });
@@ -208,18 +224,34 @@ test("loadDataset('npy') reads four files, converts NHWC and infers the class co
   mkdirSync(folder);
   const nhwc = Uint8Array.from({ length: 4 * 6 * 6 * 3 }, (_, i) => i % 256);
   await writeNpy(join(folder, 'train_images.npy'), nhwc, [4, 6, 6, 3]);
-  await writeNpy(join(folder, 'train_labels.npy'), Int32Array.from([0, 1, 4, 1]), [4]);
+  await writeNpy(join(folder, 'train_labels.npy'), Int32Array.from([0, 1, 2, 1]), [4]);
   await writeNpy(join(folder, 'test_images.npy'), nhwc.subarray(0, 2 * 108), [2, 6, 6, 3]);
   await writeNpy(join(folder, 'test_labels.npy'), Uint8Array.from([2, 0]), [2]);
   const { train, test: testSet } = await loadDataset('npy', { dataDir: folder });
   t.deepEqual(train.shape, [4, 3, 6, 6]);
   t.deepEqual(testSet.shape, [2, 3, 6, 6]);
-  t.is(train.classes, 5);
-  t.is(testSet.classes, 5);
+  t.is(train.classes, 3);
+  t.is(testSet.classes, 3);
   t.is(train.images[1 * 108 + 2 * 36 + 3 * 6 + 4], nhwc[1 * 108 + (3 * 6 + 4) * 3 + 2]);
-  await t.throwsAsync(loadDataset('npy', { dataDir: folder, classes: 4 }), {
-    message: /label 4 of item 2 .* outside \[0, 4\)/,
+  await t.throwsAsync(loadDataset('npy', { dataDir: folder, classes: 2 }), {
+    message: /label 2 of item 2 .* outside \[0, 2\)/,
   });
+  // Every class must have training images: a gap in the labels, a class count above them, or a test class
+  // the training set lacks are refused when the data set is read.
+  await t.throwsAsync(loadDataset('npy', { dataDir: folder, classes: 4 }), {
+    message: `${join(folder, 'train_labels.npy')}: training labels have no images of class 3 (labels must be 0..3 with every class present)`,
+  });
+  await writeNpy(join(folder, 'train_labels.npy'), Int32Array.from([0, 1, 3, 1]), [4]);
+  await writeNpy(join(folder, 'test_labels.npy'), Uint8Array.from([3, 0]), [2]);
+  await t.throwsAsync(loadDataset('npy', { dataDir: folder }), {
+    message: `${join(folder, 'train_labels.npy')}: training labels have no images of class 2 (labels must be 0..3 with every class present)`,
+  });
+  await writeNpy(join(folder, 'train_labels.npy'), Int32Array.from([0, 1, 2, 1]), [4]);
+  await writeNpy(join(folder, 'test_labels.npy'), Uint8Array.from([2, 10]), [2]);
+  await t.throwsAsync(loadDataset('npy', { dataDir: folder }), {
+    message: `${join(folder, 'test_labels.npy')}: test labels include class 10, but the training labels (${join(folder, 'train_labels.npy')}) only go up to 2`,
+  });
+  await writeNpy(join(folder, 'test_labels.npy'), Uint8Array.from([2, 0]), [2]);
 
   await writeNpy(join(folder, 'test_labels.npy'), Uint8Array.from([2, 0, 1]), [3]);
   await t.throwsAsync(loadDataset('npy', { dataDir: folder }), {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { readSafetensors, writeSafetensors } from '../lib/model/safetensors.js';
+import { readStateDict } from '../lib/model/state-dict.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'eos-st-'));
 
@@ -56,7 +57,8 @@ test('truncated and corrupt files fail with the file name and byte offset', (t) 
   const corrupt = join(d, 'corrupt.safetensors');
   writeFileSync(corrupt, badJson);
   t.throws(() => readSafetensors(corrupt), {
-    message: /corrupt\.safetensors: header is not valid JSON.*offset 8/,
+    message:
+      /corrupt\.safetensors: header JSON is not valid \(Expected property name .*\) \(at byte offset 8\)$/,
   });
   const huge = Buffer.from(good);
   huge.writeBigUInt64LE(1n << 40n, 0);
@@ -88,4 +90,44 @@ test('a writer killed mid-write leaves the previous file intact and no partial f
   if (after.byteLength === before.byteLength) t.deepEqual(after, before);
   else t.is(readSafetensors(path).tensors.get('x')?.data.length, 1e8);
   t.true(readdirSync(d).every((f) => f === 'ckpt.safetensors' || f.endsWith('.tmp')));
+});
+
+test('a directory, a missing file, a header that is not an object and bad metadata name the file', (t) => {
+  const d = dir();
+  t.throws(() => readSafetensors(d), { message: `${d}: is a directory, expected a .safetensors file` });
+  t.throws(() => readSafetensors(join(d, 'none.safetensors')), {
+    message: `${join(d, 'none.safetensors')}: cannot read the model file (ENOENT: no such file or directory, open '${join(d, 'none.safetensors')}')`,
+  });
+  const withHeader = (name: string, json: string) => {
+    const text = Buffer.from(json);
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(text.length));
+    const path = join(d, name);
+    writeFileSync(path, Buffer.concat([length, text]));
+    return path;
+  };
+  const list = withHeader('list.safetensors', '[1, 2]');
+  t.throws(() => readSafetensors(list), {
+    message: `${list}: header JSON must be an object of tensor entries, found [1,2] (at byte offset 8)`,
+  });
+  const nul = withHeader('null.safetensors', 'null');
+  t.throws(() => readSafetensors(nul), { message: /null\.safetensors: header JSON must be an object/ });
+  const meta = withHeader('meta.safetensors', '{"__metadata__": {"epoch": 3}}');
+  t.throws(() => readSafetensors(meta), {
+    message: `${meta}: __metadata__ must be an object of strings (at byte offset 8)`,
+  });
+  const proto = withHeader(
+    'proto.safetensors',
+    '{"x": {"dtype": "toString", "shape": [], "data_offsets": [0, 0]}}',
+  );
+  t.throws(() => readSafetensors(proto), {
+    message: `${proto}: tensor x: unsupported dtype "toString"; expected one of F32, F64, I32, I64, U8 (at byte offset 8)`,
+  });
+  const spec = withHeader('spec.safetensors', '{"__metadata__": {"eos.spec": "{depth: 8}"}}');
+  t.throws(() => readStateDict(spec), {
+    message: /^.*spec\.safetensors: metadata entry eos\.spec is not valid JSON \(Expected property name/,
+  });
+  t.throws(() => readStateDict(withHeader('empty.safetensors', '{}')), {
+    message: /empty\.safetensors: missing tensor conv1\.weight; is this a CIFAR ResNet state dict\?/,
+  });
 });

@@ -4,14 +4,15 @@
 //   CIFAR-10:  <1 label byte> <3072 pixel bytes>                      (3073 bytes)
 //   CIFAR-100: <1 coarse label byte> <1 fine label byte> <3072 pixels> (3074 bytes)
 // The 3072 pixels are 1024 red, 1024 green, 1024 blue, each 32 x 32 row-major: already CHW.
-// Without a header, truncation shows only as a length that is not a whole number of records, or as fewer
-// records than the published files hold, so the loaders check both.
+// Any whole number of records is a valid file (the published batches hold 10000 or 50000, subsets fewer).
+// Without a header, truncation inside a record shows as a length that is not a whole number of records; a
+// file cut at a record boundary cannot be told from a smaller one, so messages say how many records were read.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { concatDatasets } from './dataset-ops.js';
+import { concatDatasets, validateTrainTest } from './dataset-ops.js';
 import { DataFileError } from './errors.js';
-import { readMaybeGzip } from './read-bytes.js';
+import { type InflateLimit, readMaybeGzip } from './read-bytes.js';
 import type { Dataset, TrainTest } from './types.js';
 
 export type CifarVariant = 'cifar10' | 'cifar100';
@@ -35,7 +36,7 @@ export interface CifarBatchOptions {
   variant: CifarVariant;
   /** CIFAR-100 only: which label byte becomes `labels` (default 'fine'). */
   labels?: 'fine' | 'coarse';
-  /** When given, the file must hold exactly this many records (the published files: 10000, 50000). */
+  /** When given, the file must hold exactly this many records (the loaders accept any whole number). */
   expectedRecords?: number;
 }
 
@@ -49,10 +50,12 @@ export function parseCifarBatch(bytes: Uint8Array, source: string, options: Cifa
 
   const records = Math.floor(bytes.length / recordBytes);
   if (bytes.length % recordBytes !== 0) {
+    const rest = bytes.length - records * recordBytes;
     throw new DataFileError(
       source,
-      `expected whole ${recordBytes}-byte ${options.variant} records, file has ${bytes.length} bytes: ` +
-        `record ${records} starting at byte offset ${records * recordBytes} is cut short`,
+      `expected whole ${recordBytes}-byte ${options.variant} records, file has ${bytes.length} bytes ` +
+        `(${records} whole records + ${rest} bytes): record ${records} starting at byte offset ` +
+        `${records * recordBytes} is cut short`,
       records * recordBytes,
     );
   }
@@ -90,8 +93,18 @@ export function parseCifarBatch(bytes: Uint8Array, source: string, options: Cifa
   return { images, labels, shape: [records, 3, 32, 32], classes };
 }
 
+/**
+ * Headerless, so a gzipped batch has no declared size to hold it to: a fixed bound instead, far above the
+ * largest published file (CIFAR-100 train.bin, 153.7 MB) and far below what would exhaust memory.
+ */
+const MAX_BATCH_BYTES = 1 << 30;
+const batchLimit = (): InflateLimit => ({
+  maxBytes: MAX_BATCH_BYTES,
+  reason: 'a CIFAR batch file is read up to 1 GiB; the published ones are at most 154 MB',
+});
+
 export async function readCifarBatch(path: string, options: CifarBatchOptions): Promise<Dataset> {
-  const { bytes, source } = await readMaybeGzip(path);
+  const { bytes, source } = await readMaybeGzip(path, batchLimit);
   return parseCifarBatch(bytes, source, options);
 }
 
@@ -109,7 +122,13 @@ function findFolder(dir: string, subdir: string, files: string[]): string {
 /** Class names from a one-name-per-line file, when it exists; it must list exactly `classes` names. */
 async function readClassNames(path: string, classes: number): Promise<string[] | undefined> {
   if (!existsSync(path)) return undefined;
-  const names = (await readFile(path, 'utf8'))
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new DataFileError(path, `cannot read the class names (${(err as Error).message})`);
+  }
+  const names = text
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line.length > 0);
@@ -127,32 +146,29 @@ const CIFAR10_TRAIN = [
   'data_batch_5.bin',
 ];
 
-/** CIFAR-10 from `dir` (cifar-10-batches-bin/ or its parent): 50000 train, 10000 test images. */
+/** CIFAR-10 from `dir` (cifar-10-batches-bin/ or its parent): 50000 train, 10000 test images as published. */
 export async function loadCifar10(dir: string): Promise<TrainTest> {
   const folder = findFolder(dir, 'cifar-10-batches-bin', [...CIFAR10_TRAIN, 'test_batch.bin']);
-  const options: CifarBatchOptions = { variant: 'cifar10', expectedRecords: 10000 };
+  const options: CifarBatchOptions = { variant: 'cifar10' };
   const batches = await Promise.all(CIFAR10_TRAIN.map((f) => readCifarBatch(join(folder, f), options)));
   const train = concatDatasets(batches);
   const test = await readCifarBatch(join(folder, 'test_batch.bin'), options);
+  validateTrainTest(
+    { train, test },
+    { train: join(folder, 'data_batch_{1..5}.bin'), test: join(folder, 'test_batch.bin') },
+  );
   const classNames = (await readClassNames(join(folder, 'batches.meta.txt'), 10)) ?? CIFAR10_CLASS_NAMES;
   train.classNames = classNames;
   test.classNames = classNames;
   return { train, test };
 }
 
-/** CIFAR-100 from `dir` (cifar-100-binary/ or its parent): 50000 train, 10000 test; fine or coarse labels. */
+/** CIFAR-100 from `dir` (cifar-100-binary/ or its parent): 50000 train, 10000 test as published; fine or coarse labels. */
 export async function loadCifar100(dir: string, labels: 'fine' | 'coarse' = 'fine'): Promise<TrainTest> {
   const folder = findFolder(dir, 'cifar-100-binary', ['train.bin', 'test.bin']);
-  const train = await readCifarBatch(join(folder, 'train.bin'), {
-    variant: 'cifar100',
-    labels,
-    expectedRecords: 50000,
-  });
-  const test = await readCifarBatch(join(folder, 'test.bin'), {
-    variant: 'cifar100',
-    labels,
-    expectedRecords: 10000,
-  });
+  const train = await readCifarBatch(join(folder, 'train.bin'), { variant: 'cifar100', labels });
+  const test = await readCifarBatch(join(folder, 'test.bin'), { variant: 'cifar100', labels });
+  validateTrainTest({ train, test }, { train: join(folder, 'train.bin'), test: join(folder, 'test.bin') });
   const classNames = await readClassNames(
     join(folder, labels === 'fine' ? 'fine_label_names.txt' : 'coarse_label_names.txt'),
     train.classes,

@@ -1,5 +1,6 @@
-// Operations on in-memory Datasets: consistency check, class counts, row subsets, concatenation.
-import type { Dataset } from './types.js';
+// Operations on in-memory Datasets: consistency checks, class counts, row subsets, concatenation.
+import { DataFileError } from './errors.js';
+import type { Dataset, TrainTest } from './types.js';
 
 /**
  * Checks that a Dataset is internally consistent: shape positive integers, image and label lengths agree
@@ -29,6 +30,66 @@ export function checkDataset(data: Dataset, name = 'data'): void {
   }
   if (data.classNames !== undefined && data.classNames.length !== classes) {
     throw new RangeError(`${name}.classNames: expected ${classes} names, got ${data.classNames.length}`);
+  }
+}
+
+/** The files a train/test pair was read from, for messages ("dir/train_labels.npy"). */
+export interface TrainTestSources {
+  train: string;
+  test: string;
+}
+
+/**
+ * Checks a freshly loaded train/test pair against what every later step assumes, so a bad data set is refused
+ * when it is read rather than epochs later: each part consistent (checkDataset), the same image shape and
+ * class count in both, labels 0..classes-1 with every class present in the training set, and no test label
+ * the training set lacks. A test set may lack classes (its per-class scores then say so).
+ */
+export function validateTrainTest(data: TrainTest, sources: TrainTestSources): void {
+  const { train, test } = data;
+  checkDataset(train, sources.train);
+  checkDataset(test, sources.test);
+  if (train.shape.slice(1).join() !== test.shape.slice(1).join()) {
+    throw new DataFileError(
+      sources.test,
+      `test images are ${test.shape.slice(1).join(' x ')} (C x H x W), but the training images ` +
+        `(${sources.train}) are ${train.shape.slice(1).join(' x ')}`,
+    );
+  }
+  if (train.classes !== test.classes) {
+    throw new DataFileError(
+      sources.test,
+      `test labels are for ${test.classes} classes, the training labels (${sources.train}) for ${train.classes}`,
+    );
+  }
+  // A Set, not classCounts: a corrupt label file can make `classes` huge, and the loop below ends within
+  // (number of distinct labels + 5) steps whatever `classes` is.
+  const present = new Set(train.labels);
+  let trainMax = -1;
+  for (const label of present) trainMax = Math.max(trainMax, label);
+  let testMax = -1;
+  for (const label of test.labels) testMax = Math.max(testMax, label);
+  if (testMax > trainMax) {
+    throw new DataFileError(
+      sources.test,
+      `test labels include class ${testMax}, but the training labels (${sources.train}) only go up to ${trainMax}`,
+    );
+  }
+  const absent: number[] = [];
+  for (let c = 0; c < train.classes && absent.length < 6; c++) if (!present.has(c)) absent.push(c);
+  if (absent.length > 0) {
+    const list = absent.length > 5 ? `${absent.slice(0, 5).join(', ')}, ...` : absent.join(', ');
+    throw new DataFileError(
+      sources.train,
+      `training labels have no images of class${absent.length > 1 ? 'es' : ''} ${list} ` +
+        `(labels must be 0..${train.classes - 1} with every class present)`,
+    );
+  }
+  if (train.classes < 2) {
+    throw new DataFileError(
+      sources.train,
+      'training labels are all 0: a classifier needs at least 2 classes',
+    );
   }
 }
 

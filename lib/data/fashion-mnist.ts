@@ -3,6 +3,7 @@
 // files (same names without .gz) works too.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { validateTrainTest } from './dataset-ops.js';
 import { FASHION_MNIST_DIR, FASHION_MNIST_FILES } from './fashion-mnist-files.js';
 import { readIdxImages, readIdxLabels } from './idx.js';
 import type { Dataset, TrainTest } from './types.js';
@@ -42,8 +43,15 @@ export async function loadIdxPair(imagesPath: string, labelsPath: string, classe
 
 export async function loadFashionMnist(dir: string = FASHION_MNIST_DIR): Promise<TrainTest> {
   const f = FASHION_MNIST_FILES;
-  const train = await loadIdxPair(locate(dir, f.trainImages), locate(dir, f.trainLabels), 10);
-  const test = await loadIdxPair(locate(dir, f.testImages), locate(dir, f.testLabels), 10);
+  const [trainImages, trainLabels, testImages, testLabels] = [
+    f.trainImages,
+    f.trainLabels,
+    f.testImages,
+    f.testLabels,
+  ].map((name) => locate(dir, name));
+  const train = await loadIdxPair(trainImages, trainLabels, 10);
+  const test = await loadIdxPair(testImages, testLabels, 10);
+  validateTrainTest({ train, test }, { train: trainLabels, test: testLabels });
   train.classNames = FASHION_MNIST_CLASS_NAMES;
   test.classNames = FASHION_MNIST_CLASS_NAMES;
   return { train, test };

@@ -3,9 +3,10 @@
 // Format (big-endian): two zero bytes, a type byte (0x08 = unsigned byte, the only type image data sets use),
 // a dimension count, one uint32 per dimension, then the data in row-major order. Images are N x H x W
 // (magic 0x00000803), labels are N (magic 0x00000801). Everything is checked against the file length so a
-// truncated download fails here, with the offset, instead of training on a short data set.
+// truncated download fails here, with the offset, instead of training on a short data set. A gzipped file is
+// inflated only as far as its header declares (read-bytes.ts), so a wrong or hostile .gz cannot fill memory.
 import { DataFileError } from './errors.js';
-import { readMaybeGzip } from './read-bytes.js';
+import { type LimitFromHeader, readMaybeGzip } from './read-bytes.js';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
@@ -23,21 +24,23 @@ function hex32(value: number): string {
   return `0x${value.toString(16).padStart(8, '0')}`;
 }
 
-/** Parses an IDX file of unsigned bytes with exactly `expectedDims` dimensions; `what` names the data in messages. */
-function parseUbyteIdx(
+interface IdxHeader {
+  dims: number[];
+  headerBytes: number;
+}
+
+/**
+ * The header of an IDX file of unsigned bytes with `expectedDims` dimensions, checked; undefined while `bytes`
+ * (a prefix of the file) is too short to hold it. `what` names the data in messages.
+ */
+function readIdxHeader(
   bytes: Uint8Array,
   source: string,
   expectedDims: number,
   what: string,
-): { dims: number[]; data: Uint8Array; dataOffset: number } {
+): IdxHeader | undefined {
+  if (bytes.length < 4) return undefined;
   const expectedMagic = 0x0800 | expectedDims;
-  if (bytes.length < 4) {
-    throw new DataFileError(
-      source,
-      `expected a 4-byte IDX magic number, file has only ${bytes.length} bytes`,
-      0,
-    );
-  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const magic = view.getUint32(0);
   if (magic !== expectedMagic) {
@@ -53,13 +56,7 @@ function parseUbyteIdx(
     );
   }
   const headerBytes = 4 + 4 * expectedDims;
-  if (bytes.length < headerBytes) {
-    throw new DataFileError(
-      source,
-      `expected a ${headerBytes}-byte header (${expectedDims} dimension sizes from byte offset 4), file has only ${bytes.length} bytes`,
-      bytes.length,
-    );
-  }
+  if (bytes.length < headerBytes) return undefined;
   const dims: number[] = [];
   for (let i = 0; i < expectedDims; i++) {
     const size = view.getUint32(4 + 4 * i);
@@ -72,6 +69,46 @@ function parseUbyteIdx(
     }
     dims.push(size);
   }
+  return { dims, headerBytes };
+}
+
+/** How long a gzipped IDX file may inflate: exactly what its header declares (see read-bytes.ts). */
+function idxLimit(expectedDims: number, what: string): LimitFromHeader {
+  return (head, source) => {
+    const header = readIdxHeader(head, source, expectedDims, what);
+    if (header === undefined) return undefined;
+    const dataBytes = header.dims.reduce((a, b) => a * b, 1);
+    return {
+      maxBytes: header.headerBytes + dataBytes,
+      reason: `the IDX header declares ${header.dims.join(' x ')} ${what} bytes after its ${header.headerBytes}-byte header`,
+    };
+  };
+}
+
+/** Parses an IDX file of unsigned bytes with exactly `expectedDims` dimensions; `what` names the data in messages. */
+function parseUbyteIdx(
+  bytes: Uint8Array,
+  source: string,
+  expectedDims: number,
+  what: string,
+): { dims: number[]; data: Uint8Array; dataOffset: number } {
+  const headerBytes = 4 + 4 * expectedDims;
+  if (bytes.length < 4) {
+    throw new DataFileError(
+      source,
+      `expected a 4-byte IDX magic number, file has only ${bytes.length} bytes`,
+      0,
+    );
+  }
+  const header = readIdxHeader(bytes, source, expectedDims, what);
+  if (header === undefined) {
+    throw new DataFileError(
+      source,
+      `expected a ${headerBytes}-byte header (${expectedDims} dimension sizes from byte offset 4), file has only ${bytes.length} bytes`,
+      bytes.length,
+    );
+  }
+  const { dims } = header;
   const dataBytes = dims.reduce((a, b) => a * b, 1);
   const available = bytes.length - headerBytes;
   if (available < dataBytes) {
@@ -127,11 +164,14 @@ export function parseIdxLabels(bytes: Uint8Array, source: string, classes: numbe
 }
 
 export async function readIdxImages(path: string): Promise<IdxImages> {
-  const { bytes, source } = await readMaybeGzip(path);
+  const { bytes, source } = await readMaybeGzip(path, idxLimit(3, 'image'));
   return parseIdxImages(bytes, source);
 }
 
 export async function readIdxLabels(path: string, classes: number): Promise<Int32Array> {
-  const { bytes, source } = await readMaybeGzip(path);
+  if (!Number.isInteger(classes) || classes < 1) {
+    throw new RangeError(`classes: expected a positive integer, got ${String(classes)}`);
+  }
+  const { bytes, source } = await readMaybeGzip(path, idxLimit(1, 'label'));
   return parseIdxLabels(bytes, source, classes);
 }

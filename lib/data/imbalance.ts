@@ -71,7 +71,13 @@ export function makeImbalanced(data: Dataset, options: ImbalanceOptions): Imbala
   const byClass = indicesByClass(data.labels, data.classes);
   const smallest = Math.min(...byClass.map((list) => list.length));
   const absent = byClass.findIndex((list) => list.length === 0);
-  if (absent >= 0) throw new RangeError(`data: class ${absent} has no images to keep`);
+  if (absent >= 0) {
+    // Loaders refuse such a set already (validateTrainTest); this is for data built in code.
+    throw new RangeError(
+      `data: the training labels have no images of class ${absent} ` +
+        `(labels must be 0..${data.classes - 1} with every class present)`,
+    );
+  }
   const maxPerClass = options.maxPerClass ?? smallest;
   const counts = imbalancedCounts(maxPerClass, data.classes, options.type, options.ratio);
   counts.forEach((n, c) => {

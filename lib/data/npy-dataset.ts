@@ -4,6 +4,7 @@
 //   test_images.npy, test_labels.npy  the same for the test set
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { validateTrainTest } from './dataset-ops.js';
 import { type NpyLayout, readNpyImages, readNpyLabels } from './npy.js';
 import type { Dataset, TrainTest } from './types.js';
 
@@ -54,5 +55,9 @@ export async function loadNpyDataset(dir: string, options: NpyDatasetOptions = {
     for (const labels of [train.labels, test.labels]) for (const l of labels) largest = Math.max(largest, l);
     train.classes = test.classes = largest + 1;
   }
+  validateTrainTest(
+    { train, test },
+    { train: join(dir, 'train_labels.npy'), test: join(dir, 'test_labels.npy') },
+  );
   return { train, test };
 }

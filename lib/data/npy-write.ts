@@ -3,9 +3,8 @@
 //
 // The write is atomic: bytes go to a temporary name in the same folder, are flushed, then renamed over the
 // target, so a crash leaves either the old file or the new one, never half of one.
-import { open, rename, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic-write.js';
 
 export type NpyWritable = Float32Array | Int32Array | Uint8Array;
 
@@ -64,20 +63,12 @@ export function encodeNpy(data: NpyWritable, shape: readonly number[]): Uint8Arr
   return out;
 }
 
-/** Writes `data` with `shape` to `path` atomically (temporary file in the same folder, fsync, rename). */
+/**
+ * Writes `data` with `shape` to `path` atomically (temporary file in the same folder, fsync, rename; see
+ * io/atomic-write.ts). Failures throw WriteFileError naming `path`. Async for its callers' sake; the write
+ * itself is synchronous, so two writes of one target in this process never overlap.
+ */
 export async function writeNpy(path: string, data: NpyWritable, shape: readonly number[]): Promise<void> {
   const header = npyHeader(data, shape);
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const file = await open(temporary, 'w');
-  try {
-    await file.write(header);
-    await file.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    await file.sync();
-    await file.close();
-    await rename(temporary, path);
-  } catch (err) {
-    await file.close().catch(() => {});
-    await unlink(temporary).catch(() => {});
-    throw err;
-  }
+  writeFileAtomic(path, [header, data]);
 }

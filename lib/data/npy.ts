@@ -7,7 +7,7 @@
 // message saying what to change on the numpy side.
 import { endianness } from 'node:os';
 import { DataFileError } from './errors.js';
-import { readMaybeGzip } from './read-bytes.js';
+import { type InflateLimit, readMaybeGzip } from './read-bytes.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -40,15 +40,23 @@ export interface NpyHeader {
   dataOffset: number;
 }
 
-/** Parses and checks the header, and the file length against the data size the header describes. */
-export function parseNpyHeader(bytes: Uint8Array, source: string): NpyHeader {
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
-    throw new DataFileError(
-      source,
-      'expected the NPY magic "\\x93NUMPY" at byte offset 0; this is not an .npy file',
-      0,
-    );
+/**
+ * numpy itself refuses headers over 10000 bytes unless told otherwise; np.save never writes one near this.
+ * The bound keeps a corrupt length field from making a gzipped file inflate without limit (read-bytes.ts).
+ */
+const MAX_HEADER_LENGTH = 1 << 20;
+
+/**
+ * The header, checked, from a prefix of the file; undefined while `bytes` is too short to hold all of it.
+ * (The file length is checked against the data size by parseNpyHeader, once the whole file is there.)
+ */
+function readNpyHeader(bytes: Uint8Array, source: string): NpyHeader | undefined {
+  if (bytes.length < 8) {
+    // Enough to refuse a wrong magic early; the whole-file check reports a file shorter than that.
+    if (MAGIC.slice(0, bytes.length).some((b, i) => bytes[i] !== b)) throw notNpy(source);
+    return undefined;
   }
+  if (MAGIC.some((b, i) => bytes[i] !== b)) throw notNpy(source);
   const major = bytes[6];
   const minor = bytes[7];
   if (![1, 2, 3].includes(major) || minor !== 0) {
@@ -61,22 +69,18 @@ export function parseNpyHeader(bytes: Uint8Array, source: string): NpyHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const lengthBytes = major === 1 ? 2 : 4;
   const headerStart = 8 + lengthBytes;
-  if (bytes.length < headerStart) {
-    throw new DataFileError(
-      source,
-      `file ends at byte offset ${bytes.length} inside the header length field`,
-      bytes.length,
-    );
-  }
+  if (bytes.length < headerStart) return undefined;
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const dataOffset = headerStart + headerLength;
-  if (bytes.length < dataOffset) {
+  if (headerLength > MAX_HEADER_LENGTH) {
     throw new DataFileError(
       source,
-      `expected a ${headerLength}-byte header from byte offset ${headerStart}, file has ${bytes.length} bytes: truncated at byte offset ${bytes.length}`,
-      bytes.length,
+      `header length ${headerLength} at byte offset 8 is more than any array header needs ` +
+        `(at most ${MAX_HEADER_LENGTH} bytes are read); the file is corrupt`,
+      8,
     );
   }
+  const dataOffset = headerStart + headerLength;
+  if (bytes.length < dataOffset) return undefined;
   const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(
     bytes.subarray(headerStart, dataOffset),
   );
@@ -112,8 +116,8 @@ export function parseNpyHeader(bytes: Uint8Array, source: string): NpyHeader {
   const shape = parts.map((s) => Number.parseInt(s, 10));
 
   const order = descr[0];
-  const kind = descr.slice(1) as keyof typeof DTYPES;
-  const known = DTYPES[kind];
+  const kind = descr.slice(1);
+  const known = Object.hasOwn(DTYPES, kind) ? DTYPES[kind as keyof typeof DTYPES] : undefined;
   if (!'<>|='.includes(order) || known === undefined) {
     throw bad(
       `dtype '${descr}' is not supported; expected one of uint8, int8, int32, int64, float32, float64`,
@@ -122,13 +126,59 @@ export function parseNpyHeader(bytes: Uint8Array, source: string): NpyHeader {
   if (order === '>' && known.size > 1) {
     throw bad(`dtype '${descr}' is big-endian; save array.astype('<${kind}') instead`);
   }
+  return { dtype: known.dtype, itemSize: known.size, shape, dataOffset };
+}
 
-  const elements = shape.reduce((a, b) => a * b, 1);
-  const dataBytes = elements * known.size;
+function notNpy(source: string): DataFileError {
+  return new DataFileError(
+    source,
+    'expected the NPY magic "\\x93NUMPY" at byte offset 0; this is not an .npy file',
+    0,
+  );
+}
+
+/** Bytes of array data the header describes. */
+function dataBytesOf(header: NpyHeader): number {
+  return header.shape.reduce((a, b) => a * b, 1) * header.itemSize;
+}
+
+/** How long a gzipped NPY file may inflate: the header plus the data it describes (see read-bytes.ts). */
+function npyLimit(head: Uint8Array, source: string): InflateLimit | undefined {
+  const header = readNpyHeader(head, source);
+  if (header === undefined) return undefined;
+  return {
+    maxBytes: header.dataOffset + dataBytesOf(header),
+    reason: `the NPY header declares ${header.dtype} data of shape (${header.shape.join(', ')}) after its ${header.dataOffset}-byte header`,
+  };
+}
+
+/** Parses and checks the header, and the file length against the data size the header describes. */
+export function parseNpyHeader(bytes: Uint8Array, source: string): NpyHeader {
+  if (bytes.length < 10) throw notNpy(source);
+  const header = readNpyHeader(bytes, source);
+  if (header === undefined) {
+    const lengthBytes = bytes[6] === 1 ? 2 : 4;
+    if (bytes.length < 8 + lengthBytes) {
+      throw new DataFileError(
+        source,
+        `file ends at byte offset ${bytes.length} inside the header length field`,
+        bytes.length,
+      );
+    }
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    const headerLength = lengthBytes === 2 ? view.getUint16(8, true) : view.getUint32(8, true);
+    throw new DataFileError(
+      source,
+      `expected a ${headerLength}-byte header from byte offset ${8 + lengthBytes}, file has ${bytes.length} bytes: truncated at byte offset ${bytes.length}`,
+      bytes.length,
+    );
+  }
+  const { dtype, shape, dataOffset } = header;
+  const dataBytes = dataBytesOf(header);
   if (bytes.length < dataOffset + dataBytes) {
     throw new DataFileError(
       source,
-      `expected ${dataBytes} bytes of ${known.dtype} data (shape (${shape.join(', ')})) from byte offset ${dataOffset}, ` +
+      `expected ${dataBytes} bytes of ${dtype} data (shape (${shape.join(', ')})) from byte offset ${dataOffset}, ` +
         `file has ${bytes.length} bytes: truncated at byte offset ${bytes.length}`,
       bytes.length,
     );
@@ -141,7 +191,7 @@ export function parseNpyHeader(bytes: Uint8Array, source: string): NpyHeader {
       dataOffset + dataBytes,
     );
   }
-  return { dtype: known.dtype, itemSize: known.size, shape, dataOffset };
+  return header;
 }
 
 export function parseNpy(bytes: Uint8Array, source: string): NpyArray {
@@ -173,7 +223,7 @@ export function parseNpy(bytes: Uint8Array, source: string): NpyArray {
 }
 
 export async function readNpy(path: string): Promise<NpyArray> {
-  const { bytes, source } = await readMaybeGzip(path);
+  const { bytes, source } = await readMaybeGzip(path, npyLimit);
   return parseNpy(bytes, source);
 }
 
@@ -185,6 +235,33 @@ export interface NpyImages {
   shape: [number, number, number, number];
   /** The layout the file had (N x H x W files count as NCHW with C = 1). */
   layout: NpyLayout;
+}
+
+/**
+ * Why a 4-D image shape has no single channel axis, and how to save the file so it has one. (There is no
+ * command-line option for the layout: the file itself must say it; library callers may pass `layout`.)
+ */
+function layoutProblem(shape: number[]): string {
+  const isChannels = (s: number) => s === 1 || s === 3;
+  const text = (dims: number[]) => `(${dims.join(', ')})`;
+  if (!isChannels(shape[1])) {
+    return (
+      `images of shape ${text(shape)} have no channel axis: dimension 1 (NCHW) or dimension 3 (NHWC) must be ` +
+      `the channel count, 1 (grey) or 3 (RGB)`
+    );
+  }
+  // Dimensions 1 and 3 are both 1 or 3. Read as NHWC (n, H, W, C) = (n, a, b, c), the same images as NCHW are
+  // (n, c, a, b); read as NCHW (n, C, H, W), as NHWC they are (n, b, c, a). Either is unambiguous when b is
+  // not 1 or 3.
+  const [n, a, b, c] = shape;
+  const how = isChannels(b)
+    ? 'with every dimension after N 1 or 3 no order of the axes tells; pass layout to the library reader'
+    : `if they are NHWC, save np.transpose(images, (0, 3, 1, 2)), shape ${text([n, c, a, b])}; ` +
+      `if NCHW, save np.transpose(images, (0, 2, 3, 1)), shape ${text([n, b, c, a])}`;
+  return (
+    `cannot tell whether images of shape ${text(shape)} are NCHW or NHWC: dimensions 1 and 3 are both a ` +
+    `possible channel count (1 or 3), and the layout is read from the shape; ${how}`
+  );
 }
 
 /**
@@ -221,12 +298,7 @@ export function npyToImages(array: NpyArray, layout?: NpyLayout): NpyImages {
   if (chosen === undefined) {
     if (isChannels(shape[1]) && !isChannels(shape[3])) chosen = 'NCHW';
     else if (isChannels(shape[3]) && !isChannels(shape[1])) chosen = 'NHWC';
-    else {
-      throw new DataFileError(
-        source,
-        `cannot tell whether images of shape (${shape.join(', ')}) are NCHW or NHWC; give the layout (--layout NCHW|NHWC)`,
-      );
-    }
+    else throw new DataFileError(source, layoutProblem(shape));
   }
   if (chosen === 'NCHW') {
     const [n, c, h, w] = shape;

@@ -68,9 +68,24 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
+/** The file's bytes; a directory, a missing file or an unreadable one is an error naming `path`. */
+function readWhole(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EISDIR') throw new Error(`${path}: is a directory, expected a .safetensors file`);
+    // Node's text: "ENOENT: no such file or directory, open '<path>'".
+    throw new Error(`${path}: cannot read the model file (${e.message})`, { cause: err });
+  }
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
 /** Reads and validates a safetensors file; every problem names the file and the byte offset. */
 export function readSafetensors(path: string): SafetensorsFile {
-  const file = readFileSync(path);
+  const file = readWhole(path);
   const fail = (offset: number, what: string): never => {
     throw new Error(`${path}: ${what} (at byte offset ${offset})`);
   };
@@ -79,11 +94,17 @@ export function readSafetensors(path: string): SafetensorsFile {
   const headerLength = Number(file.readBigUInt64LE(0));
   if (headerLength > file.byteLength - 8)
     fail(0, `header length ${headerLength} exceeds the file size ${file.byteLength}`);
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
     header = JSON.parse(file.subarray(8, 8 + headerLength).toString('utf8'));
   } catch (err) {
-    return fail(8, `header is not valid JSON: ${(err as Error).message}`);
+    return fail(8, `header JSON is not valid (${(err as Error).message})`);
+  }
+  if (!isRecord(header)) {
+    return fail(
+      8,
+      `header JSON must be an object of tensor entries, found ${JSON.stringify(header)?.slice(0, 40)}`,
+    );
   }
   const dataStart = 8 + headerLength;
   const dataLength = file.byteLength - dataStart;
@@ -94,24 +115,37 @@ export function readSafetensors(path: string): SafetensorsFile {
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
+      if (!isRecord(entry) || !Object.values(entry).every((v) => typeof v === 'string')) {
+        fail(8, '__metadata__ must be an object of strings');
+      }
       metadata = entry as Record<string, string>;
       continue;
     }
-    const e = entry as { dtype?: string; shape?: unknown; data_offsets?: unknown };
-    if (!e || typeof e.dtype !== 'string' || !(e.dtype in BYTES))
-      fail(8, `tensor ${name}: unsupported dtype ${e?.dtype}`);
+    if (!isRecord(entry))
+      return fail(8, `tensor ${name}: expected an object with dtype, shape, data_offsets`);
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof e.dtype !== 'string' || !Object.hasOwn(BYTES, e.dtype)) {
+      fail(
+        8,
+        `tensor ${name}: unsupported dtype ${JSON.stringify(e.dtype)}; expected one of ${Object.keys(BYTES).join(', ')}`,
+      );
+    }
     const dtype = e.dtype as Dtype;
     const shape = e.shape;
-    if (!Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 0)) {
+    if (!Array.isArray(shape) || !shape.every((s) => Number.isSafeInteger(s) && s >= 0)) {
       fail(8, `tensor ${name}: shape must be a list of non-negative integers`);
     }
     const offsets = e.data_offsets;
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o))) {
-      fail(8, `tensor ${name}: data_offsets must be [begin, end]`);
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
+    ) {
+      fail(8, `tensor ${name}: data_offsets must be [begin, end], non-negative integers`);
     }
     const [begin, end] = offsets as [number, number];
     const count = elementCount(shape as number[]);
-    if (end - begin !== count * BYTES[dtype] || begin < 0) {
+    if (end - begin !== count * BYTES[dtype]) {
       fail(
         dataStart + begin,
         `tensor ${name}: byte range [${begin}, ${end}) does not hold shape [${shape}] of ${dtype}`,
@@ -130,4 +164,18 @@ export function readSafetensors(path: string): SafetensorsFile {
     tensors.set(name, { dtype, shape: shape as number[], data: values });
   }
   return { tensors, metadata };
+}
+
+/**
+ * A metadata entry that holds JSON (eos.spec, eos.normalization, eos.train_state), parsed; undefined when
+ * absent. Bad JSON is an error naming the file and the entry, not a bare "Unexpected token".
+ */
+export function metadataJson(path: string, metadata: Record<string, string>, key: string): unknown {
+  const text = metadata[key];
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path}: metadata entry ${key} is not valid JSON (${(err as Error).message})`);
+  }
 }

@@ -1,5 +1,5 @@
 // A model's tensors by PyTorch name, read from a safetensors state dict (ours or one written from PyTorch).
-import { readSafetensors, type Tensor } from './safetensors.js';
+import { metadataJson, readSafetensors, type Tensor } from './safetensors.js';
 import {
   batchNormNames,
   type HeadKind,
@@ -33,7 +33,13 @@ export function inferSpec(
   const head: HeadKind = tensors.has('linear.bias') ? 'linear' : 'cosine';
   const classes = head === 'linear' ? linear[0] : linear[1];
   const spec: ResNetSpec = { depth: 6 * n + 2, inChannels: conv1[1], inputSize, classes, head };
-  validateSpec(spec);
+  try {
+    validateSpec(spec);
+  } catch (err) {
+    throw new Error(
+      `${source}: not a CIFAR ResNet state dict this library can use (${(err as Error).message})`,
+    );
+  }
   return spec;
 }
 
@@ -57,13 +63,14 @@ export function checkStateDict(spec: ResNetSpec, tensors: Map<string, Tensor>, s
 
 export function readStateDict(path: string, inputSize?: number): StateDict {
   const { tensors, metadata } = readSafetensors(path);
-  const side =
-    inputSize ??
-    (metadata.side
-      ? Number(metadata.side)
-      : metadata['eos.spec']
-        ? JSON.parse(metadata['eos.spec']).inputSize
-        : 32);
+  const saved = metadataJson(path, metadata, 'eos.spec') as { inputSize?: unknown } | null | undefined;
+  const side: unknown = inputSize ?? (metadata.side ? Number(metadata.side) : (saved?.inputSize ?? 32));
+  if (typeof side !== 'number' || !Number.isInteger(side) || side < 8) {
+    throw new Error(
+      `${path}: ${inputSize !== undefined ? 'inputSize is' : 'the metadata give the input size as'} ` +
+        `${JSON.stringify(inputSize ?? metadata.side ?? saved?.inputSize)}, expected an integer >= 8`,
+    );
+  }
   const spec = inferSpec(tensors, side, path);
   checkStateDict(spec, tensors, path);
   return { spec, tensors, metadata };
