@@ -86,7 +86,7 @@ test('eos export refuses a std <= 0, a mean or std list of the wrong length, and
   );
   t.regex(
     String((err as { stderr?: string }).stderr),
-    /sub\.onnx is a directory, expected the name of the ONNX file/,
+    /--out .*sub\.onnx: is a directory, expected a file name/,
   );
 });
 

@@ -280,7 +280,7 @@ const ROWS: Row[] = [
     name: 'export -o a directory',
     args: ['export', 'TORCH', '-o', '/tmp', '--mean', '0.5', '--std', '0.3'],
     code: 1,
-    says: /^eos: \/tmp is a directory, expected the name of the ONNX file to write$/,
+    says: /^eos: --out \/tmp: is a directory, expected a file name$/,
   },
   {
     name: 'serve an empty ONNX file (surfaced the runtime C++ message)',

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import test from 'ava';
 import { readNpyLabels } from '../lib/data/npy.js';
 import { writeNpy } from '../lib/data/npy-write.js';
-import { assertWritable, WriteFileError, writeFileAtomic } from '../lib/io/atomic-write.js';
+import { WriteFileError, writeFileAtomic } from '../lib/io/atomic-write.js';
+import { checkOutputFile } from '../lib/io/output-dir.js';
 
 const root = mkdtempSync(join(tmpdir(), 'eos-npy-write-'));
 test.after.always(() => rmSync(root, { recursive: true, force: true }));
@@ -42,39 +43,56 @@ test('a missing folder, a file in the path and a directory as the output are nam
   t.deepEqual(readdirSync(join(dir, 'out.npy')), []);
 });
 
-test('assertWritable refuses the same outputs before anything is written, and accepts a writable one', (t) => {
+test('checkOutputFile refuses the same outputs before anything is written, and accepts a writable one', (t) => {
   const dir = folder();
   writeFileSync(join(dir, 'plain'), 'x');
   mkdirSync(join(dir, 'out.npy'));
   for (const [path, detail] of [
-    [join(dir, 'nope', 'x.npy'), `the folder ${join(dir, 'nope')} does not exist`],
-    [join(dir, 'plain', 'x.npy'), `${join(dir, 'plain')} is not a folder (a part of the path is a file)`],
-    [join(dir, 'out.npy'), 'it is a directory, expected a file name'],
+    [join(dir, 'nope', 'x.npy'), `the directory ${join(dir, 'nope')} does not exist`],
+    [join(dir, 'plain', 'x.npy'), 'a part of the path is a file, not a directory'],
+    [join(dir, 'out.npy'), 'is a directory, expected a file name'],
+    ['/proc/x.npy', '/proc is on the proc pseudo file system; choose a real directory'],
   ]) {
-    t.throws(() => assertWritable(path), {
-      instanceOf: WriteFileError,
-      message: `${path}: cannot write the file: ${detail}`,
-    });
+    t.throws(() => checkOutputFile(path, '-o'), { message: `-o ${path}: ${detail}` });
   }
-  assertWritable(join(dir, 'new.npy'));
-  assertWritable(join(dir, 'plain'));
+  checkOutputFile(join(dir, 'new.npy'), '-o');
+  checkOutputFile(join(dir, 'plain'), '-o');
   t.deepEqual(readdirSync(dir).sort(), ['out.npy', 'plain']);
 });
 
-test('a folder without write permission is named, not the temporary file', async (t) => {
-  if (process.getuid?.() === 0) {
-    t.pass('running as root, which permissions do not stop');
-    return;
-  }
+// Root writes whatever the mode bits say, so as root the write runs in a child process of user nobody.
+test('a folder without write permission is named, not the temporary file', (t) => {
   const dir = folder();
   const locked = join(dir, 'locked');
   mkdirSync(locked);
   chmodSync(locked, 0o500);
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    chmodSync(root, 0o755);
+    chmodSync(dir, 0o755);
+  }
   try {
-    const err = await t.throwsAsync(writeNpy(join(locked, 'x.npy'), labels, [3]));
-    const expected = `${join(locked, 'x.npy')}: cannot write the file: permission denied (no write access to ${locked} or to the file)`;
-    t.is(err.message, expected);
-    t.throws(() => assertWritable(join(locked, 'x.npy')), { message: expected });
+    const target = join(locked, 'x.npy');
+    const writer = new URL('../lib/data/npy-write.js', import.meta.url).href;
+    const checker = new URL('../lib/io/output-dir.js', import.meta.url).href;
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { writeNpy } from '${writer}';
+         import { checkOutputFile } from '${checker}';
+         try { checkOutputFile(${JSON.stringify(target)}, '-o'); } catch (e) { console.log(e.message); }
+         try { await writeNpy(${JSON.stringify(target)}, Int32Array.of(1), [1]); } catch (e) { console.log(e.message); }`,
+      ],
+      { encoding: 'utf8', ...(asRoot ? { uid: 65534, gid: 65534 } : {}) },
+    );
+    t.is(child.status, 0, child.stderr);
+    t.deepEqual(child.stdout.trim().split('\n'), [
+      `-o ${target}: permission denied (a directory on the path cannot be searched)`,
+      `${target}: cannot write the file: permission denied (no write access to ${locked} or to the file)`,
+    ]);
+    t.deepEqual(readdirSync(locked), []);
   } finally {
     chmodSync(locked, 0o700);
   }

@@ -136,10 +136,10 @@ test('an output path that cannot be written is refused before the model is built
   const dir = mkdtempSync(join(tmpdir(), 'eos-onnx-'));
   mkdirSync(join(dir, 'taken.onnx'));
   t.throws(() => exportOnnx(weights, join(dir, 'taken.onnx')), {
-    message: `${join(dir, 'taken.onnx')} is a directory, expected the name of the ONNX file to write`,
+    message: `exportOnnx: path ${join(dir, 'taken.onnx')}: is a directory, expected a file name`,
   });
   t.throws(() => exportOnnx(weights, join(dir, 'missing', 'm.onnx')), {
-    message: `${join(dir, 'missing')} is not an existing folder: cannot write ${join(dir, 'missing', 'm.onnx')}`,
+    message: `exportOnnx: path ${join(dir, 'missing', 'm.onnx')}: the directory ${join(dir, 'missing')} does not exist`,
   });
   t.deepEqual(readdirSync(dir), ['taken.onnx']);
   t.false(existsSync(join(dir, 'missing')));

@@ -1,7 +1,8 @@
 // `eos export`: a checkpoint (safetensors state dict, ours or PyTorch's) -> ONNX model for services.
 // Everything is checked before the ONNX file is written (the output path first, before the checkpoint is
 // even read), and errors name the flag or the file the bad value came from.
-import { checkNormalization, checkOutputPath, exportOnnx, type OnnxOutput } from '../model/onnx-export.js';
+import { checkOutputFile } from '../io/output-dir.js';
+import { checkNormalization, exportOnnx, type OnnxOutput } from '../model/onnx-export.js';
 import type { Normalization } from '../model/spec.js';
 import { readStateDict, weightsOf } from '../model/state-dict.js';
 import { packageVersion } from './info.js';
@@ -33,7 +34,7 @@ function savedNormalization(
 }
 
 export function exportCommand(checkpoint: string, opts: ExportCommandOptions): string {
-  checkOutputPath(opts.out);
+  checkOutputFile(opts.out, '--out');
   const state = readStateDict(checkpoint, opts.inputSize);
   // Flags win; the recorded values are read (and must parse) only where a flag is missing.
   const saved = opts.mean && opts.std ? undefined : savedNormalization(checkpoint, state.metadata);

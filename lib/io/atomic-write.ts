@@ -124,25 +124,6 @@ function refuseDirectory(path: string): void {
   if (isDirectory) throw new WriteFileError(path, 'EISDIR', 'it is a directory, expected a file name');
 }
 
-/**
- * Throws the WriteFileError a write of `path` would end in, when that can be told without writing: the
- * folder missing or not a folder, no write access to it, `path` a directory. For commands to call on their
- * output paths before the work that produces the output.
- */
-export function assertWritable(path: string): void {
-  refuseDirectory(path);
-  const folder = dirname(path);
-  try {
-    if (!statSync(folder).isDirectory()) {
-      throw Object.assign(new Error(`${folder} is not a directory`), { code: 'ENOTDIR' });
-    }
-    accessSync(folder, constants.W_OK);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new WriteFileError(path, e.code, describe(e, folder), { cause: err });
-  }
-}
-
 /** Writes `chunks` in order to `path`, atomically. Throws WriteFileError naming `path`. */
 export function writeFileAtomic(path: string, chunks: ArrayBufferView[]): void {
   const folder = dirname(path);

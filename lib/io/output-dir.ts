@@ -65,11 +65,13 @@ function checkWritablePlace(dir: string, what: string, kind: 'directory' | 'file
     found = nearestExisting(path);
   } catch (err) {
     const code = errorCode(err);
-    throw new Error(
+    const detail =
       code === 'ENOTDIR'
-        ? `${what} ${dir}: a part of the path is a file, not a directory`
-        : `${what} ${dir}: cannot be used (${code ?? (err as Error).message})`,
-    );
+        ? 'a part of the path is a file, not a directory'
+        : code === 'EACCES'
+          ? 'permission denied (a directory on the path cannot be searched)'
+          : `cannot be used (${code ?? (err as Error).message})`;
+    throw new Error(`${what} ${dir}: ${detail}`);
   }
   const isDirectory = statSync(found.at).isDirectory();
   if (kind === 'file') {

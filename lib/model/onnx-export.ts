@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { checkOutputFile } from '../io/output-dir.js';
 import { blocks, EMBEDDING_SIZE, type ModelWeights, type Normalization, parameterShapes } from './spec.js';
 
 export type { ModelWeights };
@@ -125,22 +126,6 @@ export function checkNormalization(
     (v) => Number.isFinite(v) && v > 0,
     'a finite number > 0 (pixel/255 is divided by it)',
   );
-}
-
-/**
- * Refuses an output path that cannot be written before any work is done: a directory, or a file in a folder
- * that does not exist (the atomic write would otherwise fail with the name of its temporary file).
- */
-export function checkOutputPath(path: string): void {
-  if (typeof path !== 'string' || path === '')
-    throw new TypeError('the ONNX output path must be a file name');
-  if (existsSync(path) && statSync(path).isDirectory()) {
-    throw new Error(`${path} is a directory, expected the name of the ONNX file to write`);
-  }
-  const dir = dirname(path);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new Error(`${dir} is not an existing folder: cannot write ${path}`);
-  }
 }
 
 /** Throws if `values` holds NaN or Infinity: such a weight makes every prediction NaN. */
@@ -303,7 +288,7 @@ export function buildOnnxModel(model: ModelWeights, options: ExportOptions = {})
  * first byte is written, and the write goes through a temporary file: a refused export leaves nothing behind.
  */
 export function exportOnnx(model: ModelWeights, path: string, options: ExportOptions = {}): void {
-  checkOutputPath(path);
+  checkOutputFile(path, 'exportOnnx: path');
   const bytes = onnx.ModelProto.encode(buildOnnxModel(model, options)).finish();
   writeFileAtomic(path, [bytes]);
 }

@@ -13,7 +13,7 @@ import {
   native,
 } from '../native.js';
 import { stopFlagFor } from '../stop-flag.js';
-import { readSafetensors, type Tensor, writeSafetensors } from './safetensors.js';
+import { metadataJson, readSafetensors, type Tensor, writeSafetensors } from './safetensors.js';
 import {
   EMBEDDING_SIZE,
   type ModelWeights,
@@ -365,9 +365,18 @@ export class ResNet {
     const { tensors, metadata } = readSafetensors(path);
     if (!metadata['eos.spec'])
       throw new Error(`${path}: no eos.spec metadata; for a PyTorch state dict use readStateDict`);
-    const spec = JSON.parse(metadata['eos.spec']) as ResNetSpec;
-    const normalization = JSON.parse(metadata['eos.normalization'] ?? 'null') ?? undefined;
-    const model = ResNet.create({ ...spec, ...options, normalization });
+    const spec = metadataJson(path, metadata, 'eos.spec') as ResNetSpec;
+    const normalization = (metadataJson(path, metadata, 'eos.normalization') ?? undefined) as
+      | Normalization
+      | undefined;
+    let model: ResNet;
+    try {
+      model = ResNet.create({ ...spec, ...options, normalization });
+    } catch (err) {
+      throw new Error(
+        `${path}: the model its metadata describes cannot be built (${(err as Error).message})`,
+      );
+    }
     model.loadStateDict(tensors, path);
     return model;
   }

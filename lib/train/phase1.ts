@@ -9,7 +9,7 @@ import type { Dataset } from '../data/dataset.js';
 import { classCounts } from '../data/dataset-ops.js';
 import { AUGMENTATION, PHASE1 } from '../defaults.js';
 import type { ResNet } from '../model/resnet.js';
-import { readSafetensors, type Tensor, writeSafetensors } from '../model/safetensors.js';
+import { metadataJson, readSafetensors, type Tensor, writeSafetensors } from '../model/safetensors.js';
 import { isAbortError, type NativeEpochProgress } from '../native.js';
 import { classWeightsAt, type TrainRule } from './class-weights.js';
 import { type LossName, lossOptions } from './loss-config.js';
@@ -163,7 +163,7 @@ function saveCheckpoint(path: string, model: ResNet, state: TrainState): void {
 
 function loadCheckpoint(path: string, model: ResNet, expected: string): TrainState {
   const { tensors, metadata } = readSafetensors(path);
-  const state = JSON.parse(metadata['eos.train_state'] ?? 'null') as TrainState | null;
+  const state = (metadataJson(path, metadata, 'eos.train_state') ?? null) as TrainState | null;
   if (!state) throw new Error(`${path}: not a phase-1 checkpoint (no eos.train_state metadata)`);
   if (state.fingerprint !== expected) {
     throw new Error(
