@@ -11,9 +11,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  accessSync,
   closeSync,
-  constants,
   fsyncSync,
   openSync,
   readdirSync,

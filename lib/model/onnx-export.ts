@@ -1,10 +1,3 @@
-// ONNX export of a CIFAR ResNet (opset 13, dynamic batch), encoded with onnx-proto (protobufjs over the ONNX
-// schema). Input normalisation is inside the graph: the input `pixels` is float32 NCHW with values 0..255 (what
-// a uint8 image holds), so a service feeds raw pixels and never has to know the training statistics.
-// The model's metadata records the class count, input shape, normalisation, head kind and library version.
-// onnx-proto is CommonJS: take the namespace from its default export.
-import { existsSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { checkOutputFile } from '../io/output-dir.js';
