@@ -8,6 +8,7 @@ import { readSafetensors } from '../lib/model/safetensors.js';
 import { readStateDict, weightsOf } from '../lib/model/state-dict.js';
 import { packageRoot } from '../lib/native.js';
 import { Classifier } from '../lib/serve/classifier.js';
+import { serve } from '../lib/serve/http-server.js';
 
 const fixtures = resolve(packageRoot, 'test/fixtures/torch-interop');
 const IMAGE = 28 * 28;
@@ -185,6 +186,7 @@ test('missing or bad eos metadata, and metadata that disagrees with the graph, n
       'metadata eos.input_shape must be [channels, height, width], got "{not json"',
     ],
     ['eos.logit_scale', '0', 'metadata eos.logit_scale must be a finite number > 0, got "0"'],
+    ['eos.class_names', '["a","b"]', 'metadata eos.class_names must be a JSON list of 10 names, got ["a","b"]'],
   ];
   for (const [key, value, reason] of cases) {
     const path = withMetadata(key, value);
@@ -221,4 +223,40 @@ test('bad options are refused before the model is loaded', async (t) => {
   await t.throwsAsync(Classifier.load(path, { intraOpThreads: -1 }), {
     message: 'intraOpThreads must be an integer >= 0, got -1',
   });
+});
+
+test('class names recorded at export are served with the labels; a wrong list is refused at load', async (t) => {
+  const state = readStateDict(join(fixtures, 'resnet8-1ch-linear.model.safetensors'));
+  const names = ['tee', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'boot'];
+  const dir = mkdtempSync(join(tmpdir(), 'eos-clf-names-'));
+  const path = join(dir, 'model.onnx');
+  exportOnnx(weightsOf(state, { mean: [0.286], std: [0.353] }), path, { classNames: names });
+  const clf = await Classifier.load(path);
+  t.deepEqual(clf.classNames, names);
+  const running = await serve(clf, { port: 0 });
+  try {
+    const health = await (await fetch(`${running.url}/health`)).json();
+    t.deepEqual(health.classNames, names);
+    const body = new Uint8Array(2 * IMAGE).fill(90);
+    const reply = await fetch(`${running.url}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body,
+    });
+    const predicted = await reply.json();
+    t.deepEqual(
+      predicted.names,
+      predicted.labels.map((label: number) => names[label]),
+    );
+  } finally {
+    await running.close();
+    await clf.close();
+  }
+  t.throws(
+    () =>
+      exportOnnx(weightsOf(state, { mean: [0.286], std: [0.353] }), join(dir, 'short.onnx'), {
+        classNames: names.slice(0, 3),
+      }),
+    { message: 'classNames: 3 names for a model of 10 classes' },
+  );
 });

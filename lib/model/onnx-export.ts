@@ -17,6 +17,8 @@ export interface ExportOptions {
   outputs?: OnnxOutput[];
   /** Written into the model's metadata. */
   libraryVersion?: string;
+  /** The name of each class, recorded as eos.class_names (served by `eos serve`). */
+  classNames?: string[];
 }
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -250,6 +252,11 @@ export function buildOnnxModel(model: ModelWeights, options: ExportOptions = {})
       ? tensorInfo('logits', ['batch', spec.classes])
       : tensorInfo('embedding', ['batch', EMBEDDING_SIZE]),
   );
+  if (options.classNames && options.classNames.length !== spec.classes) {
+    throw new RangeError(
+      `classNames: ${options.classNames.length} names for a model of ${spec.classes} classes`,
+    );
+  }
   const metadata: Record<string, string> = {
     'eos.classes': String(spec.classes),
     'eos.input_shape': JSON.stringify([spec.inChannels, spec.inputSize, spec.inputSize]),
@@ -259,6 +266,7 @@ export function buildOnnxModel(model: ModelWeights, options: ExportOptions = {})
     // Softmax temperature the head was trained with: LDAM's cosine head scales its logits by s = 30.
     'eos.logit_scale': spec.head === 'cosine' ? '30' : '1',
     'eos.library_version': options.libraryVersion ?? 'unknown',
+    ...(options.classNames ? { 'eos.class_names': JSON.stringify(options.classNames) } : {}),
   };
   return onnx.ModelProto.create({
     irVersion: 7,

@@ -22,10 +22,15 @@ export function startRunDirectory(paths: RunPaths, config: RunConfig<string>, ch
 }
 
 /** The backbone with `head` as its classifier, as safetensors and as ONNX (logits and embedding outputs). */
-export function saveFinalModel(paths: RunPaths, model: ResNet, head: FineTunedHead): void {
+export function saveFinalModel(
+  paths: RunPaths,
+  model: ResNet,
+  head: FineTunedHead,
+  classNames?: string[],
+): void {
   model.setHead(head);
   model.save(paths.model);
-  exportOnnx(model.snapshot(), paths.onnx, { outputs: ['logits', 'embedding'] });
+  exportOnnx(model.snapshot(), paths.onnx, { outputs: ['logits', 'embedding'], classNames });
 }
 
 export function writeRunResult(paths: RunPaths, result: RunResult, classNames?: string[]): void {

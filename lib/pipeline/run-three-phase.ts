@@ -54,7 +54,7 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
     );
 
     emit({ kind: 'phase', phase: 'save', message: 'saving the final model' });
-    saveFinalModel(paths, model, fitted.main.head);
+    saveFinalModel(paths, model, fitted.main.head, data.classNames);
     const result: RunResult = {
       config,
       data: {

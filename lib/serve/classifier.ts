@@ -36,6 +36,8 @@ interface Pending {
 
 export class Classifier {
   readonly classes: number;
+  /** The name of each class, where the model records them (eos.class_names). */
+  readonly classNames?: string[];
   /** [C, H, W] */
   readonly inputShape: [number, number, number];
   readonly hasEmbedding: boolean;
@@ -57,6 +59,7 @@ export class Classifier {
     options: ClassifierOptions,
   ) {
     this.classes = model.classes;
+    this.classNames = model.classNames;
     this.inputShape = model.inputShape;
     this.imageSize = model.inputShape[0] * model.inputShape[1] * model.inputShape[2];
     this.logitScale = model.logitScale;
@@ -241,6 +244,7 @@ interface ModelInfo {
   /** [C, H, W] */
   inputShape: [number, number, number];
   logitScale: number;
+  classNames?: string[];
 }
 
 function checkOptions(options: ClassifierOptions): void {
@@ -334,7 +338,23 @@ function describeModel(
   if (!session.outputNames.includes('logits')) {
     throw bad(`the model has outputs [${session.outputNames.join(', ')}], expected 'logits'`);
   }
-  return { classes, inputShape: shape as [number, number, number], logitScale };
+  const namesText = metadata['eos.class_names'];
+  let classNames: string[] | undefined;
+  if (namesText !== undefined) {
+    let names: unknown;
+    try {
+      names = JSON.parse(namesText);
+    } catch {
+      names = undefined;
+    }
+    if (!Array.isArray(names) || names.length !== classes || !names.every((n) => typeof n === 'string')) {
+      throw bad(
+        `metadata eos.class_names must be a JSON list of ${classes} names, got ${namesText.slice(0, 80)}`,
+      );
+    }
+    classNames = names;
+  }
+  return { classes, inputShape: shape as [number, number, number], logitScale, classNames };
 }
 
 /**

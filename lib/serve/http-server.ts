@@ -1,6 +1,6 @@
 // A small HTTP service around a Classifier, on Node's http module (loopback by default).
 //
-//   GET  /health   -> 200 {"status":"ok","classes":10,"inputShape":[1,28,28]}
+//   GET  /health   -> 200 {"status":"ok","classes":10,"inputShape":[1,28,28]} (+ "classNames" when recorded)
 //   POST /predict  -> 200 {"labels":[...],"probabilities":[[...],...]}
 //        body: raw uint8 pixels (Content-Type: application/octet-stream), N whole NCHW images; or
 //              JSON (Content-Type: application/json) {"images": [[v, ...], ...]}, each image a flat array of
@@ -212,7 +212,13 @@ export async function serve(classifier: Classifier, options: ServeOptions = {}):
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         throw new HttpError(405, 'use GET /health', { allow: 'GET, HEAD' });
       }
-      send(res, 200, { status: 'ok', classes: classifier.classes, inputShape: classifier.inputShape });
+      const names = classifier.classNames ? { classNames: classifier.classNames } : {};
+      send(res, 200, {
+        status: 'ok',
+        classes: classifier.classes,
+        inputShape: classifier.inputShape,
+        ...names,
+      });
       return;
     }
     if (path !== '/predict') throw new HttpError(404, `no route ${path}; routes: GET /health, POST /predict`);
@@ -222,8 +228,10 @@ export async function serve(classifier: Classifier, options: ServeOptions = {}):
     const images = parseImages(body, kind, imageSize);
     const { labels, probabilities } = await classifier.predict(images);
     const k = classifier.classes;
+    const names = classifier.classNames;
     send(res, 200, {
       labels: Array.from(labels),
+      ...(names ? { names: Array.from(labels, (label) => names[label]) } : {}),
       probabilities: Array.from(labels, (_, i) => Array.from(probabilities.subarray(i * k, (i + 1) * k))),
     });
   }
