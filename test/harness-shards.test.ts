@@ -103,7 +103,10 @@ test('--shard I/N and --shard auto (Slurm, Kubernetes) parse; bad values are ref
     message: /--shard.*SLURM_ARRAY_TASK_ID=4.*SLURM_ARRAY_TASK_COUNT=4/,
   });
   t.throws(() => parseShard('auto', { SLURM_ARRAY_TASK_ID: '0' }), { message: /SLURM_ARRAY_TASK_COUNT/ });
-  t.deepEqual(parseShard('auto', { JOB_COMPLETION_INDEX: '1', EOS_SHARD_COUNT: '3' }), { index: 1, count: 3 });
+  t.deepEqual(parseShard('auto', { JOB_COMPLETION_INDEX: '1', EOS_SHARD_COUNT: '3' }), {
+    index: 1,
+    count: 3,
+  });
   t.deepEqual(parseShard('auto', { JOB_COMPLETION_INDEX: '1' }, '2'), { index: 1, count: 2 });
   t.throws(() => parseShard('auto', { JOB_COMPLETION_INDEX: '1' }), {
     message: /--shard auto.*--shard-count.*EOS_SHARD_COUNT/,
@@ -195,7 +198,10 @@ test('a unit claimed by two shards by mistake ends with one whole result', async
   const args = [...compareArgs(dataDir, out, 1, 1), '--backbones', 'ce', '--shard', '0/1'];
   await Promise.all([run(process.execPath, args), run(process.execPath, args)]);
   const results = unitResults(out);
-  t.deepEqual([...results.keys()], ['ce-seed0/phase1.json', 'ce-seed0/phase23-eos.json', 'ce-seed0/phase23-none.json']);
+  t.deepEqual(
+    [...results.keys()],
+    ['ce-seed0/phase1.json', 'ce-seed0/phase23-eos.json', 'ce-seed0/phase23-none.json'],
+  );
   const leftovers = readdirSync(out, { recursive: true }).filter((f) => String(f).endsWith('.tmp'));
   t.deepEqual(leftovers, []);
   const merged = await run(process.execPath, [eos, 'compare', '--out', out, '--report-only']);
@@ -211,9 +217,17 @@ async function dryRun(command: string[], env: Record<string, string>, out: strin
 }
 
 /** Checks the shards' units are the whole plan, each once. */
-async function checkCover(t: import('ava').ExecutionContext, command: string[], shards: Record<string, string>[]) {
+async function checkCover(
+  t: import('ava').ExecutionContext,
+  command: string[],
+  shards: Record<string, string>[],
+) {
   const out = freshOutDir();
-  const whole = await dryRun(command.filter((a, i) => a !== 'auto' && command[i + 1] !== 'auto'), {}, out);
+  const whole = await dryRun(
+    command.filter((a, i) => a !== 'auto' && command[i + 1] !== 'auto'),
+    {},
+    out,
+  );
   t.true(whole.includes('ce-seed2+eos') && whole.includes('ldam-drw-seed2+eos'), 'the full table');
   const parts = await Promise.all(shards.map((env) => dryRun(command, env, out)));
   for (const p of parts) t.true(p.length > 0);
@@ -243,7 +257,9 @@ test('the Kubernetes Indexed Job runs the full table: its shards cover the plan 
   const count = /name: EOS_SHARD_COUNT\n\s*value: "(\d+)"/.exec(manifest)![1]!;
   t.is(Number(count), completions, 'EOS_SHARD_COUNT is the completions');
   t.deepEqual(JSON.parse(/^\s*command: (\[.*\])$/m.exec(manifest)![1]!), ['eos']);
-  const command = JSON.parse(/^\s*args: (\[.*\])$/m.exec(manifest)![1]!) as string[];
+  // The container's args, a YAML block list (numbers quoted: Kubernetes wants strings).
+  const block = /^\s*args:\n((?:\s+- .*\n)+)/m.exec(manifest)![1]!;
+  const command = [...block.matchAll(/- (.*)/g)].map((m) => m[1]!.trim().replace(/^"(.*)"$/, '$1'));
   const shards = Array.from({ length: completions }, (_, i) => ({
     JOB_COMPLETION_INDEX: String(i),
     EOS_SHARD_COUNT: count,

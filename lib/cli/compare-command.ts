@@ -15,9 +15,9 @@ import {
   runComparison,
 } from '../harness/index.js';
 import { isMethodKey, METHOD_KEYS, type MethodKey } from '../harness/methods.js';
-import { parseShard, type Shard, shardBackbones, shardLabel } from '../harness/shard.js';
 import { markdownTable } from '../harness/render-markdown.js';
 import { failureOutcome, metricsTable, progressSummary } from '../harness/report-sections.js';
+import { parseShard, type Shard, shardBackbones, shardLabel } from '../harness/shard.js';
 import { checkOutputDirectory } from '../io/output-dir.js';
 import type { PresetName } from '../pipeline/config.js';
 import type { LossName } from '../train/loss-config.js';
@@ -204,12 +204,13 @@ export function addCompareCommand(program: Command): void {
         'EOS_SHARD_COUNT)',
     )
     .option('--shard-count <n>', 'with --shard auto on Kubernetes: the number of shards (the completions)')
-    .option('--dry-run', "print the units this run (or this --shard) would run, one id a line; train nothing")
+    .option('--dry-run', 'print the units this run (or this --shard) would run, one id a line; train nothing')
     .action(async (flags: CompareFlags) => {
       if (flags.shardCount !== undefined && flags.shard === undefined)
         throw new RangeError('--shard-count goes with --shard auto only');
       // Resolved first: a bad --shard or a missing scheduler variable fails before anything is read or written.
-      const shard = flags.shard === undefined ? undefined : parseShard(flags.shard, process.env, flags.shardCount);
+      const shard =
+        flags.shard === undefined ? undefined : parseShard(flags.shard, process.env, flags.shardCount);
       if (flags.reportOnly) {
         if (shard !== undefined || flags.dryRun)
           throw new RangeError('--report-only merges every shard: give it without --shard and --dry-run');

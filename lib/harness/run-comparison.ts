@@ -25,7 +25,7 @@ import {
   unitConfig,
 } from './plan.js';
 import { ResultsStore, type StoredFailure } from './results-store.js';
-import { readSessions, type SessionRecord, SessionLog, sessionsDir, wallSeconds } from './session-log.js';
+import { readSessions, SessionLog, type SessionRecord, sessionsDir, wallSeconds } from './session-log.js';
 import { type Shard, shardBackbones, shardLabel } from './shard.js';
 import { backboneKey, samplerKey, type UnitResult, withImplicitSgd } from './unit-results.js';
 import { type ReportFiles, writeReports } from './write-reports.js';
@@ -201,13 +201,7 @@ export async function runComparison(
   const machine = options.machine ?? describeMachine();
   const command = options.command ?? process.argv.join(' ');
   const shard = options.shard;
-  const session = new SessionLog(
-    settings.outDir,
-    command,
-    machine,
-    new Date(),
-    shard && shardLabel(shard),
-  );
+  const session = new SessionLog(settings.outDir, command, machine, new Date(), shard && shardLabel(shard));
   // Every shard of one command writes the same bytes here (the shard is not part of the settings), each
   // write atomic: whichever lands last, the file is whole and the same.
   writeFileAtomic(planFile(settings.outDir), [

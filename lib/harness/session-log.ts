@@ -40,7 +40,8 @@ export function readSessions(outDir: string): SessionRecord[] {
   const legacy = join(outDir, 'sessions.json');
   if (existsSync(legacy)) {
     const list = readJson(legacy);
-    if (!Array.isArray(list)) throw new Error(`${legacy}: not a readable session log (expected a JSON array)`);
+    if (!Array.isArray(list))
+      throw new Error(`${legacy}: not a readable session log (expected a JSON array)`);
     sessions.push(...(list as SessionRecord[]));
   }
   const dir = sessionsDir(outDir);

@@ -36,11 +36,7 @@ function checked(index: number, count: number, source: string): Shard {
  * The shard `spec` names: "I/N", or "auto" for the scheduler's (environment `env`; `countFlag` is
  * --shard-count). Throws a RangeError naming --shard (and the variables read) on anything else.
  */
-export function parseShard(
-  spec: string,
-  env: NodeJS.ProcessEnv = process.env,
-  countFlag?: string,
-): Shard {
+export function parseShard(spec: string, env: NodeJS.ProcessEnv = process.env, countFlag?: string): Shard {
   if (spec !== 'auto') {
     if (countFlag !== undefined) throw new RangeError('--shard-count goes with --shard auto only');
     const m = /^(\d+)\/(\d+)$/.exec(spec.trim());
@@ -69,7 +65,7 @@ export function parseShard(
     if (countText === undefined)
       throw new RangeError(
         `--shard auto: JOB_COMPLETION_INDEX is set but not the shard count: pass --shard-count N or set ` +
-          'EOS_SHARD_COUNT to the job\'s completions',
+          "EOS_SHARD_COUNT to the job's completions",
       );
     return checked(decimal(env.JOB_COMPLETION_INDEX), decimal(countText), source);
   }
