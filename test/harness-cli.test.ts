@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import test from 'ava';
+import { readSessions } from '../lib/harness/session-log.js';
 import { freshOutDir, removeTemporaryFolders, tinyDataset } from './harness-fixtures.js';
 
 const run = promisify(execFile);
@@ -81,7 +82,7 @@ test('Ctrl-C stops the comparison, says how to continue, and the same command fi
     /partial results: 0 of 3 units finished .* continues the comparison:\n {2}eos compare/,
   );
   t.notRegex(look.stderr, /training phase 1|resuming/);
-  t.is(JSON.parse(readFileSync(join(out, 'sessions.json'), 'utf8')).length, 1);
+  t.is(readSessions(out).length, 1);
 
   const { stdout, stderr: again } = await run(process.execPath, args);
   t.regex(again, /\[1\/3\] ce-seed0: resuming phase 1/);

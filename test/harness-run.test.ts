@@ -13,6 +13,7 @@ import {
   runComparison,
   SettingsMismatchError,
 } from '../lib/harness/index.js';
+import { readSessions } from '../lib/harness/session-log.js';
 import { trainBackbone } from '../lib/pipeline/train-backbone.js';
 import {
   assertWellFormedXml,
@@ -130,13 +131,13 @@ test.serial(
     t.true(existsSync(join(settings.outDir, 'units', 'focal-seed0', 'checkpoints', 'phase1.safetensors')));
 
     // --report-only on the unfinished comparison: the same partial report; nothing trains, no session is added.
-    const sessionLog = readFileSync(join(settings.outDir, 'sessions.json'), 'utf8');
+    const sessionLog = JSON.stringify(readSessions(settings.outDir));
     const reported = reportComparison(settings.outDir);
     t.deepEqual(reported.report.rows, aborted!.outcome.report.rows);
     t.deepEqual(reported.report.paired, aborted!.outcome.report.paired);
     t.is(reported.report.command, 'eos compare (test)');
     t.is(reported.report.wallSeconds, aborted!.outcome.report.wallSeconds);
-    t.is(readFileSync(join(settings.outDir, 'sessions.json'), 'utf8'), sessionLog);
+    t.is(JSON.stringify(readSessions(settings.outDir)), sessionLog);
     t.true(existsSync(join(settings.outDir, 'units', 'focal-seed0', 'phase1-interrupted-seconds.json')));
 
     const store = new ResultsStore(settings);
@@ -169,7 +170,7 @@ test.serial(
       t.is(readFileSync(store.path(u), 'utf8'), text);
     }
     t.is(second.events.filter((e) => e.kind === 'unit-done').length, 4);
-    t.is(JSON.parse(readFileSync(join(settings.outDir, 'sessions.json'), 'utf8')).length, 2);
+    t.is(readSessions(settings.outDir).length, 2);
 
     // The same numbers as the uninterrupted comparison (same seeds, same thread count: bitwise the same).
     const a = storedResults(settings).map(([id, r]) => [id, { ...r, key: { ...r.key, dataDir: null } }]);

@@ -17,6 +17,7 @@ import {
 import { isMethodKey, METHOD_KEYS, type MethodKey } from '../harness/methods.js';
 import { markdownTable } from '../harness/render-markdown.js';
 import { failureOutcome, metricsTable, progressSummary } from '../harness/report-sections.js';
+import { parseShard, type Shard, shardBackbones, shardLabel } from '../harness/shard.js';
 import { checkOutputDirectory } from '../io/output-dir.js';
 import type { PresetName } from '../pipeline/config.js';
 import type { LossName } from '../train/loss-config.js';
@@ -59,6 +60,9 @@ interface CompareFlags {
   maxTestPerClass?: number;
   out: string;
   reportOnly?: boolean;
+  shard?: string;
+  shardCount?: string;
+  dryRun?: boolean;
 }
 
 /** The comparison settings: `eos run`'s configuration from the shared flags, plus the plan's own. */
@@ -192,10 +196,27 @@ export function addCompareCommand(program: Command): void {
       'rewrite results.{json,md,html} from the units stored in --out, with the settings stored there ' +
         '(comparison.json; other flags are not used); train nothing',
     )
+    .option(
+      '--shard <I/N|auto>',
+      'run only shard I of N (0 <= I < N): the backbones whose plan index is I mod N, with their samplers, ' +
+        'into the shared --out; auto: from a Slurm job array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT, ' +
+        'SLURM_ARRAY_TASK_MIN) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with --shard-count or ' +
+        'EOS_SHARD_COUNT)',
+    )
+    .option('--shard-count <n>', 'with --shard auto on Kubernetes: the number of shards (the completions)')
+    .option('--dry-run', 'print the units this run (or this --shard) would run, one id a line; train nothing')
     .action(async (flags: CompareFlags) => {
-      process.exitCode = flags.reportOnly
-        ? reportCommand(flags.out)
-        : await compareCommand(settingsFromFlags(flags));
+      if (flags.shardCount !== undefined && flags.shard === undefined)
+        throw new RangeError('--shard-count goes with --shard auto only');
+      // Resolved first: a bad --shard or a missing scheduler variable fails before anything is read or written.
+      const shard =
+        flags.shard === undefined ? undefined : parseShard(flags.shard, process.env, flags.shardCount);
+      if (flags.reportOnly) {
+        if (shard !== undefined || flags.dryRun)
+          throw new RangeError('--report-only merges every shard: give it without --shard and --dry-run');
+        process.exitCode = reportCommand(flags.out);
+      } else if (flags.dryRun) process.exitCode = dryRunCommand(settingsFromFlags(flags), shard);
+      else process.exitCode = await compareCommand(settingsFromFlags(flags), shard);
     });
 }
 
@@ -206,7 +227,8 @@ function progressPrinter(settings: ComparisonSettings): (e: ComparisonEvent) => 
     switch (e.kind) {
       case 'plan':
         console.error(
-          `eos compare: ${e.units} units (${e.trainings} phase-1 trainings); ${e.finished} already stored, ` +
+          `eos compare: ${e.shard ? `shard ${e.shard}: ${e.units} of ${e.planUnits}` : e.units} units ` +
+            `(${e.trainings} phase-1 trainings); ${e.finished} already stored, ` +
             `${e.trainingsLeft} trainings to go; writing to ${settings.outDir}`,
         );
         break;
@@ -259,7 +281,22 @@ function reportCommand(outDir: string): number {
   return 0;
 }
 
-export async function compareCommand(settings: ComparisonSettings): Promise<number> {
+/** The units of the plan (or of one shard) on stdout, one id a line; a summary on stderr. Writes nothing. */
+function dryRunCommand(settings: ComparisonSettings, shard?: Shard): number {
+  const plan = makePlan(settings);
+  checkOutputDirectory(settings.outDir, '--out');
+  const backbones = shardBackbones(plan, shard);
+  const units = backbones.flatMap((b) => [b.unit, ...b.samplers]);
+  console.error(
+    `eos compare --dry-run: ${shard ? `shard ${shardLabel(shard)}: ` : ''}${units.length} of ` +
+      `${plan.units.length} units (${backbones.length} of ${plan.backbones.length} phase-1 trainings) into ` +
+      `${settings.outDir}`,
+  );
+  for (const u of units) console.log(u.id);
+  return 0;
+}
+
+export async function compareCommand(settings: ComparisonSettings, shard?: Shard): Promise<number> {
   makePlan(settings); // fails on bad settings before anything is written
   checkOutputDirectory(settings.outDir, '--out');
   const command = `eos ${process.argv.slice(2).map(quote).join(' ')}`;
@@ -271,15 +308,22 @@ export async function compareCommand(settings: ComparisonSettings): Promise<numb
   };
   process.on('SIGINT', onSigint);
   try {
-    const { report, files } = await runComparison(settings, {
+    const { report, files, failed } = await runComparison(settings, {
       command,
       signal: controller.signal,
       onEvent: progressPrinter(settings),
+      shard,
     });
     console.log(`\n${markdownTable(metricsTable(report))}\n`);
     console.log(`Reports: ${files.markdown}, ${files.html}, ${files.json}`);
-    // A unit undefined on its data is an outcome, not an error: only failures a rerun may mend fail the command.
-    const retriable = report.failures.filter((f) => !f.settled);
+    if (report.partial && shard !== undefined)
+      console.error(
+        `eos: shard ${shardLabel(shard)} is done; the report shows the units stored so far: once every shard ` +
+          `is done, merge with: eos compare --out ${quote(settings.outDir)} --report-only`,
+      );
+    // A unit undefined on its data is an outcome, not an error: only failures a rerun may mend fail the command
+    // (this run's own: another shard's failures are that shard's to report).
+    const retriable = failed.filter((f) => !f.settled);
     if (retriable.length > 0) {
       console.error(
         `eos: ${retriable.length} units failed (listed in the report); run the command again to retry`,

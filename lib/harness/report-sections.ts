@@ -8,6 +8,7 @@ import {
   type PairedRow,
 } from './aggregate.js';
 import { duration, num, pct, pctStat, pointsStat, secondsStat } from './format.js';
+import type { SessionRecord } from './session-log.js';
 import { tCritical5 } from './statistics.js';
 
 export interface Table {
@@ -35,14 +36,31 @@ export function partialNotice(r: ComparisonReport): string | null {
   );
 }
 
-export function provenance(r: ComparisonReport): string[] {
+/**
+ * The command, machine and date lines; with several sessions (a resumed or sharded comparison), one line per
+ * session of every shard: which shard, where, when, and its command.
+ */
+export function provenance(r: ComparisonReport & { sessionList?: SessionRecord[] }): string[] {
   const m = r.machine;
   return [
     `Command: ${r.command}`,
     `Machine: ${m.os}; ${m.cpus} x ${m.cpu}; ${m.memoryGiB} GiB; node ${m.node}; addon ${m.addon}` +
       (r.backends.length > 0 ? `; backbones trained with ${r.backends.join(', ')}` : ''),
     `Date: ${r.date}; wall time ${duration(r.wallSeconds)} over ${r.sessions} session${r.sessions === 1 ? '' : 's'}.`,
+    ...sessionLines(r.sessionList ?? []),
   ];
+}
+
+function sessionLines(sessions: SessionRecord[]): string[] {
+  if (sessions.length < 2 && sessions.every((s) => s.shard === undefined)) return [];
+  return sessions.map((s, i) => {
+    const seconds = (Date.parse(s.updated) - Date.parse(s.started)) / 1000;
+    const where = s.host === undefined ? '' : ` on ${s.host}${s.pid === undefined ? '' : ` (pid ${s.pid})`}`;
+    return (
+      `Session ${i + 1}: ${s.shard === undefined ? 'whole plan' : `shard ${s.shard}`}${where}, ` +
+      `${s.started} + ${duration(seconds)}: ${s.command}`
+    );
+  });
 }
 
 const undefinedNote = (row: MethodRow) =>

@@ -25,12 +25,23 @@ import {
   unitConfig,
 } from './plan.js';
 import { ResultsStore, type StoredFailure } from './results-store.js';
-import { readSessions, SessionLog, wallSeconds } from './session-log.js';
+import { readSessions, SessionLog, type SessionRecord, sessionsDir, wallSeconds } from './session-log.js';
+import { type Shard, shardBackbones, shardLabel } from './shard.js';
 import { backboneKey, samplerKey, type UnitResult, withImplicitSgd } from './unit-results.js';
 import { type ReportFiles, writeReports } from './write-reports.js';
 
 export type ComparisonEvent =
-  | { kind: 'plan'; units: number; finished: number; trainings: number; trainingsLeft: number }
+  | {
+      kind: 'plan';
+      /** Of this run's shard (the whole plan without one). */
+      units: number;
+      finished: number;
+      trainings: number;
+      trainingsLeft: number;
+      /** With a shard: its label and the whole plan's unit count. */
+      shard?: string;
+      planUnits?: number;
+    }
   | { kind: 'unit-start'; unit: Unit; index: number; total: number; action: 'train' | 'resume' | 'fit' }
   | { kind: 'unit-skip'; unit: Unit; file: string }
   | { kind: 'unit-done'; unit: Unit; index: number; total: number; balancedAccuracy: number; seconds: number }
@@ -47,11 +58,18 @@ export interface ComparisonOptions {
   /** The phase-1 trainer (default trainBackbone; tests wrap it to count trainings). */
   train?: TrainBackbone;
   machine?: MachineInfo;
+  /** Run only this shard's backbones (shard.ts); default: the whole plan. */
+  shard?: Shard;
 }
 
+/** A report with the sessions (of every shard) that built it. */
+export type SessionsReport = ComparisonReport & { sessionList: SessionRecord[] };
+
 export interface ComparisonOutcome {
-  report: ComparisonReport;
+  report: SessionsReport;
   files: ReportFiles;
+  /** Failures of units this run tried (the report's failures also hold other shards' and settled ones). */
+  failed: Failure[];
 }
 
 export class ComparisonAborted extends Error {
@@ -69,7 +87,7 @@ export class ComparisonAborted extends Error {
 
 const isAbort = (err: unknown, signal?: AbortSignal) => isAbortError(err) || signal?.aborted === true;
 
-type Failure = { unit: string } & StoredFailure;
+export type Failure = { unit: string } & StoredFailure;
 
 /**
  * The stored results of a plan's finished units, keyed by unit id (throws when one's settings differ), and
@@ -125,29 +143,46 @@ export function readComparisonSettings(outDir: string): ComparisonSettings {
   return { ...settings, outDir, base: { ...withImplicitSgd(settings.base), outDir } };
 }
 
+/** The report of what is stored in the plan's folder, with every session recorded there. */
+function storedReport(
+  plan: ComparisonPlan,
+  store: ResultsStore,
+  context: { command: string; machine: MachineInfo; now: Date },
+): SessionsReport {
+  const { results, failures } = readStoredResults(plan, store);
+  const sessionList = readSessions(plan.settings.outDir);
+  const report = aggregate(plan, results, {
+    ...context,
+    wallSeconds: wallSeconds(sessionList),
+    sessions: sessionList.length,
+    failures,
+  });
+  return { ...report, sessionList };
+}
+
 /**
  * Rewrites results.{json,md,html} in `outDir` from its stored units alone, with the settings the comparison
  * was run with (outDir/comparison.json), so no flag can make it report a different plan. Nothing is trained
- * and no session is added to sessions.json: the report states the command, machine, date and wall time of
- * the runs that made it. For a report made by an older version, or a look at an unfinished comparison
- * without continuing it. Units that failed show with the message their last run recorded.
+ * and no session is added: the report states the command, machine, date and wall time of the runs that made
+ * it, and lists every session of every shard. For merging the shards of a comparison, a report made by an
+ * older version, or a look at an unfinished comparison without continuing it. Units that failed show with
+ * the message their last run recorded.
  */
 export function reportComparison(outDir: string): ComparisonOutcome {
   const settings = readComparisonSettings(outDir);
   const plan = makePlan(settings);
-  const { results, failures } = readStoredResults(plan, new ResultsStore(settings));
   const sessions = readSessions(outDir);
-  const last = sessions[sessions.length - 1];
-  if (last === undefined) throw new Error(`${join(outDir, 'sessions.json')}: no session recorded`);
-  const report = aggregate(plan, results, {
+  const last = sessions.reduce<SessionRecord | undefined>(
+    (a, b) => (a === undefined || Date.parse(b.updated) >= Date.parse(a.updated) ? b : a),
+    undefined,
+  );
+  if (last === undefined) throw new Error(`${sessionsDir(outDir)}: no session recorded`);
+  const report = storedReport(plan, new ResultsStore(settings), {
     command: last.command,
     machine: last.machine,
     now: new Date(last.updated),
-    wallSeconds: wallSeconds(sessions),
-    sessions: sessions.length,
-    failures,
   });
-  return { report, files: writeReports(outDir, report) };
+  return { report, files: writeReports(outDir, report), failed: [] };
 }
 
 export async function runComparison(
@@ -165,43 +200,43 @@ export async function runComparison(
 
   const machine = options.machine ?? describeMachine();
   const command = options.command ?? process.argv.join(' ');
-  const session = new SessionLog(settings.outDir, command, machine);
+  const shard = options.shard;
+  const session = new SessionLog(settings.outDir, command, machine, new Date(), shard && shardLabel(shard));
+  // Every shard of one command writes the same bytes here (the shard is not part of the settings), each
+  // write atomic: whichever lands last, the file is whole and the same.
   writeFileAtomic(planFile(settings.outDir), [
     Buffer.from(`${JSON.stringify({ settings, units: plan.units.map((u) => u.id) }, null, 2)}\n`),
   ]);
-  // The settled failures, then this run's (any other failure an earlier run recorded is retried, so it is not
-  // reported up front).
-  const failures: Failure[] = recorded.filter((f) => f.settled);
+  // This run's failures, for the caller's exit status.
+  const failed: Failure[] = [];
+  // The reports are of what is stored, read afresh each time, so a shard's reports also show the other
+  // shards' units finished so far (each report file is written whole, atomically; `--report-only` after the
+  // last shard is the complete merge). Failures come from the store too: a unit's record is its last run's.
   const render = (): ComparisonOutcome => {
     const now = new Date();
     session.touch(now);
-    const report = aggregate(plan, results, {
-      command,
-      machine,
-      now,
-      wallSeconds: session.wallSeconds(),
-      sessions: session.all.length,
-      failures,
-    });
+    const report = storedReport(plan, store, { command, machine, now });
     const files = writeReports(settings.outDir, report);
     emit({ kind: 'report', files, partial: report.partial });
-    return { report, files };
+    return { report, files, failed };
   };
 
-  const trainingsLeft = plan.backbones.filter((b) => !results.has(b.unit.id)).length;
+  const mine = shardBackbones(plan, shard);
+  const mineUnits = mine.flatMap((b) => [b.unit, ...b.samplers]);
   emit({
     kind: 'plan',
-    units: plan.units.length,
-    finished: results.size + settled.size,
-    trainings: plan.backbones.length,
-    trainingsLeft,
+    units: mineUnits.length,
+    finished: mineUnits.filter((u) => results.has(u.id) || settled.has(u.id)).length,
+    trainings: mine.length,
+    trainingsLeft: mine.filter((b) => !results.has(b.unit.id)).length,
+    ...(shard && { shard: shardLabel(shard), planUnits: plan.units.length }),
   });
   const data = new ComparisonData(settings.limits);
   const total = plan.units.length;
   const indexOf = new Map(plan.units.map((u, i) => [u.id, i + 1]));
   const throwIfAborted = () => signal?.throwIfAborted();
   try {
-    for (const bp of plan.backbones) {
+    for (const bp of mine) {
       const pending = bp.samplers.filter((u) => !results.has(u.id) && !settled.has(u.id));
       for (const u of [bp.unit, ...bp.samplers]) {
         if (results.has(u.id)) emit({ kind: 'unit-skip', unit: u, file: store.path(u) });
@@ -262,7 +297,7 @@ export async function runComparison(
           // on this data (e.g. a class smaller than its k) fails the same way every time, so it is settled;
           // any other failure is retried by the next run.
           const failure = { message: (err as Error).message, settled: err instanceof UndefinedOnDataError };
-          failures.push({ unit: u.id, ...failure });
+          failed.push({ unit: u.id, ...failure });
           store.writeFailure(u, failure, samplerKey(config, settings.limits, u.sampler));
           emit({ kind: 'unit-failed', unit: u, ...failure });
         }
