@@ -186,7 +186,11 @@ test('missing or bad eos metadata, and metadata that disagrees with the graph, n
       'metadata eos.input_shape must be [channels, height, width], got "{not json"',
     ],
     ['eos.logit_scale', '0', 'metadata eos.logit_scale must be a finite number > 0, got "0"'],
-    ['eos.class_names', '["a","b"]', 'metadata eos.class_names must be a JSON list of 10 names, got ["a","b"]'],
+    [
+      'eos.class_names',
+      '["a","b"]',
+      'metadata eos.class_names must be a JSON list of 10 names, got ["a","b"]',
+    ],
   ];
   for (const [key, value, reason] of cases) {
     const path = withMetadata(key, value);
