@@ -3,8 +3,9 @@
 // gap) is returned for the store. A pixel-space variant (pixel-smote, pixel-ros) trains on the images
 // over-sampled to the majority count, seeded with the unit's seed; everything after training (the test
 // score, the embeddings phases 2 and 3 fit on, the gap) uses the original imbalanced training images, so
-// the samplers fitted on that backbone still see the imbalance they exist to correct. Reloaded (phase 1 finished in an earlier session, some samplers not): only
-// the embeddings are recomputed from the saved phase-1 model.
+// the samplers fitted on that backbone still see the imbalance they exist to correct. Reloaded (phase 1
+// finished in an earlier session, some samplers not): only the embeddings are recomputed from the saved
+// phase-1 model.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { classCounts } from '../data/dataset-ops.js';
