@@ -63,7 +63,7 @@ export async function resamplePixels(
     for (let j = 0; j < d; j++) {
       const a = src[from + j];
       const v = Math.round(a + ci * (src[to + j] - a));
-      images[out + j] = v < 0 ? 0 : v > 255 ? 255 : v;
+      images[out + j] = Math.min(255, Math.max(0, v));
     }
   }
   return {
