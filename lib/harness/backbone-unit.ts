@@ -1,18 +1,27 @@
 // One phase-1 unit: train (or resume, or reload) a backbone, then embed the training and test sets with it.
 // Trained: its result (the network alone on the test set, the training curve, the "before" generalization
-// gap) is returned for the store. Reloaded (phase 1 finished in an earlier session, some samplers not): only
-// the embeddings are recomputed from the saved phase-1 model.
+// gap) is returned for the store. A pixel-space variant (pixel-smote, pixel-ros) trains on the images
+// over-sampled to the majority count, seeded with the unit's seed; everything after training (the test
+// score, the embeddings phases 2 and 3 fit on, the gap) uses the original imbalanced training images, so
+// the samplers fitted on that backbone still see the imbalance they exist to correct. Reloaded (phase 1
+// finished in an earlier session, some samplers not): only the embeddings are recomputed from the saved
+// phase-1 model.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { classCounts } from '../data/dataset-ops.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { ResNet } from '../model/resnet.js';
 import type { RunConfig } from '../pipeline/config.js';
 import { embedBackbone, embedSplits } from '../pipeline/embed.js';
 import { embeddingGap, scoreLogits } from '../pipeline/evaluate.js';
+import { headKindFor } from '../pipeline/head-kind.js';
 import { startRunDirectory } from '../pipeline/run-outputs.js';
 import { runPaths } from '../pipeline/run-paths.js';
 import { createModel, trainBackbone } from '../pipeline/train-backbone.js';
 import type { PipelineEvent, RunData, RunEmbeddings } from '../pipeline/types.js';
+import { networkParameterCount } from './parameter-counts.js';
+import { pixelResamplerOf } from './phase1-variants.js';
+import { PIXEL_SMOTE_K, resamplePixels } from './pixel-resample.js';
 import type { BackboneUnit, ComparisonSettings } from './plan.js';
 import { type BackboneResult, backboneKey } from './unit-results.js';
 
@@ -37,11 +46,19 @@ export async function trainBackboneUnit(
     existsSync(spentFile) && existsSync(paths.phase1Checkpoint)
       ? (JSON.parse(readFileSync(spentFile, 'utf8')) as number)
       : 0;
-  const trainStart = performance.now();
-  const trainSeconds = () => spentBefore + (performance.now() - trainStart) / 1000;
   try {
+    const method = pixelResamplerOf(unit.backbone);
+    // Redone (seconds) by a resumed session rather than stored: the seeded resampling gives the same images.
+    const pixels = method
+      ? await resamplePixels(data.train, method, { seed: config.seed, threads: config.threads || undefined })
+      : null;
+    const trainData: RunData = pixels
+      ? { ...data, train: pixels.train, counts: classCounts(pixels.train.labels, data.classes) }
+      : data;
+    const trainStart = performance.now();
+    const trainSeconds = () => spentBefore + (performance.now() - trainStart) / 1000;
     // resume: true always: a checkpoint left by an interrupted session is continued, none means a fresh start.
-    const { p1 } = await (options.train ?? trainBackbone)(config, data, model, {
+    const { p1 } = await (options.train ?? trainBackbone)(config, trainData, model, {
       resume: true,
       signal: options.signal,
       emit: options.emit,
@@ -74,7 +91,29 @@ export async function trainBackboneUnit(
       },
       history: p1.history,
       resumedFrom: p1.resumedFrom,
-      seconds: { phase1: phase1Seconds, embed: embedded.seconds, gap: gapSeconds },
+      seconds: {
+        phase1: phase1Seconds,
+        embed: embedded.seconds,
+        gap: gapSeconds,
+        pixelResample: pixels?.seconds ?? 0,
+      },
+      trainedParameters: networkParameterCount({
+        depth: config.depth,
+        inChannels: data.train.shape[1],
+        inputSize: data.train.shape[2],
+        classes: data.classes,
+        head: headKindFor(config),
+      }),
+      pixelResample:
+        pixels && method
+          ? {
+              method,
+              kNeighbors: method === 'smote' ? PIXEL_SMOTE_K : null,
+              seed: config.seed,
+              images: pixels.train.labels.length,
+              classCounts: classCounts(pixels.train.labels, data.classes),
+            }
+          : null,
       test: scoreLogits(embedded.testLogits, data.test.labels, data.classes),
       gap,
       finishedAt: new Date().toISOString(),

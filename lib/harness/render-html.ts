@@ -4,6 +4,7 @@
 import type { ComparisonReport } from './aggregate.js';
 import {
   bestRows,
+  COST_NOTE,
   curvesTable,
   failureLines,
   fallbackLines,
@@ -108,7 +109,7 @@ export function renderHtml(r: ComparisonReport): string {
     `<p>Command: <code>${escapeXml(command.slice('Command: '.length))}</code></p>`,
     ...rest.map((l) => para(l)),
     section('Schedule', list(r.schedule)),
-    section('Test metrics', para(METRICS_NOTE, 'note'), htmlTable(metricsTable(r))),
+    section('Test metrics', para(METRICS_NOTE, 'note'), htmlTable(metricsTable(r)), para(COST_NOTE, 'note')),
     r.paired.length > 0
       ? section(
           `${r.settings.mainSampler} against each method, seed by seed`,

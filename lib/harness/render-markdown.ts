@@ -1,6 +1,7 @@
 // results.md: the comparison report as Markdown.
 import type { ComparisonReport } from './aggregate.js';
 import {
+  COST_NOTE,
   curvesTable,
   failureLines,
   fallbackLines,
@@ -36,7 +37,7 @@ export function renderMarkdown(r: ComparisonReport): string {
   if (notice) lines.push(`> **${notice}**`, '');
   lines.push(`Command: \`${command.slice('Command: '.length)}\``, '', ...rest.flatMap((l) => [l, '']));
   lines.push('## Schedule', '', ...r.schedule.map((s) => `- ${s}`), '');
-  lines.push('## Test metrics', '', METRICS_NOTE, '', markdownTable(metricsTable(r)), '');
+  lines.push('## Test metrics', '', METRICS_NOTE, '', markdownTable(metricsTable(r)), '', COST_NOTE, '');
   if (r.paired.length > 0) {
     lines.push(
       `## ${r.settings.mainSampler} against each method, seed by seed`,

@@ -88,9 +88,13 @@ export function metricsTable(r: ComparisonReport): Table {
       'gmMacro',
       'macro F1',
       'accuracy',
+      'params phase 1',
+      'params phase 3',
       'phase 1 s',
+      'embed s',
       'phase 2 s',
       'phase 3 s',
+      'total s',
     ],
     rows: r.rows.map((row) => [
       row.label,
@@ -100,19 +104,39 @@ export function metricsTable(r: ComparisonReport): Table {
       pctStat(row.metrics.gmMacro),
       pctStat(row.metrics.macroF1),
       pctStat(row.metrics.accuracy),
+      countCell(row.parameters.phase1),
+      countCell(row.parameters.phase3),
       secondsStat(row.seconds.phase1),
+      secondsStat(row.seconds.embed),
       secondsStat(row.seconds.phase2),
       secondsStat(row.seconds.phase3),
+      secondsStat(row.seconds.total),
     ]),
     emphasis: bestIndex >= 0 ? [bestIndex] : [],
   };
 }
 
+/** A parameter count with thousands separators ("464,154"); "–" when unknown. */
+const countCell = (n: number | null) => (n === null ? '–' : n.toLocaleString('en-US'));
+
 export const METRICS_NOTE =
   'Test-set metrics in %, mean ± sample standard deviation (divisor n − 1) over the finished seeds; one seed ' +
-  'gives the mean alone. Phase 1 s: training the backbone (shared by every sampler on it, spent once per seed); ' +
-  'phase 2 s: resampling the embeddings; phase 3 s: training the head. Bold: the best mean balanced accuracy ' +
+  'gives the mean alone. Params: the parameters each phase trains, phase 1 the whole network (every ' +
+  'convolution, batch-norm scale and shift, and the head), phase 3 a fresh head on the frozen embeddings ' +
+  '(64 × classes weights, plus a bias except for LDAM’s cosine head). Phase 1 s: training the backbone ' +
+  '(shared by every sampler on it, spent once per seed; for pixel-smote and pixel-ros it includes ' +
+  'over-sampling the training images in pixel space, and trains on the balanced set); embed s: embedding the ' +
+  'training set and predicting the test set with the backbone; phase 2 s: resampling the embeddings; ' +
+  'phase 3 s: training the head; total s: their sum, seed by seed. Bold: the best mean balanced accuracy ' +
   'among the rows over the most seeds (a mean over fewer seeds is over other splits).';
+
+export const COST_NOTE =
+  'Pixel-space baselines: pixel-smote over-samples the uint8 training images, flattened to C·H·W vectors, ' +
+  'with SMOTE (k = 5, imbalanced-learn’s semantics; synthetic pixels rounded to the nearest integer) and ' +
+  'pixel-ros duplicates images at random, every class up to the majority count; the CNN is then trained end ' +
+  'to end with CE on the balanced set. Their "phase 1 only" rows are the classic pre-processing baselines; ' +
+  'samplers on those backbones fit on the embeddings of the original imbalanced training images. GAN-based ' +
+  'over-samplers (BAGAN, DeepSMOTE) are not measured.';
 
 export function pairedTable(r: ComparisonReport): Table {
   const verdict = (p: PairedRow) => {

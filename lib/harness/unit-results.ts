@@ -6,6 +6,7 @@ import type { RunConfig } from '../pipeline/config.js';
 import type { EpochRecord } from '../train/phase1.js';
 import type { MethodKey } from './methods.js';
 import type { Phase1Variant } from './phase1-variants.js';
+import type { PixelResampler } from './pixel-resample.js';
 import type { DataLimits } from './plan.js';
 
 /** Everything a phase-1 result depends on (threads and backend are recorded, not part of the key). */
@@ -86,7 +87,26 @@ export interface BackboneResult {
     embed: number;
     /** The generalization gap of the real training embeddings. */
     gap: number;
+    /**
+     * Over-sampling the images in pixel space before training (pixel-smote, pixel-ros; 0 for the others).
+     * Absent from results stored before it was recorded.
+     */
+    pixelResample?: number;
   };
+  /** Learnable parameters of the network phase 1 trained (absent from results stored before it was recorded). */
+  trainedParameters?: number;
+  /**
+   * The pixel-space over-sampling of the training images phase 1 trained on (null: the imbalanced images as
+   * they are). `data` still describes the original imbalanced split, which the embeddings are computed on.
+   */
+  pixelResample?: {
+    method: PixelResampler;
+    kNeighbors: number | null;
+    seed: number;
+    /** Training images after over-sampling, and per class. */
+    images: number;
+    classCounts: number[];
+  } | null;
   /** The phase-1 network alone on the test set. */
   test: ClassificationMetrics;
   /** Generalization gap of the real training embeddings vs the test embeddings ("before"). */
