@@ -7,6 +7,7 @@ import {
   ComparisonAborted,
   type ComparisonEvent,
   type ComparisonSettings,
+  DEFAULT_PHASE1_VARIANTS,
   isPhase1Variant,
   makePlan,
   PHASE1_VARIANTS,
@@ -152,9 +153,9 @@ export function addCompareCommand(program: Command): void {
     .option('--seeds <n>', 'seeds; seed i varies the split and the training', int('--seeds'), 3)
     .option(
       '--backbones <list>',
-      `phase-1 variants (${PHASE1_VARIANTS.join(',')})`,
+      `phase-1 variants (${PHASE1_VARIANTS.join(',')}; default all but the pixel-space baselines)`,
       variantList('--backbones'),
-      [...PHASE1_VARIANTS],
+      [...DEFAULT_PHASE1_VARIANTS],
     )
     .option(
       '--samplers <list>',

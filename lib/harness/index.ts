@@ -7,7 +7,13 @@ export {
   type MethodRow,
   type PairedRow,
 } from './aggregate.js';
-export { isPhase1Variant, PHASE1_VARIANTS, type Phase1Variant, variantSettings } from './phase1-variants.js';
+export {
+  DEFAULT_PHASE1_VARIANTS,
+  isPhase1Variant,
+  PHASE1_VARIANTS,
+  type Phase1Variant,
+  variantSettings,
+} from './phase1-variants.js';
 export {
   type ComparisonPlan,
   type ComparisonSettings,
@@ -28,4 +34,5 @@ export {
   reportComparison,
   runComparison,
 } from './run-comparison.js';
+export { parseShard, type Shard, shardBackbones } from './shard.js';
 export { type PairedDifference, pairedDifference, type SeedStat, seedStat } from './statistics.js';
