@@ -15,6 +15,7 @@ import { isSamplerName, SAMPLER_NAMES, type SamplerId } from '../pipeline/sample
 import type { PipelineEvent } from '../pipeline/types.js';
 import type { TrainRule } from '../train/class-weights.js';
 import type { LossName } from '../train/loss-config.js';
+import { type FolderFlags, folderConfig, folderOption } from './folder-options.js';
 import {
   atLeastOne,
   fraction,
@@ -32,7 +33,7 @@ const RULES = ['none', 'reweight', 'drw', 'resample'];
 
 const samplerList = listOf<SamplerId>('--compare', SAMPLER_NAMES, isSamplerName, ablationHint);
 
-interface RunFlags {
+interface RunFlags extends FolderFlags {
   preset: PresetName;
   dataset?: DatasetName;
   dataDir?: string;
@@ -70,10 +71,12 @@ interface RunFlags {
 /** The run configuration: the preset, overridden by every flag given. */
 export function configFromFlags(f: RunFlags): RunConfig {
   const base = structuredClone(PRESETS[f.preset]);
+  const folder = folderConfig(f) ?? base.folder;
   const c: RunConfig = {
     ...base,
     dataset: f.dataset ?? base.dataset,
     dataDir: f.dataDir ?? base.dataDir,
+    ...(folder ? { folder } : {}),
     imbalance: {
       type: f.imbalance ?? base.imbalance.type,
       ratio: f.ratio ?? base.imbalance.ratio,
@@ -131,6 +134,10 @@ function addRunOptions(command: Command): Command {
     )
     .addOption(new Option('--dataset <name>', 'data set').choices([...DATASET_NAMES]))
     .option('--data-dir <dir>', "folder of the data set files (default for fashion-mnist: Debian's)")
+    .addOption(folderOption('imageSize'))
+    .addOption(folderOption('channels'))
+    .addOption(folderOption('testFraction'))
+    .addOption(folderOption('skipBadImages'))
     .addOption(new Option('--imbalance <type>', 'imbalance profile').choices(['exp', 'step']))
     .option('--ratio <r>', 'imbalance ratio n_max / n_min', atLeastOne('--ratio'))
     .option('--split-seed <n>', 'seed of the imbalanced subset', int('--split-seed', 0, LIMITS.seed))
