@@ -8,7 +8,7 @@
 // not apply it either: the pixels are the file's as stored.
 import { constants } from 'node:buffer';
 import sharp, { type OutputInfo } from 'sharp';
-import { badImage, decoderProblem } from './folder-bad-images.js';
+import { badImage, decoderProblem, withReason } from './folder-bad-images.js';
 import type { Geometry } from './folder-inspect.js';
 import { readImageFile } from './folder-inspect.js';
 import { runPool } from './folder-pool.js';
@@ -24,14 +24,21 @@ async function decodeInto(
 ): Promise<BadImage | null> {
   const bytes = await readImageFile(dir, file);
   if (!Buffer.isBuffer(bytes)) return bytes;
-  let pipeline = sharp(bytes, { failOn: 'error' });
-  if (g.resize !== null) pipeline = pipeline.resize(g.resize, g.resize, { fit: 'cover', position: 'centre' });
-  pipeline = pipeline.removeAlpha().toColourspace(g.channels === 1 ? 'b-w' : 'srgb');
+  const decode = () => {
+    let pipeline = sharp(bytes, { failOn: 'error' });
+    if (g.resize !== null)
+      pipeline = pipeline.resize(g.resize, g.resize, { fit: 'cover', position: 'centre' });
+    return pipeline
+      .removeAlpha()
+      .toColourspace(g.channels === 1 ? 'b-w' : 'srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  };
   let decoded: { data: Buffer; info: OutputInfo };
   try {
-    decoded = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    decoded = await withReason(decode);
   } catch (err) {
-    return badImage(dir, file, decoderProblem(err));
+    return badImage(dir, file, decoderProblem(err, bytes));
   }
   const { data, info } = decoded;
   // The header said one size and the pixels another: a file changed between the passes, or a lying header.

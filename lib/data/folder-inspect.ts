@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import { FOLDER } from '../defaults.js';
-import { badImage, decoderProblem, EXPECTED_FORMATS, readProblem } from './folder-bad-images.js';
+import { badImage, decoderProblem, EXPECTED_FORMATS, readProblem, withReason } from './folder-bad-images.js';
 import { runPool } from './folder-pool.js';
 import type { BadImage, FolderFile } from './folder-types.js';
 
@@ -49,9 +49,9 @@ async function inspectOne(dir: string, file: string): Promise<Inspected> {
   if (!Buffer.isBuffer(bytes)) return { bad: bytes };
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, { failOn: 'error' }).metadata();
+    meta = await withReason(() => sharp(bytes, { failOn: 'error' }).metadata());
   } catch (err) {
-    return { bad: badImage(dir, file, decoderProblem(err)) };
+    return { bad: badImage(dir, file, decoderProblem(err, bytes)) };
   }
   if (meta.format === undefined || !FORMATS.has(meta.format))
     return {
