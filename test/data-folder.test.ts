@@ -208,6 +208,23 @@ test('JPEGs decode close to their pixels; grey files give 1 channel unless 3 are
     t.deepEqual(image.subarray(ch * PIXELS, (ch + 1) * PIXELS), expected.train[0][1]);
 });
 
+test('a lossless WebP decodes exactly; being RGB on disk, it makes the default 3 channels', async (t) => {
+  const { dir, expected } = await writeFolder('split', 3, 1);
+  const pixels = expected.train[0][1];
+  await sharp(Buffer.from(pixels), { raw: { width: SIDE, height: SIDE, channels: 1 } })
+    .toColourspace('b-w')
+    .webp({ lossless: true })
+    .toFile(join(dir, 'train', 'pullover', '000.webp'));
+  rmSync(join(dir, 'train', 'pullover', '000.png'));
+  const rgb = await loadFolderDataset(dir, { threads: 2, cacheDir: false });
+  t.deepEqual(rgb.train.shape, [9, 3, SIDE, SIDE]);
+  const grey = await loadFolderDataset(dir, { threads: 2, channels: 1, cacheDir: false });
+  t.deepEqual(grey.train.shape, [9, 1, SIDE, SIDE]);
+  expected.train.forEach(([, p], i) => {
+    t.deepEqual(rowOf(grey.train.images, i), p, `row ${i}`);
+  });
+});
+
 test('one colour image makes the folder RGB; its planes come out as R, G, B', async (t) => {
   const { dir } = await writeFolder('split', 3, 1);
   const rgb = new Uint8Array(PIXELS * 3);

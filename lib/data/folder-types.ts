@@ -37,7 +37,7 @@ export interface FolderProgress {
 export interface FolderOptions {
   /** Resize the shorter side to this and centre-crop to a square. Default: the images' own size, when all agree. */
   imageSize?: number;
-  /** 1 (grey) or 3 (RGB). Default: 1 when every image is grey, else 3. */
+  /** 1 (grey) or 3 (RGB). Default: 1 when every image is grey, else 3 (WebP files are RGB on disk, even grey ones). */
   channels?: 1 | 3;
   /** Single tree only: share of each class held out as the test set. Default FOLDER.testFraction (0.2). */
   testFraction?: number;

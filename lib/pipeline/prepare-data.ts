@@ -19,7 +19,7 @@ export interface LoadRunDatasetOptions {
 }
 
 /** The loader options of a run: its data folder and, for image folders, the decoding options and the run's threads. */
-export function datasetOptions(
+export function runDatasetOptions(
   config: RunConfig<string>,
   options: LoadRunDatasetOptions = {},
 ): LoadDatasetOptions {
@@ -38,7 +38,7 @@ export function loadRunDataset(
   config: RunConfig<string>,
   options: LoadRunDatasetOptions = {},
 ): Promise<TrainTest> {
-  return loadDataset(config.dataset, datasetOptions(config, options));
+  return loadDataset(config.dataset, runDatasetOptions(config, options));
 }
 
 /** The first `perClass` rows of each class, kept in file order (a balanced test subset). */
