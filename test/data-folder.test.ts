@@ -371,6 +371,11 @@ test('skipBadImages leaves the bad files out, lists them, and the cache keeps th
     describeSkipped(many),
     /^12 bad image files skipped: x\/0\.png \(p\);.*x\/9\.png \(p\); and 2 more$/,
   );
+  // A report that stores the first ten still states the whole count.
+  t.regex(
+    describeSkipped(many.slice(0, 10), 10, 12),
+    /^12 bad image files skipped: .*x\/9\.png \(p\); and 2 more$/,
+  );
 });
 
 test('a class left with no readable image, or with none at all, is an error even with skipping', async (t) => {

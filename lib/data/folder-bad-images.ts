@@ -92,13 +92,17 @@ export function refuseBadImages(dir: string, bad: BadImage[]): void {
   );
 }
 
-/** One line for a report: how many files were skipped and the first ten of them with their problems. */
-export function describeSkipped(skipped: BadImage[], shown = 10): string {
-  if (skipped.length === 0) return 'no image files skipped';
+/**
+ * One line for a report: how many files were skipped and the first `shown` of them with their problems.
+ * `total`: the count when `skipped` holds only the first ones (a report that stores ten).
+ */
+export function describeSkipped(skipped: BadImage[], shown = 10, total = skipped.length): string {
+  if (total === 0) return 'no image files skipped';
   const list = skipped
     .slice(0, shown)
     .map((b) => `${b.file} (${b.problem})`)
     .join('; ');
-  const more = skipped.length > shown ? `; and ${skipped.length - shown} more` : '';
-  return `${skipped.length} bad image file${skipped.length === 1 ? '' : 's'} skipped: ${list}${more}`;
+  const listed = Math.min(shown, skipped.length);
+  const more = total > listed ? `; and ${total - listed} more` : '';
+  return `${total} bad image file${total === 1 ? '' : 's'} skipped: ${list}${more}`;
 }
