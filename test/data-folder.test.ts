@@ -519,6 +519,24 @@ test('an unreadable file is named; a read-only data folder caches under XDG_CACH
   }
 });
 
+test('an aborted load stops at the next file with an AbortError', async (t) => {
+  const { dir } = await writeFolder('split', 4, 2);
+  const controller = new AbortController();
+  let decoded = 0;
+  const err = await t.throwsAsync(
+    loadFolderDataset(dir, {
+      threads: 1,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.stage === 'decode' && ++decoded === 5) controller.abort();
+      },
+    }),
+  );
+  t.is(err.name, 'AbortError');
+  t.is(decoded, 5);
+  t.false(existsSync(join(dir, '.eos-cache', 'native-auto.json')));
+});
+
 test('the pool keeps order, bounds concurrency and stops at the first failure', async (t) => {
   let running = 0;
   let most = 0;

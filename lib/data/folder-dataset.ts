@@ -66,8 +66,12 @@ interface Tensor extends CachedTensor {
 async function decodeFolder(scan: FolderScan, o: FolderOptions, threads: number): Promise<Tensor> {
   const { dir, files } = scan;
   const total = files.length;
-  const inspected = await inspectImages(dir, files, threads, (done) =>
-    o.onProgress?.({ stage: 'inspect', done, total }),
+  const inspected = await inspectImages(
+    dir,
+    files,
+    threads,
+    (done) => o.onProgress?.({ stage: 'inspect', done, total }),
+    o.signal,
   );
   const skipped: BadImage[] = [];
   const kept = inspected.map((r) => {
@@ -78,8 +82,13 @@ async function decodeFolder(scan: FolderScan, o: FolderOptions, threads: number)
   checkClassesLeft(scan, kept, skipped);
   const geometry = resolveGeometry(dir, files, inspected, o);
   const rows = files.filter((_, i) => kept[i]).map((f) => f.path);
-  const decoded = await decodeImages(dir, rows, geometry, threads, (done) =>
-    o.onProgress?.({ stage: 'decode', done, total: rows.length }),
+  const decoded = await decodeImages(
+    dir,
+    rows,
+    geometry,
+    threads,
+    (done) => o.onProgress?.({ stage: 'decode', done, total: rows.length }),
+    o.signal,
   );
   if (decoded.bad.length > 0) {
     if (!o.skipBadImages)

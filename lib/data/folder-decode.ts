@@ -89,6 +89,7 @@ export async function decodeImages(
   g: Geometry,
   threads: number,
   onDone?: (done: number) => void,
+  signal?: AbortSignal,
 ): Promise<Decoded> {
   const images = new Uint8Array(tensorBytes(dir, files.length, g));
   const size = g.channels * g.height * g.width;
@@ -97,6 +98,7 @@ export async function decodeImages(
     threads,
     (i) => decodeInto(dir, files[i], g, images, i * size),
     onDone,
+    signal,
   );
   const bad: Decoded['bad'] = [];
   results.forEach((r, index) => {

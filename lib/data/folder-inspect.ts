@@ -69,8 +69,9 @@ export function inspectImages(
   files: FolderFile[],
   threads: number,
   onDone?: (done: number) => void,
+  signal?: AbortSignal,
 ): Promise<Inspected[]> {
-  return runPool(files.length, threads, (i) => inspectOne(dir, files[i].path), onDone);
+  return runPool(files.length, threads, (i) => inspectOne(dir, files[i].path), onDone, signal);
 }
 
 /**

@@ -53,6 +53,8 @@ export interface FolderOptions {
    */
   cacheDir?: string | false;
   onProgress?: (progress: FolderProgress) => void;
+  /** Stops the header and decoding passes at the next file; the load rejects with an AbortError. */
+  signal?: AbortSignal;
 }
 
 export interface FolderCacheInfo {

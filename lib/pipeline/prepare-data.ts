@@ -16,6 +16,8 @@ import type { DataLimits, RunData } from './types.js';
 export interface LoadRunDatasetOptions {
   /** Image folders: progress of reading the headers and decoding the images (nothing when the cache serves them). */
   onProgress?: (progress: FolderProgress) => void;
+  /** Image folders: stops reading and decoding at the next file (the load rejects with an AbortError). */
+  signal?: AbortSignal;
 }
 
 /** The loader options of a run: its data folder and, for image folders, the decoding options and the run's threads. */
@@ -30,6 +32,7 @@ export function runDatasetOptions(
     splitSeed: config.imbalance.seed,
     threads: config.threads > 0 ? config.threads : undefined,
     onProgress: options.onProgress,
+    signal: options.signal,
   };
 }
 
