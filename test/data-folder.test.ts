@@ -3,7 +3,7 @@
 // Checked: shapes, labels, class names, exact PNG pixels, JPEG and RGB decoding, resize + centre crop, the
 // cache (reused, invalidated by a changed/added/removed file or option), every bad-file message, skipping,
 // the seeded stratified test split, a read-only data folder, and one whole `eos run` on a folder.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -300,6 +300,7 @@ const BAD_FILES: [string, (path: string, jpeg: Buffer) => void, string | RegExp]
     (p) => writeFileSync(p, 'these are my notes, not a picture\n'),
     'not a PNG, JPEG or WebP image (sharp: Input buffer contains unsupported image format)',
   ],
+  ['pipe.png', (p) => execFileSync('mkfifo', [p]), 'not a regular file (a named pipe, socket or device)'],
   [
     'gone.png',
     (p) => symlinkSync(join(dirname(p), 'no-such-file.png'), p),
@@ -338,22 +339,28 @@ test('skipBadImages leaves the bad files out, lists them, and the cache keeps th
   const jpeg = await jpegBytes();
   for (const [name, make] of BAD_FILES) make(join(dir, 'train', 'trouser', name), jpeg);
   writeFileSync(join(dir, 'train', 'trouser', 'README.txt'), 'not an image, not an image name');
-  // The header pass finds three (cut.jpg's header is intact) and refuses them before decoding anything.
+  // The header pass finds four (cut.jpg's header is intact) and refuses them before decoding anything.
   await t.throwsAsync(loadFolderDataset(dir, { threads: 2 }), {
-    message: `${join(dir, 'train/trouser/empty.png')}: empty file (0 bytes); expected a PNG, JPEG or WebP image; and 2 more bad image files; --skip-bad-images (skipBadImages) leaves bad files out`,
+    message: `${join(dir, 'train/trouser/empty.png')}: empty file (0 bytes); expected a PNG, JPEG or WebP image; and 3 more bad image files; --skip-bad-images (skipBadImages) leaves bad files out`,
   });
 
   const data = await loadFolderDataset(dir, { threads: 2, skipBadImages: true });
   t.deepEqual(data.train.shape, [12, 1, SIDE, SIDE]);
   t.deepEqual(
     data.skipped.map((b) => b.file),
-    ['train/trouser/cut.jpg', 'train/trouser/empty.png', 'train/trouser/gone.png', 'train/trouser/notes.png'],
+    [
+      'train/trouser/cut.jpg',
+      'train/trouser/empty.png',
+      'train/trouser/gone.png',
+      'train/trouser/notes.png',
+      'train/trouser/pipe.png',
+    ],
   );
   t.true(data.skipped.every((b) => b.message === `${join(dir, b.file)}: ${b.problem}`));
   t.deepEqual(data.folder.ignored, ['train/trouser/README.txt']);
   t.regex(
     describeSkipped(data.skipped),
-    /^4 bad image files skipped: train\/trouser\/cut\.jpg \(truncated JPEG/,
+    /^5 bad image files skipped: train\/trouser\/cut\.jpg \(truncated JPEG/,
   );
 
   const again = await loadFolderDataset(dir, { threads: 2, skipBadImages: true });
@@ -362,7 +369,7 @@ test('skipBadImages leaves the bad files out, lists them, and the cache keeps th
   // Without skipping, the cached list of all four is refused, without decoding anything.
   await t.throwsAsync(loadFolderDataset(dir, { threads: 2 }), {
     message:
-      /^\S+\/train\/trouser\/cut\.jpg: truncated JPEG: .*; and 3 more bad image files; --skip-bad-images/,
+      /^\S+\/train\/trouser\/cut\.jpg: truncated JPEG: .*; and 4 more bad image files; --skip-bad-images/,
   });
 
   // The report's line shows the first ten of many.

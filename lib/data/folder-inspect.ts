@@ -1,7 +1,8 @@
 // The first pass over an image folder: each file's header (format, size, grey or colour), read before any pixel
 // is decoded, so that a broken file, an unknown format or images of mixed sizes are refused before the long
 // decoding pass, and the default tensor shape (the images' own size; 1 channel when all are grey) is known.
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import { FOLDER } from '../defaults.js';
@@ -35,10 +36,18 @@ const FORMATS = new Set(['png', 'jpeg', 'webp']);
  */
 export async function readImageFile(dir: string, file: string): Promise<Buffer | BadImage> {
   let bytes: Buffer;
+  let handle: FileHandle | undefined;
   try {
-    bytes = await readFile(join(dir, file));
+    // O_NONBLOCK: opening a named pipe called x.png must not wait for a writer forever (it has no effect on
+    // regular files), and anything but a regular file is refused before it is read.
+    handle = await open(join(dir, file), constants.O_RDONLY | constants.O_NONBLOCK);
+    if (!(await handle.stat()).isFile())
+      return badImage(dir, file, 'not a regular file (a named pipe, socket or device)');
+    bytes = await handle.readFile();
   } catch (err) {
     return badImage(dir, file, readProblem(err));
+  } finally {
+    await handle?.close().catch(() => {});
   }
   if (bytes.length === 0) return badImage(dir, file, `empty file (0 bytes); expected ${EXPECTED_FORMATS}`);
   return bytes;
