@@ -59,6 +59,13 @@ export const PHASE3 = {
   trainRule: 'none' as TrainRule,
 } as const;
 
+/**
+ * Image folders (--dataset folder): a single DIR/<class>/ tree gives each class's `testFraction` (rounded, at
+ * least one image) to the test set; `maxImageSize` bounds --image-size and the images' own size (a CIFAR ResNet
+ * on larger inputs is a typo, and 10,000 such RGB images would need 500 GB).
+ */
+export const FOLDER = { testFraction: 0.2, maxImageSize: 4096 } as const;
+
 /** Neighbours of each phase-2 sampler when the run sets none (EOS: the paper's 10; the others: imbalanced-learn's 5). */
 export const K_NEIGHBORS: Readonly<Record<Exclude<SamplerName, 'none' | 'ros'>, number>> = {
   smote: 5,

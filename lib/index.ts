@@ -2,7 +2,17 @@
 
 export { OnnxBackbone, type OnnxBackboneOptions } from './backbone/onnx-backbone.js';
 export * from './data/index.js';
-export { AUGMENTATION, BATCH, INFERENCE_BATCH, LOSS, PHASE1, PHASE3, SGD } from './defaults.js';
+export {
+  AUGMENTATION,
+  BATCH,
+  FOLDER,
+  INFERENCE_BATCH,
+  LIMITS,
+  LOSS,
+  PHASE1,
+  PHASE3,
+  SGD,
+} from './defaults.js';
 export * from './metrics/index.js';
 export { type ExportOptions, exportOnnx, type ModelWeights, type OnnxOutput } from './model/onnx-export.js';
 export { type BackendName, type CreateOptions, type ImageBatch, ResNet } from './model/resnet.js';

@@ -136,3 +136,14 @@ test('the stratified validation split takes round(n_c * fraction) per class, dis
   t.deepEqual(parts.train.shape, [21, 1, 2, 2]);
   t.is(parts.validation.images[4 * 2], parts.indices.validation[2] % 256);
 });
+
+test("'none' keeps the data's own class counts (capped by n_max when one is given), as a user's folder is", (t) => {
+  const labels = Int32Array.from([0, 0, 0, 0, 0, 1, 1, 2, 2, 2]);
+  const data: Dataset = { images: new Uint8Array(10 * 4), labels, shape: [10, 1, 2, 2], classes: 3 };
+  const kept = makeImbalanced(data, { type: 'none', ratio: 100, seed: 3 });
+  t.deepEqual(kept.counts, [5, 2, 3]);
+  t.deepEqual(Array.from(kept.indices), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const capped = makeImbalanced(data, { type: 'none', ratio: 1, seed: 3, maxPerClass: 2 });
+  t.deepEqual(capped.counts, [2, 2, 2]);
+  t.deepEqual(classCounts(capped.labels, 3), [2, 2, 2]);
+});

@@ -2,12 +2,17 @@
 
 import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName, loadDataset } from '../data/dataset.js';
+import { describeSkipped } from '../data/folder-bad-images.js';
+import type { FolderTrainTest } from '../data/folder-types.js';
 import { readNpyLabels, readNpyMatrix } from '../data/npy.js';
 import { writeNpy } from '../data/npy-write.js';
+import { LIMITS } from '../defaults.js';
 import { checkOutputFile } from '../io/output-dir.js';
 import { ResNet } from '../model/resnet.js';
 import { scoreLogits } from '../pipeline/evaluate.js';
 import { resampleWith, SAMPLER_NAMES, type SamplerName } from '../pipeline/samplers.js';
+import { type FolderFlags, folderConfig, folderOption } from './folder-options.js';
+import { folderProgressBar } from './folder-progress.js';
 import { int } from './option-parsers.js';
 
 const pct = (v: number) => (100 * v).toFixed(2);
@@ -18,14 +23,44 @@ function datasetOptions(command: Command): Command {
       new Option('--dataset <name>', 'data set').choices([...DATASET_NAMES]).default('fashion-mnist'),
     )
     .option('--data-dir <dir>', 'folder of the data set files')
+    .addOption(folderOption('imageSize'))
+    .addOption(folderOption('channels'))
+    .addOption(folderOption('testFraction'))
+    .addOption(folderOption('skipBadImages'))
+    .option(
+      '--split-seed <n>',
+      "folder, single <class>/ tree: seed of the test split (the run's --split-seed)",
+      int('--split-seed', 0, LIMITS.seed),
+    )
     .addOption(
       new Option('--part <part>', 'which part of the data set').choices(['train', 'test']).default('test'),
     );
 }
 
-async function datasetPart(opts: { dataset: DatasetName; dataDir?: string; part: 'train' | 'test' }) {
-  const data = await loadDataset(opts.dataset, { dataDir: opts.dataDir });
-  return opts.part === 'train' ? data.train : data.test;
+interface DatasetFlags extends FolderFlags {
+  dataset: DatasetName;
+  dataDir?: string;
+  splitSeed?: number;
+  part: 'train' | 'test';
+}
+
+async function datasetPart(opts: DatasetFlags) {
+  const folder = opts.dataset === 'folder';
+  if (opts.splitSeed !== undefined && !folder)
+    throw new Error('--split-seed applies to image folders only (--dataset folder)');
+  const progress = folder ? folderProgressBar() : null;
+  try {
+    const data = await loadDataset(opts.dataset, {
+      dataDir: opts.dataDir,
+      ...folderConfig(opts),
+      ...(folder ? { splitSeed: opts.splitSeed, onProgress: progress?.onProgress } : {}),
+    });
+    const skipped = (data as Partial<FolderTrainTest>).skipped ?? [];
+    if (skipped.length > 0) console.error(`note: ${describeSkipped(skipped)}`);
+    return opts.part === 'train' ? data.train : data.test;
+  } finally {
+    progress?.stop();
+  }
 }
 
 export function addDataCommands(program: Command): void {

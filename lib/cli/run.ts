@@ -3,6 +3,7 @@
 import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
+import type { ImbalanceType } from '../data/imbalance.js';
 import { LIMITS } from '../defaults.js';
 import { ablationHint } from '../harness/methods.js';
 import { isAbortError } from '../native.js';
@@ -16,6 +17,8 @@ import { isSamplerName, SAMPLER_NAMES, type SamplerId } from '../pipeline/sample
 import type { PipelineEvent } from '../pipeline/types.js';
 import type { TrainRule } from '../train/class-weights.js';
 import type { LossName } from '../train/loss-config.js';
+import { type FolderFlags, folderConfig, folderOption } from './folder-options.js';
+import { folderProgressBar } from './folder-progress.js';
 import {
   atLeastOne,
   fraction,
@@ -34,11 +37,11 @@ const RULES = ['none', 'reweight', 'drw', 'resample'];
 
 const samplerList = listOf<SamplerId>('--compare', SAMPLER_NAMES, isSamplerName, ablationHint);
 
-export interface RunFlags {
+export interface RunFlags extends FolderFlags {
   preset: PresetName;
   dataset?: DatasetName;
   dataDir?: string;
-  imbalance?: 'exp' | 'step';
+  imbalance?: ImbalanceType;
   ratio?: number;
   splitSeed?: number;
   valFraction?: number;
@@ -72,12 +75,15 @@ export interface RunFlags {
 /** The run configuration: the preset, overridden by every flag given. */
 export function configFromFlags(f: RunFlags): RunConfig {
   const base = structuredClone(PRESETS[f.preset]);
+  const folder = folderConfig(f) ?? base.folder;
   const c: RunConfig = {
     ...base,
     dataset: f.dataset ?? base.dataset,
     dataDir: f.dataDir ?? base.dataDir,
+    ...(folder ? { folder } : {}),
     imbalance: {
-      type: f.imbalance ?? base.imbalance.type,
+      // A user's image folder is imbalanced as it is: unless a profile or ratio is asked for, keep it so.
+      type: f.imbalance ?? (f.dataset === 'folder' && f.ratio === undefined ? 'none' : base.imbalance.type),
       ratio: f.ratio ?? base.imbalance.ratio,
       seed: f.splitSeed ?? base.imbalance.seed,
     },
@@ -133,9 +139,22 @@ function addRunOptions(command: Command): Command {
     )
     .addOption(new Option('--dataset <name>', 'data set').choices([...DATASET_NAMES]))
     .option('--data-dir <dir>', "folder of the data set files (default for fashion-mnist: Debian's)")
-    .addOption(new Option('--imbalance <type>', 'imbalance profile').choices(['exp', 'step']))
+    .addOption(folderOption('imageSize'))
+    .addOption(folderOption('channels'))
+    .addOption(folderOption('testFraction'))
+    .addOption(folderOption('skipBadImages'))
+    .addOption(
+      new Option(
+        '--imbalance <type>',
+        "imbalance profile: exp, step, or none (the data's own counts; the default for --dataset folder)",
+      ).choices(['exp', 'step', 'none']),
+    )
     .option('--ratio <r>', 'imbalance ratio n_max / n_min', atLeastOne('--ratio'))
-    .option('--split-seed <n>', 'seed of the imbalanced subset', int('--split-seed', 0, LIMITS.seed))
+    .option(
+      '--split-seed <n>',
+      "seed of the imbalanced subset (and of an image folder's test split)",
+      int('--split-seed', 0, LIMITS.seed),
+    )
     .option(
       '--val-fraction <f>',
       'validation fraction carved from the training set (reported, never the test set)',
@@ -261,10 +280,13 @@ async function runCommand(
         etaBuffer: 50,
       })
     : null;
+  const dataBar = folderProgressBar();
   let barEpoch = -1;
   let epochStart = performance.now();
   const onEvent = (e: PipelineEvent) => {
-    if (e.kind === 'phase') {
+    if (e.kind === 'data') {
+      dataBar.onProgress(e);
+    } else if (e.kind === 'phase') {
       bar?.stop();
       console.error(`eos: ${e.message}`);
     } else if (e.kind === 'batch' && bar) {
@@ -335,6 +357,7 @@ async function runCommand(
     }
     throw err;
   } finally {
+    dataBar.stop();
     process.off('SIGINT', onSigint);
   }
 }

@@ -4,6 +4,8 @@
 //   step: the first floor(C/2) classes keep n_max, the rest floor(n_max/ratio)
 // Class 0 is the head, class C-1 the tail. (For odd C the reference code drops the last class; here it joins
 // the minority half.)
+//   none: every class keeps what it has (a data set that is imbalanced already, such as a user's image
+//         folder), up to n_max when one is given.
 //
 // Which images stay is a seeded choice: each class's indices are shuffled (Fisher-Yates, xoshiro128**) and
 // the first n_c kept. The shuffle draws the same numbers whatever n_c is, so with one seed a larger ratio keeps
@@ -13,7 +15,12 @@ import { checkDataset, subsetDataset } from './dataset-ops.js';
 import { indicesByClass, shuffleInPlace, Xoshiro128 } from './seeded-shuffle.js';
 import type { Dataset } from './types.js';
 
-export type ImbalanceType = 'exp' | 'step';
+export type ImbalanceType = 'exp' | 'step' | 'none';
+
+/** An imbalance profile's words for a report: "exp imbalance ratio 100", or "its own class counts". */
+export function describeImbalance(i: { type: ImbalanceType; ratio: number }): string {
+  return i.type === 'none' ? 'its own class counts' : `${i.type} imbalance ratio ${i.ratio}`;
+}
 
 export interface ImbalanceOptions {
   type: ImbalanceType;
@@ -79,7 +86,10 @@ export function makeImbalanced(data: Dataset, options: ImbalanceOptions): Imbala
     );
   }
   const maxPerClass = options.maxPerClass ?? smallest;
-  const counts = imbalancedCounts(maxPerClass, data.classes, options.type, options.ratio);
+  const counts =
+    options.type === 'none'
+      ? byClass.map((list) => Math.min(list.length, options.maxPerClass ?? list.length))
+      : imbalancedCounts(maxPerClass, data.classes, options.type, options.ratio);
   counts.forEach((n, c) => {
     if (n > byClass[c].length) {
       throw new RangeError(

@@ -19,9 +19,21 @@ export {
   loadDataset,
   subsetDataset,
 } from './dataset.js';
+export { type TrainTestSources, validateTrainTest } from './dataset-ops.js';
 export { DataFileError } from './errors.js';
 export { FASHION_MNIST_CLASS_NAMES, loadFashionMnist } from './fashion-mnist.js';
 export { FASHION_MNIST_DIR, FASHION_MNIST_FILES, missingFashionMnistFiles } from './fashion-mnist-files.js';
+export { describeSkipped } from './folder-bad-images.js';
+export { checkFolderOptions, loadFolderDataset } from './folder-dataset.js';
+export { IMAGE_EXTENSIONS } from './folder-scan.js';
+export type {
+  BadImage,
+  FolderCacheInfo,
+  FolderLayout,
+  FolderOptions,
+  FolderProgress,
+  FolderTrainTest,
+} from './folder-types.js';
 export { type IdxImages, parseIdxImages, parseIdxLabels, readIdxImages, readIdxLabels } from './idx.js';
 export {
   type ImbalancedDataset,

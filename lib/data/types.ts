@@ -17,4 +17,6 @@ export interface Dataset {
 export interface TrainTest {
   train: Dataset;
   test: Dataset;
+  /** Image folders with skipBadImages: the files left out (folder-types.ts). */
+  skipped?: import('./folder-types.js').BadImage[];
 }

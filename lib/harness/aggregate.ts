@@ -3,6 +3,7 @@
 // methods (ranking.ts), the main sampler against the others seed by seed (paired-rows.ts), the
 // generalization gap before and after the main sampler (gap-rows.ts), and the phase-1 training curves.
 // Works on whatever subset of the units has finished; the report says how much that is.
+import { describeImbalance } from '../data/imbalance.js';
 import { type GapComparison, gapComparisons } from './gap-rows.js';
 import type { MachineInfo } from './machine.js';
 import { type MethodRow, methodRows } from './method-rows.js';
@@ -99,7 +100,7 @@ export function aggregate(
   const { base } = settings;
   return {
     title:
-      `eos compare: ${base.dataset}, ${base.imbalance.type} imbalance ratio ${base.imbalance.ratio}, ` +
+      `eos compare: ${base.dataset}, ${describeImbalance(base.imbalance)}, ` +
       `ResNet-${base.depth}, ${settings.seeds} seed${settings.seeds === 1 ? '' : 's'}`,
     partial: finished + settled < plan.units.length,
     units: {

@@ -1,5 +1,6 @@
 // The schedule every method of a comparison shares, in words for the reports. The lr steps are those
 // trainBackbone uses (scaledSchedule: the paper's x0.01 at 160/200 and x0.0001 at 180/200, scaled).
+import { describeImbalance } from '../data/imbalance.js';
 import { AUGMENTATION, K_NEIGHBORS } from '../defaults.js';
 import { scaledSchedule } from '../train/lr-schedule.js';
 import { ABLATION_KEYS, COMPARISON_METHOD_TABLE } from './methods.js';
@@ -33,7 +34,7 @@ export function describeSchedule(settings: ComparisonSettings): string[] {
   const planned = new Set([...settings.samplers, ...settings.otherSamplers]);
   const ablations = ABLATION_KEYS.filter((key) => planned.has(key));
   return [
-    `Data: ${base.dataset}, ${base.imbalance.type} imbalance ratio ${base.imbalance.ratio}` +
+    `Data: ${base.dataset}, ${describeImbalance(base.imbalance)}` +
       (limits.maxTrainPerClass
         ? `, at most ${limits.maxTrainPerClass} training images per class (n_max)`
         : '') +

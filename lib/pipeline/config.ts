@@ -1,5 +1,5 @@
 // Configuration of a three-phase run and its validation; its defaults and presets are in lib/defaults.ts.
-import { LIMITS, maxThreads } from '../defaults.js';
+import { FOLDER, LIMITS, maxThreads } from '../defaults.js';
 import type { RunConfig } from './run-config.js';
 import { isSamplerName, samplerNameError } from './sampler-names.js';
 
@@ -29,6 +29,19 @@ export function validateConfig(c: RunConfig): void {
   ] as const) {
     if (!(Number.isFinite(lr) && lr > 0 && lr <= LIMITS.learningRate))
       throw new RangeError(`${name} must be a number in (0, ${LIMITS.learningRate}], got ${lr}`);
+  }
+  if (c.folder !== undefined) {
+    if (c.dataset !== 'folder') {
+      throw new RangeError(
+        `folder options (image size, channels, test fraction, skip bad images) apply to dataset 'folder', not '${c.dataset}'`,
+      );
+    }
+    const f = c.folder;
+    if (f.imageSize !== undefined) integer('folder.imageSize', f.imageSize, 8, FOLDER.maxImageSize);
+    if (f.channels !== undefined && f.channels !== 1 && f.channels !== 3)
+      throw new RangeError(`folder.channels must be 1 or 3, got ${String(f.channels)}`);
+    if (f.testFraction !== undefined && !(f.testFraction > 0 && f.testFraction < 1))
+      throw new RangeError(`folder.testFraction must be a number in (0, 1), got ${f.testFraction}`);
   }
   if (!(Number.isFinite(c.phase1.focalGamma) && c.phase1.focalGamma >= 0))
     throw new RangeError(`phase1.focalGamma must be a number >= 0, got ${c.phase1.focalGamma}`);

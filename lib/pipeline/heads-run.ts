@@ -2,6 +2,8 @@
 // (run-on-backbone.ts) or embeddings computed elsewhere (`eos fit-head`). Every method is fitted as in a
 // three-phase run (fit-methods.ts) and the run directory gets results.json, results.md and the main method's
 // head as head.safetensors.
+import { describeSkipped } from '../data/folder-bad-images.js';
+import type { BadImage } from '../data/folder-types.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { gapAgainstRealSpread } from '../metrics/generalization-gap.js';
 import { type Tensor, writeSafetensors } from '../model/safetensors.js';
@@ -38,7 +40,15 @@ export interface HeadsInput {
 export interface HeadsRunResult {
   config: RunConfig;
   source: HeadsSource;
-  data: { train: number; test: number; validation: number; classCounts: number[]; dim: number };
+  data: {
+    train: number;
+    test: number;
+    validation: number;
+    classCounts: number[];
+    dim: number;
+    /** Image files left out by skipBadImages (a run on an ONNX backbone over an image folder). */
+    skipped?: { count: number; first: BadImage[] };
+  };
   methods: MethodResult[];
   failedMethods: MethodFailure[];
   gap: RunResult['gap'];
@@ -58,7 +68,8 @@ export function formatHeadsReport(r: HeadsRunResult, classNames?: string[]): str
     '',
     `Training rows: ${r.data.train} (per class ${r.data.classCounts.join(', ')}); test rows: ${r.data.test}` +
       (r.data.validation ? `; validation rows: ${r.data.validation}` : '') +
-      `; embedding width ${r.data.dim}. Every number below is on the test set, which no step selects on.`,
+      `; embedding width ${r.data.dim}. Every number below is on the test set, which no step selects on.` +
+      (r.data.skipped?.count ? ` ${describeSkipped(r.data.skipped.first, 10, r.data.skipped.count)}.` : ''),
     `Phase 3: ${r.config.phase3.epochs} epochs of a fresh head per method. Total ${r.seconds.total.toFixed(0)} s ` +
       `(embedding ${r.seconds.embed.toFixed(0)} s).`,
     '',

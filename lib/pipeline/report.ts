@@ -1,4 +1,7 @@
 // The Markdown report of a run: headline metrics side by side, per-class accuracy, generalization gap.
+
+import { describeSkipped } from '../data/folder-bad-images.js';
+import { describeImbalance } from '../data/imbalance.js';
 import type { ClassificationMetrics } from '../metrics/classification.js';
 import type { MethodResult, RunResult } from './types.js';
 
@@ -110,11 +113,14 @@ export function formatReport(r: RunResult, classNames?: string[]): string {
   ];
   const label = classLabeller(r.data.classCounts, classNames);
   return [
-    `# eos run: ${c.dataset}, ${c.imbalance.type} imbalance ratio ${c.imbalance.ratio}, ResNet-${c.depth} (${r.backend})`,
+    `# eos run: ${c.dataset}, ${describeImbalance(c.imbalance)}, ResNet-${c.depth} (${r.backend})`,
     '',
     `Training images: ${r.data.train} (per class ${r.data.classCounts.join(', ')}); test images: ${r.data.test}` +
       (r.data.validation ? `; validation images: ${r.data.validation}` : '') +
-      '. Every number below is on the balanced test set, which no step selects on.',
+      '. Every number below is on the balanced test set, which no step selects on.' +
+      (r.data.skipped.count > 0
+        ? ` ${describeSkipped(r.data.skipped.first, 10, r.data.skipped.count)}.`
+        : ''),
     `Phase 1: ${c.phase1.epochs} epochs, batch ${c.phase1.batch}, lr ${c.phase1.lr}, loss ${c.phase1.loss}, ` +
       `rule ${c.phase1.trainRule}, ${r.phase1.seconds.toFixed(0)} s` +
       (r.phase1.resumedFrom

@@ -10,6 +10,12 @@ import type { SamplerName } from './sampler-names.js';
 export interface RunConfig<M extends string = SamplerName> {
   dataset: DatasetName;
   dataDir?: string;
+  /**
+   * Image folders only (dataset 'folder'; lib/data/folder-types.ts): the decoded size (shorter side resized to
+   * imageSize, centre-cropped), 1 or 3 channels, a single tree's test share (default FOLDER.testFraction; its
+   * seed is imbalance.seed), and whether bad image files are skipped (listed in the results) or refused.
+   */
+  folder?: { imageSize?: number; channels?: 1 | 3; testFraction?: number; skipBadImages?: boolean };
   imbalance: { type: ImbalanceType; ratio: number; seed: number };
   /** Fraction of each class held out of training for validation (0: none). Never the test set. */
   validationFraction: number;

@@ -38,7 +38,10 @@ export async function runOnBackbone(
   });
   try {
     emit({ kind: 'phase', phase: 'data', message: `loading ${config.dataset}` });
-    const data = await prepareData(config);
+    const data = await prepareData(config, {
+      onProgress: (p) => emit({ kind: 'data', ...p }),
+      signal: options.signal,
+    });
     const [, channels, side] = data.train.shape;
     const transform = model.transformFor(channels, side); // refuses a data set the model cannot take
     const skipped = checkMethodsOnLabels(config, data.train.labels);
@@ -70,6 +73,8 @@ export async function runOnBackbone(
       emit,
       options.signal,
     );
+    if (data.skipped?.length)
+      result.data.skipped = { count: data.skipped.length, first: data.skipped.slice(0, 10) };
     writeHeadsResult(result, data.classNames); // the head and its scores stand even if joining fails
     const bytes = backboneWithHead(
       readFileSync(backbone.model),

@@ -12,7 +12,10 @@ export async function runPhase1Only(config: RunConfig, options: RunOptions = {})
   checkRunStart(config, options);
   const paths = runPaths(config.outDir);
   emit({ kind: 'phase', phase: 'data', message: `loading ${config.dataset}` });
-  const data = await prepareData(config);
+  const data = await prepareData(config, {
+    onProgress: (p) => emit({ kind: 'data', ...p }),
+    signal: options.signal,
+  });
   startRunDirectory(paths, config);
   const model = createModel(config, data);
   try {

@@ -22,7 +22,10 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
   const paths = runPaths(config.outDir);
 
   emit({ kind: 'phase', phase: 'data', message: `loading ${config.dataset}` });
-  const data = await prepareData(config);
+  const data = await prepareData(config, {
+    onProgress: (p) => emit({ kind: 'data', ...p }),
+    signal: options.signal,
+  });
   const { train, test, validation, classes } = data;
   const failedMethods = checkMethodsOnLabels(config, train.labels);
   for (const f of failedMethods) emit({ kind: 'method-failed', ...f });
@@ -63,6 +66,7 @@ export async function runThreePhase(config: RunConfig, options: RunOptions = {})
         validation: validation?.labels.length ?? 0,
         classCounts: data.counts,
         normalization: data.normalization,
+        skipped: { count: data.skipped?.length ?? 0, first: data.skipped?.slice(0, 10) ?? [] },
       },
       backend: model.backend,
       phase1: {

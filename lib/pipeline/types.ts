@@ -2,6 +2,7 @@
 // and by the two orchestrators (runThreePhase, the comparison harness), so that no step imports an
 // orchestrator for a type.
 import type { ChannelStats } from '../data/channel-stats.js';
+import type { BadImage } from '../data/folder-types.js';
 import type { Dataset } from '../data/types.js';
 import type { ClassificationMetrics } from '../metrics/classification.js';
 import type { GeneralizationGap } from '../metrics/generalization-gap.js';
@@ -26,6 +27,8 @@ export type PipelineEvent =
     }
   | { kind: 'epoch'; epochs: number; record: EpochRecord }
   | { kind: 'method'; name: string; balancedAccuracy: number }
+  /** Image folders: the header and decoding passes. */
+  | { kind: 'data'; stage: 'inspect' | 'decode'; done: number; total: number }
   /** A comparison method that cannot run on this data (known before phase 1) or failed: the run goes on. */
   | { kind: 'method-failed'; name: string; message: string };
 
@@ -49,6 +52,8 @@ export interface RunData {
   counts: number[];
   normalization: ChannelStats;
   classNames?: string[];
+  /** Image folders with skipBadImages: the files left out. */
+  skipped?: BadImage[];
 }
 
 /** The labels of a run's splits: what phases 2 and 3 need of the data besides the embeddings. */
@@ -119,6 +124,8 @@ export interface RunResult {
     validation: number;
     classCounts: number[];
     normalization: { mean: number[]; std: number[] };
+    /** Image files left out by skipBadImages: how many, and the first 10. */
+    skipped: { count: number; first: BadImage[] };
   };
   backend: string;
   phase1: {
