@@ -164,11 +164,31 @@ test('a backbone the data does not fit, or whose output is no embedding, is name
     message: /m\.onnx: the output y has shape \[n, 1, 8, 8\]; embeddings must be \[N, D\]/,
   });
 
-  const wantsSixteen = await OnnxBackbone.load(tinyModel([flatten], ['n', 256], 16));
+  const sixteen = tinyModel(
+    [
+      { op: 'GlobalAveragePool', inputs: ['x'] },
+      { ...flatten, inputs: ['t0'] },
+    ],
+    ['n', 1],
+    16,
+  );
+  const wantsSixteen = await OnnxBackbone.load(sixteen);
   t.throws(() => wantsSixteen.transformFor(1, 8), {
-    message: /m\.onnx: the model takes 16x16 images and the data set's are 8x8/,
+    message:
+      /m\.onnx: the model takes 16x16 images and would get 8x8 ones \(the data set's size; resize them: --input-size 16\)/,
   });
   await wantsSixteen.release();
+  // --input-size: the images are resized inside the graph (bilinear); a flat image stays flat.
+  const resized = await OnnxBackbone.load(sixteen, { inputSize: 16 });
+  const flat = await resized.embed(images, shape);
+  t.is(flat.width, 1);
+  t.true(Math.abs(flat.embeddings[0] - 100 / 255) < 1e-6 && Math.abs(flat.embeddings[1] - 100 / 255) < 1e-6);
+  await resized.release();
+  const tooSmall = await OnnxBackbone.load(sixteen, { inputSize: 12 });
+  t.throws(() => tooSmall.transformFor(1, 8), {
+    message: /the model takes 16x16 images and would get 12x12 ones \(--input-size\)/,
+  });
+  await tooSmall.release();
 
   // sqrt(pixel / 255 - 1) of a grey 100 is NaN: a model spoiled for this input.
   const nan = await OnnxBackbone.load(tinyModel([flatten, { op: 'Sqrt', inputs: ['t0'] }], ['n', 64]), {

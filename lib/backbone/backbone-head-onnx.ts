@@ -33,7 +33,10 @@ export interface BackboneGraph {
   inputName: string;
   outputName: string;
   transform: InputTransform;
+  /** The images' side. */
   side: number;
+  /** The side the model takes, when the images are resized to it (bilinear, half-pixel centres). */
+  inputSize?: number;
 }
 
 /** The metadata of an ONNX model (ours: eos.*), without building anything. */
@@ -82,59 +85,125 @@ function tensorInfo(name: string, dims: (number | string)[]): OnnxTypes.IValueIn
   };
 }
 
-/** The combined model's bytes: `backbone` (its ONNX bytes) followed by `head`. */
+/** Graph building over a decoded model: initializers and nodes named under eos/. */
+class Builder {
+  readonly initializers: OnnxTypes.TensorProto[] = [];
+
+  constant(name: string, dims: number[], values: Float32Array): string {
+    const rawData = new Uint8Array(values.slice().buffer);
+    this.initializers.push(onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData }));
+    return name;
+  }
+
+  int64s(name: string, values: number[]): string {
+    const rawData = new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer);
+    this.initializers.push(
+      onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, rawData }),
+    );
+    return name;
+  }
+
+  node(opType: string, input: string[], output: string, attribute: OnnxTypes.IAttributeProto[] = []) {
+    return onnx.NodeProto.create({ opType, input, output: [output], name: `eos/${output}`, attribute });
+  }
+}
+
+/**
+ * The backbone behind its input transform: input 'pixels' (raw pixel values, [N, imageChannels, side, side]),
+ * then grey -> RGB, the per-channel scale and shift, and a bilinear resize to `inputSize` where one is asked
+ * for, into the user's nodes; output 'embedding'. The graph that embeds the training data and the one served
+ * are this same graph, so a service sees exactly what training saw.
+ */
+export function preprocessedBackbone(backboneBytes: Uint8Array, backbone: BackboneGraph): Uint8Array {
+  const { model } = preprocess(backboneBytes, backbone);
+  return onnx.ModelProto.encode(model).finish();
+}
+
+function preprocess(backboneBytes: Uint8Array, backbone: BackboneGraph) {
+  const model = onnx.ModelProto.decode(backboneBytes);
+  if (!model.graph) throw new Error('the backbone model has no graph');
+  // Decoded messages hold every repeated field as an array (protobufjs's defaults).
+  const graph = model.graph as OnnxTypes.GraphProto;
+  const opset = defaultOpset(model);
+  if (opset < 9) throw new Error(`the backbone uses ONNX opset ${opset}; eos needs opset 9 or later`);
+  const resize = backbone.inputSize !== undefined && backbone.inputSize !== backbone.side;
+  if (resize && opset < 11) {
+    throw new Error(
+      `the backbone uses ONNX opset ${opset}; resizing its input (--input-size) needs opset 11`,
+    );
+  }
+  const keep = backbone.outputName === 'embedding' ? 'embedding' : null;
+  const renamed = renameClashes(graph, keep);
+  const inputName = renamed.get(backbone.inputName) ?? backbone.inputName;
+  const embeddingName = renamed.get(backbone.outputName) ?? backbone.outputName;
+  const b = new Builder();
+
+  const t = backbone.transform;
+  const before: OnnxTypes.NodeProto[] = [];
+  let x = INPUT;
+  if (t.imageChannels !== t.modelChannels) {
+    before.push(b.node('Concat', [x, x, x], 'eos/rgb', [{ name: 'axis', type: A.INT, i: 1 }]));
+    x = 'eos/rgb';
+  }
+  const C = t.modelChannels;
+  before.push(b.node('Mul', [x, b.constant('eos/input.scale', [1, C, 1, 1], t.scale)], 'eos/scaled'));
+  const normalized = resize ? 'eos/normalized' : inputName;
+  before.push(
+    b.node('Add', ['eos/scaled', b.constant('eos/input.shift', [1, C, 1, 1], t.shift)], normalized),
+  );
+  if (resize) {
+    // sizes = [N, C, S, S] with N taken from the batch; roi and scales unused (empty, as opset 11 wants them).
+    const S = backbone.inputSize!;
+    before.push(b.node('Shape', [normalized], 'eos/shape'));
+    before.push(
+      b.node(
+        'Slice',
+        ['eos/shape', b.int64s('eos/resize.starts', [0]), b.int64s('eos/resize.ends', [2])],
+        'eos/batch_channels',
+      ),
+    );
+    before.push(
+      b.node('Concat', ['eos/batch_channels', b.int64s('eos/resize.side', [S, S])], 'eos/resize.sizes', [
+        { name: 'axis', type: A.INT, i: 0 },
+      ]),
+    );
+    const empty = b.constant('eos/resize.empty', [0], new Float32Array(0));
+    before.push(
+      b.node('Resize', [normalized, empty, empty, 'eos/resize.sizes'], inputName, [
+        { name: 'mode', type: A.STRING, s: new TextEncoder().encode('linear') },
+        { name: 'coordinate_transformation_mode', type: A.STRING, s: new TextEncoder().encode('half_pixel') },
+      ]),
+    );
+  }
+  const after: OnnxTypes.NodeProto[] = [];
+  if (embeddingName !== 'embedding') after.push(b.node('Identity', [embeddingName], 'embedding'));
+
+  const initializerNames = new Set(graph.initializer.map((i) => i.name));
+  graph.node = [...before, ...graph.node, ...after];
+  graph.initializer.push(...b.initializers);
+  graph.input = [
+    onnx.ValueInfoProto.create(tensorInfo(INPUT, ['batch', t.imageChannels, backbone.side, backbone.side])),
+    // Older exporters list the weights as inputs too: they stay (the image input is now computed).
+    ...graph.input.filter((i) => i.name !== inputName && initializerNames.has(i.name)),
+  ];
+  graph.output = [onnx.ValueInfoProto.create(tensorInfo('embedding', ['batch', 'width']))];
+  return { model, graph, opset };
+}
+
+/** The combined model's bytes: `backbone` (its ONNX bytes) behind its input transform, followed by `head`. */
 export function backboneWithHead(
   backboneBytes: Uint8Array,
   backbone: BackboneGraph,
   head: HeadForGraph,
   metadata: Record<string, string>,
 ): Uint8Array {
-  const model = onnx.ModelProto.decode(backboneBytes);
-  if (!model.graph) throw new Error('the backbone model has no graph');
-  // Decoded messages hold every repeated field as an array (protobufjs's defaults).
-  const graph = model.graph as OnnxTypes.GraphProto;
-  const opset = defaultOpset(model);
-  if (opset < 9) throw new Error(`the backbone uses ONNX opset ${opset}; combining needs opset 9 or later`);
-  const keep = backbone.outputName === 'embedding' ? 'embedding' : null;
-  const renamed = renameClashes(graph, keep);
-  const inputName = renamed.get(backbone.inputName) ?? backbone.inputName;
-  const embeddingName = renamed.get(backbone.outputName) ?? backbone.outputName;
-
-  const initializers: OnnxTypes.ITensorProto[] = [];
-  const constant = (name: string, dims: number[], values: Float32Array) => {
-    initializers.push({ name, dims, dataType: FLOAT, rawData: new Uint8Array(values.slice().buffer) });
-    return name;
-  };
-  const int64s = (name: string, values: number[]) => {
-    initializers.push({
-      name,
-      dims: [values.length],
-      dataType: INT64,
-      rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer),
-    });
-    return name;
-  };
-  const node = (
-    opType: string,
-    input: string[],
-    output: string,
-    attribute: OnnxTypes.IAttributeProto[] = [],
-  ) => onnx.NodeProto.create({ opType, input, output: [output], name: `eos/${output}`, attribute });
-
-  // Raw pixels -> the backbone's input, as input-transform.ts does it.
-  const t = backbone.transform;
-  const before: OnnxTypes.NodeProto[] = [];
-  let x = INPUT;
-  if (t.imageChannels !== t.modelChannels) {
-    before.push(node('Concat', [x, x, x], 'eos/rgb', [{ name: 'axis', type: A.INT, i: 1 }]));
-    x = 'eos/rgb';
-  }
-  const C = t.modelChannels;
-  before.push(node('Mul', [x, constant('eos/input.scale', [1, C, 1, 1], t.scale)], 'eos/scaled'));
-  before.push(node('Add', ['eos/scaled', constant('eos/input.shift', [1, C, 1, 1], t.shift)], inputName));
+  const { model, graph, opset } = preprocess(backboneBytes, backbone);
+  const b = new Builder();
+  const constant = b.constant.bind(b);
+  const int64s = b.int64s.bind(b);
+  const node = b.node.bind(b);
 
   const after: OnnxTypes.NodeProto[] = [];
-  if (embeddingName !== 'embedding') after.push(node('Identity', [embeddingName], 'embedding'));
   if (head.head === 'linear') {
     after.push(
       node(
@@ -182,14 +251,8 @@ export function backboneWithHead(
     );
   }
 
-  const initializerNames = new Set(graph.initializer.map((i) => i.name));
-  graph.node = [...before, ...graph.node, ...after];
-  graph.initializer.push(...initializers.map((i) => onnx.TensorProto.create(i)));
-  graph.input = [
-    onnx.ValueInfoProto.create(tensorInfo(INPUT, ['batch', t.imageChannels, backbone.side, backbone.side])),
-    // Older exporters list the weights as inputs too: they stay (the image input is now computed).
-    ...graph.input.filter((i) => i.name !== inputName && initializerNames.has(i.name)),
-  ];
+  graph.node.push(...after);
+  graph.initializer.push(...b.initializers);
   graph.output = [
     onnx.ValueInfoProto.create(tensorInfo('logits', ['batch', head.classes])),
     onnx.ValueInfoProto.create(tensorInfo('embedding', ['batch', head.dim])),

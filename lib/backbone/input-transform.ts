@@ -1,7 +1,7 @@
 // How uint8 images become a foreign backbone's input: per channel value = pixel * scale + shift, and grey images
-// repeated into the three channels of an RGB model. One definition, used both when the backbone embeds a data
-// set (onnx-backbone.ts) and inside the exported backbone+head graph (backbone-head-onnx.ts), so a service that
-// feeds raw pixels to the exported model sees exactly what training saw.
+// repeated into the three channels of an RGB model. backbone-head-onnx.ts puts it into the graph in front of the
+// backbone; that one graph embeds the training data (onnx-backbone.ts) and is served, so a service that feeds
+// raw pixels sees exactly what training saw.
 
 export interface InputTransform {
   /** Channels the model takes (1 or 3). */
@@ -72,25 +72,4 @@ export function inputTransform(
     scale: Float32Array.from(std, (s) => 1 / (255 * s)),
     shift: Float32Array.from(mean, (m, c) => -m / std[c]),
   };
-}
-
-/** Images [n, imageChannels, h, w] (uint8) -> the model's float32 input [n, modelChannels, h, w]. */
-export function transformImages(
-  t: InputTransform,
-  images: Uint8Array,
-  n: number,
-  plane: number,
-): Float32Array {
-  const out = new Float32Array(n * t.modelChannels * plane);
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < t.modelChannels; c++) {
-      const from = (i * t.imageChannels + (t.imageChannels === 1 ? 0 : c)) * plane;
-      const to = (i * t.modelChannels + c) * plane;
-      const scale = t.scale[c];
-      const shift = t.shift[c];
-      // Rounded after the product and after the sum, as the graph's Mul and Add nodes round in float32.
-      for (let p = 0; p < plane; p++) out[to + p] = Math.fround(images[from + p] * scale) + shift;
-    }
-  }
-  return out;
 }

@@ -1,21 +1,20 @@
 // A user's own pretrained network (a torchvision or timm model exported to ONNX, or one of ours) as the backbone
 // of phases 2 and 3: onnxruntime-node runs it over a data set in batches and returns one embedding row per
-// image from the named output. Everything that can be checked before the long pass is: the file, the input's
-// rank, channels and side against the data, the output's rank; during the pass every row must be finite.
+// image from the named output. The graph it runs is the model behind the input transform (and a resize to
+// --input-size), raw pixels in: the very graph `eos run --backbone` then joins to its head and serves. Everything
+// that can be checked before the long pass is: the file, the input's rank, channels and side against the data,
+// the output's rank; during the pass every row must be finite.
 import { readFileSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { INFERENCE_BATCH } from '../defaults.js';
-import { onnxMetadata } from './backbone-head-onnx.js';
-import {
-  type InputTransform,
-  inputTransform,
-  type Normalization,
-  transformImages,
-} from './input-transform.js';
+import { type BackboneGraph, onnxMetadata, preprocessedBackbone } from './backbone-head-onnx.js';
+import { type InputTransform, inputTransform, type Normalization } from './input-transform.js';
 
 export interface OnnxBackboneOptions extends Normalization {
   /** The output that holds the embeddings (default: the model's only output, or 'embedding' if it has one). */
   embeddingOutput?: string;
+  /** Resize the images to this side for the model (bilinear; default: the images' own side). */
+  inputSize?: number;
   /** onnxruntime intra-op threads (0: its default). */
   threads?: number;
 }
@@ -33,9 +32,11 @@ function dims(meta: ort.InferenceSession.ValueMetadata | undefined): ReadonlyArr
 }
 
 export class OnnxBackbone {
+  /** The session of the backbone behind its input transform, for the images it was last prepared for. */
+  private prepared: { key: string; session: ort.InferenceSession } | null = null;
+
   private constructor(
     readonly path: string,
-    private readonly session: ort.InferenceSession,
     readonly inputName: string,
     /** [C, H, W] where the model fixes them, else null per unknown dimension. */
     readonly inputDims: [number | null, number | null, number | null],
@@ -68,9 +69,9 @@ export class OnnxBackbone {
       // Our own exported models normalise inside the graph and take raw pixel values (onnx-export.ts).
       const raw = 'eos.input' in onnxMetadata(readFileSync(path));
       return OnnxBackbone.inspect(path, session, raw, options);
-    } catch (err) {
+    } finally {
+      // This session only told the model's inputs and outputs; embedding runs the preprocessed graph.
       await session.release();
-      throw err;
     }
   }
 
@@ -125,16 +126,10 @@ export class OnnxBackbone {
           '(export the model with a Flatten after its pooling)',
       );
     }
-    return new OnnxBackbone(
-      path,
-      session,
-      input.name,
-      inputDims,
-      outputName,
-      fixed(outDims?.[1]),
-      raw,
-      options,
-    );
+    if (options.inputSize !== undefined && !(Number.isInteger(options.inputSize) && options.inputSize >= 1)) {
+      throw new RangeError(`inputSize: expected a positive integer, got ${options.inputSize}`);
+    }
+    return new OnnxBackbone(path, input.name, inputDims, outputName, fixed(outDims?.[1]), raw, options);
   }
 
   /**
@@ -143,10 +138,13 @@ export class OnnxBackbone {
    */
   transformFor(imageChannels: number, side: number, raw = this.takesRawPixels): InputTransform {
     const [c, h, w] = this.inputDims;
-    if ((h !== null && h !== side) || (w !== null && w !== side)) {
+    const fed = this.options.inputSize ?? side;
+    if ((h !== null && h !== fed) || (w !== null && w !== fed)) {
       throw new Error(
-        `${this.path}: the model takes ${h ?? '?'}x${w ?? '?'} images and the data set's are ${side}x${side} ` +
-          '(an image folder can be resized: --image-size)',
+        `${this.path}: the model takes ${h ?? '?'}x${w ?? '?'} images and would get ${fed}x${fed} ones ` +
+          (this.options.inputSize === undefined
+            ? `(the data set's size; resize them: --input-size ${h ?? w})`
+            : '(--input-size)'),
       );
     }
     try {
@@ -164,7 +162,7 @@ export class OnnxBackbone {
   ): Promise<{ embeddings: Float32Array; width: number }> {
     const [n, channels, side, sideW] = shape;
     if (side !== sideW) throw new RangeError(`images must be square, got ${side}x${sideW}`);
-    const transform = this.transformFor(channels, side);
+    const session = await this.preparedFor(channels, side);
     const batch = options.batch ?? INFERENCE_BATCH;
     const plane = side * side;
     let out: Float32Array | null = null;
@@ -176,22 +174,18 @@ export class OnnxBackbone {
         throw err;
       }
       const b = Math.min(batch, n - start);
-      const x = transformImages(
-        transform,
-        images.subarray(start * channels * plane, (start + b) * channels * plane),
-        b,
-        plane,
-      );
-      const feed = new ort.Tensor('float32', x, [b, transform.modelChannels, side, side]);
+      // Raw pixel values: the input transform is inside the preprocessed graph, as in the served model.
+      const x = Float32Array.from(images.subarray(start * channels * plane, (start + b) * channels * plane));
+      const feed = new ort.Tensor('float32', x, [b, channels, side, side]);
       let result: ort.InferenceSession.OnnxValueMapType;
       try {
-        result = await this.session.run({ [this.inputName]: feed }, [this.outputName]);
+        result = await session.run({ pixels: feed }, ['embedding']);
       } catch (err) {
         throw new Error(
           `${this.path}: onnxruntime refused a batch of shape [${feed.dims.join(', ')}] (${firstLine(err)})`,
         );
       }
-      const y = result[this.outputName] as ort.Tensor;
+      const y = result.embedding as ort.Tensor;
       if (y.type !== 'float32' || y.dims.length !== 2 || y.dims[0] !== b) {
         throw new Error(
           `${this.path}: the output ${this.outputName} is ${y.type} [${y.dims.join(', ')}] for ${b} images; ` +
@@ -218,7 +212,38 @@ export class OnnxBackbone {
     return { embeddings: out ?? new Float32Array(0), width };
   }
 
-  release(): Promise<void> {
-    return this.session.release();
+  /** The graph embedding runs: this backbone behind the input transform for these images (backbone-head-onnx.ts). */
+  graphFor(imageChannels: number, side: number): BackboneGraph {
+    return {
+      inputName: this.inputName,
+      outputName: this.outputName,
+      transform: this.transformFor(imageChannels, side),
+      side,
+      inputSize: this.options.inputSize,
+    };
+  }
+
+  private async preparedFor(imageChannels: number, side: number): Promise<ort.InferenceSession> {
+    const key = `${imageChannels}x${side}`;
+    if (this.prepared?.key === key) return this.prepared.session;
+    const graph = this.graphFor(imageChannels, side);
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(preprocessedBackbone(readFileSync(this.path), graph), {
+        intraOpNumThreads: this.options.threads ?? 0,
+        graphOptimizationLevel: 'all',
+      });
+    } catch (err) {
+      throw new Error(`${this.path}: the model behind its input transform does not load (${firstLine(err)})`);
+    }
+    await this.release();
+    this.prepared = { key, session };
+    return session;
+  }
+
+  async release(): Promise<void> {
+    const prepared = this.prepared;
+    this.prepared = null;
+    await prepared?.session.release();
   }
 }

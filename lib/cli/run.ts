@@ -205,6 +205,11 @@ export function addRunCommand(program: Command): void {
     )
     .option('--embedding-output <name>', "the backbone's embedding output (default: its only output)")
     .option(
+      '--input-size <n>',
+      'resize the images to n x n for the backbone (bilinear)',
+      int('--input-size', 1, 4096),
+    )
+    .option(
       '--mean <list>',
       "the backbone's per-channel input mean of pixel/255 (default 0)",
       numberList('--mean'),
@@ -217,7 +222,7 @@ export function addRunCommand(program: Command): void {
     .action(async (flags: RunFlags & BackboneFlags) => {
       const config = checkedConfig(flags);
       if (flags.backbone === undefined) {
-        for (const flag of ['embeddingOutput', 'mean', 'std'] as const)
+        for (const flag of ['embeddingOutput', 'inputSize', 'mean', 'std'] as const)
           if (flags[flag] !== undefined)
             throw new Error(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --backbone`);
       } else {
@@ -253,6 +258,7 @@ export function addRunCommand(program: Command): void {
 interface BackboneFlags {
   backbone?: string;
   embeddingOutput?: string;
+  inputSize?: number;
   mean?: number[];
   std?: number[];
 }
@@ -321,7 +327,13 @@ async function runCommand(
     if (typeof only === 'object') {
       const r = await runOnBackbone(
         config,
-        { model: only.backbone!, embeddingOutput: only.embeddingOutput, mean: only.mean, std: only.std },
+        {
+          model: only.backbone!,
+          embeddingOutput: only.embeddingOutput,
+          inputSize: only.inputSize,
+          mean: only.mean,
+          std: only.std,
+        },
         { signal: controller.signal, onEvent },
       );
       console.log(`\n${formatSummary(r)}\n`);

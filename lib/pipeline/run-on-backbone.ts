@@ -43,7 +43,7 @@ export async function runOnBackbone(
       signal: options.signal,
     });
     const [, channels, side] = data.train.shape;
-    const transform = model.transformFor(channels, side); // refuses a data set the model cannot take
+    const graph = model.graphFor(channels, side); // refuses a data set the model cannot take
     const skipped = checkMethodsOnLabels(config, data.train.labels);
     for (const f of skipped) emit({ kind: 'method-failed', ...f });
     startRunDirectory(paths, config, false);
@@ -76,20 +76,15 @@ export async function runOnBackbone(
     if (data.skipped?.length)
       result.data.skipped = { count: data.skipped.length, first: data.skipped.slice(0, 10) };
     writeHeadsResult(result, data.classNames); // the head and its scores stand even if joining fails
-    const bytes = backboneWithHead(
-      readFileSync(backbone.model),
-      { inputName: model.inputName, outputName: model.outputName, transform, side },
-      head,
-      {
-        'eos.classes': String(head.classes),
-        'eos.input_shape': JSON.stringify([channels, side, side]),
-        'eos.input': 'float32 NCHW raw pixel values in [0, 255]; the input transform is inside the graph',
-        'eos.logit_scale': head.head === 'cosine' ? '30' : '1',
-        'eos.backbone': basename(backbone.model),
-        'eos.embedding_output': model.outputName,
-        ...(data.classNames ? { 'eos.class_names': JSON.stringify(data.classNames) } : {}),
-      },
-    );
+    const bytes = backboneWithHead(readFileSync(backbone.model), graph, head, {
+      'eos.classes': String(head.classes),
+      'eos.input_shape': JSON.stringify([channels, side, side]),
+      'eos.input': 'float32 NCHW raw pixel values in [0, 255]; the input transform is inside the graph',
+      'eos.logit_scale': head.head === 'cosine' ? '30' : '1',
+      'eos.backbone': basename(backbone.model),
+      'eos.embedding_output': model.outputName,
+      ...(data.classNames ? { 'eos.class_names': JSON.stringify(data.classNames) } : {}),
+    });
     // What onnxruntime cannot load must not be left as the run's model.
     try {
       await (await ort.InferenceSession.create(bytes)).release();
