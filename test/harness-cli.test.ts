@@ -6,43 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { readSessions } from '../lib/harness/session-log.js';
-import { freshOutDir, removeTemporaryFolders, tinyDataset } from './harness-fixtures.js';
+import { freshOutDir, removeTemporaryFolders, tinyCompareArgs, tinyDataset } from './harness-fixtures.js';
 
 const run = promisify(execFile);
 const eos = fileURLToPath(new URL('../lib/cli/eos.js', import.meta.url));
 
-function compareArgs(dataDir: string, out: string, epochs: number): string[] {
-  return [
-    eos,
-    'compare',
-    '--dataset',
-    'npy',
-    '--data-dir',
-    dataDir,
-    '--ratio',
-    '4',
-    '--depth',
-    '8',
-    '--epochs',
-    String(epochs),
-    '--batch',
-    '16',
-    '--head-epochs',
-    '2',
-    '--seeds',
-    '1',
-    '--backbones',
-    'ce',
-    '--samplers',
-    'none,eos',
-    '--max-train-per-class',
-    '32',
-    '--threads',
-    '1',
-    '--out',
-    out,
-  ];
-}
+const compareArgs = (dataDir: string, out: string, epochs: number): string[] => [
+  eos,
+  ...tinyCompareArgs(dataDir, out, { epochs, backbones: 'ce', samplers: 'none,eos' }),
+];
 
 test.after.always(removeTemporaryFolders);
 

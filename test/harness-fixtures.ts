@@ -59,6 +59,25 @@ export async function tinyDataset(): Promise<string> {
   return dir;
 }
 
+/**
+ * `eos compare` on the tiny data set: ResNet-8, batch 16, 2 phase-3 epochs, 32 training images per class at most,
+ * one thread; `plan` names the backbones, samplers and anything else the test varies.
+ */
+export function tinyCompareArgs(
+  dataDir: string,
+  out: string,
+  plan: { epochs?: number; seeds?: number; backbones: string; samplers: string; more?: string[] },
+): string[] {
+  return [
+    'compare',
+    ...['--dataset', 'npy', '--data-dir', dataDir, '--ratio', '4', '--depth', '8'],
+    ...['--epochs', String(plan.epochs ?? 1), '--batch', '16', '--head-epochs', '2'],
+    ...['--seeds', String(plan.seeds ?? 1), '--backbones', plan.backbones, '--samplers', plan.samplers],
+    ...(plan.more ?? []),
+    ...['--max-train-per-class', '32', '--threads', '1', '--out', out],
+  ];
+}
+
 export function freshOutDir(): string {
   return temporaryFolder('eos-harness-out-');
 }

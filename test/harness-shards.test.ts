@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { readSessions } from '../lib/harness/session-log.js';
 import { parseShard } from '../lib/harness/shard.js';
-import { freshOutDir, removeTemporaryFolders, tinyDataset } from './harness-fixtures.js';
+import { freshOutDir, removeTemporaryFolders, tinyCompareArgs, tinyDataset } from './harness-fixtures.js';
 
 const run = promisify(execFile);
 const eos = fileURLToPath(new URL('../lib/cli/eos.js', import.meta.url));
@@ -17,42 +17,16 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 test.after.always(removeTemporaryFolders);
 
 /** 2 backbones x 2 seeds (4 trainings; CE with none and eos, focal with eos): 10 units. */
-function compareArgs(dataDir: string, out: string, epochs = 1, seeds = 2): string[] {
-  return [
-    eos,
-    'compare',
-    '--dataset',
-    'npy',
-    '--data-dir',
-    dataDir,
-    '--ratio',
-    '4',
-    '--depth',
-    '8',
-    '--epochs',
-    String(epochs),
-    '--batch',
-    '16',
-    '--head-epochs',
-    '2',
-    '--seeds',
-    String(seeds),
-    '--backbones',
-    'ce,focal',
-    '--samplers',
-    'none,eos',
-    '--other-samplers',
-    'eos',
-    '--max-train-per-class',
-    '32',
-    '--max-test-per-class',
-    '10',
-    '--threads',
-    '1',
-    '--out',
-    out,
-  ];
-}
+const compareArgs = (dataDir: string, out: string, epochs = 1, seeds = 2): string[] => [
+  eos,
+  ...tinyCompareArgs(dataDir, out, {
+    epochs,
+    seeds,
+    backbones: 'ce,focal',
+    samplers: 'none,eos',
+    more: ['--other-samplers', 'eos', '--max-test-per-class', '10'],
+  }),
+];
 
 const stderrOf = (err: unknown) => (err as { stderr: string }).stderr;
 

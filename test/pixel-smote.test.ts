@@ -9,7 +9,7 @@ import test from 'ava';
 import type { Dataset } from '../lib/data/types.js';
 import { PIXEL_SMOTE_K, resamplePixels } from '../lib/harness/pixel-resample.js';
 import { UndefinedOnDataError } from '../lib/resample/undefined-on-data.js';
-import { freshOutDir, removeTemporaryFolders, tinyDataset } from './harness-fixtures.js';
+import { freshOutDir, removeTemporaryFolders, tinyCompareArgs, tinyDataset } from './harness-fixtures.js';
 
 const run = promisify(execFile);
 const eos = fileURLToPath(new URL('../lib/cli/eos.js', import.meta.url));
@@ -170,35 +170,11 @@ test('eos compare --backbones ce,pixel-smote,pixel-ros: the pixel-space rows wit
   const out = freshOutDir();
   const args = [
     eos,
-    'compare',
-    '--dataset',
-    'npy',
-    '--data-dir',
-    dataDir,
-    '--ratio',
-    '4',
-    '--depth',
-    '8',
-    '--epochs',
-    '1',
-    '--batch',
-    '16',
-    '--head-epochs',
-    '2',
-    '--seeds',
-    '1',
-    '--backbones',
-    'ce,pixel-smote,pixel-ros',
-    '--samplers',
-    'none',
-    '--other-samplers',
-    'eos',
-    '--max-train-per-class',
-    '32',
-    '--threads',
-    '1',
-    '--out',
-    out,
+    ...tinyCompareArgs(dataDir, out, {
+      backbones: 'ce,pixel-smote,pixel-ros',
+      samplers: 'none',
+      more: ['--other-samplers', 'eos'],
+    }),
   ];
   await run(process.execPath, args);
   const md = readFileSync(join(out, 'results.md'), 'utf8');
