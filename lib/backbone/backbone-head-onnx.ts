@@ -7,6 +7,7 @@
 // renamed, and it is re-encoded. Not handled (refused by onnxruntime on load, which the caller checks): models
 // whose weights live in external data files.
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
+import { tensorInfo } from '../model/onnx-export.js';
 import type { HeadKindName } from '../native.js';
 import type { InputTransform } from './input-transform.js';
 
@@ -71,18 +72,6 @@ function renameClashes(graph: OnnxTypes.GraphProto, keep: string | null): Map<st
   }
   for (const v of values) v.name = map(v.name ?? '');
   return renamed;
-}
-
-function tensorInfo(name: string, dims: (number | string)[]): OnnxTypes.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
-      },
-    },
-  };
 }
 
 /** Graph building over a decoded model: initializers and nodes named under eos/. */

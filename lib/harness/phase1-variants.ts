@@ -24,15 +24,9 @@ export type Phase1Variant = (typeof PHASE1_VARIANTS)[number];
  * The variants a comparison trains when none are named: the cost-sensitive ones. The pixel-space variants
  * train on the balanced set (5x the images at ratio 100), so they are asked for by name.
  */
-export const DEFAULT_PHASE1_VARIANTS: readonly Phase1Variant[] = [
-  'ce',
-  'reweight',
-  'drw',
-  'resample',
-  'focal',
-  'ldam-drw',
-  'asl',
-];
+export const DEFAULT_PHASE1_VARIANTS: readonly Phase1Variant[] = PHASE1_VARIANTS.filter(
+  (v) => !v.startsWith('pixel-'),
+);
 
 const SETTINGS: Record<Phase1Variant, { loss: LossName; trainRule: TrainRule }> = {
   ce: { loss: 'ce', trainRule: 'none' },

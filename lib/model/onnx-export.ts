@@ -69,7 +69,8 @@ const ints = (name: string, values: number[]): OnnxTypes.IAttributeProto => ({
 const int = (name: string, value: number): OnnxTypes.IAttributeProto => ({ name, type: A.INT, i: value });
 const float = (name: string, value: number): OnnxTypes.IAttributeProto => ({ name, type: A.FLOAT, f: value });
 
-function tensorInfo(name: string, dims: (number | string)[]): OnnxTypes.IValueInfoProto {
+/** A float32 tensor's type and shape (a string dimension is symbolic: 'batch'). */
+export function tensorInfo(name: string, dims: (number | string)[]): OnnxTypes.IValueInfoProto {
   return {
     name,
     type: {
