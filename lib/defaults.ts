@@ -44,6 +44,9 @@ export const PHASE1 = {
   focalGamma: LOSS.focalGamma,
 } as const;
 
+/** Softmax temperature of a served cosine head: LDAM's logit scale, which the head was trained with. */
+export const COSINE_LOGIT_SCALE = LOSS.ldam.scale;
+
 /** Phase-1 augmentation: random crop from a zero-padded image, random horizontal flip. */
 export const AUGMENTATION = { pad: 4, flip: true } as const;
 

@@ -184,11 +184,9 @@ test('a backbone the data does not fit, or whose output is no embedding, is name
   t.is(flat.width, 1);
   t.true(Math.abs(flat.embeddings[0] - 100 / 255) < 1e-6 && Math.abs(flat.embeddings[1] - 100 / 255) < 1e-6);
   await resized.release();
-  const tooSmall = await OnnxBackbone.load(sixteen, { inputSize: 12 });
-  t.throws(() => tooSmall.transformFor(1, 8), {
-    message: /the model takes 16x16 images and would get 12x12 ones \(--input-size\)/,
+  await t.throwsAsync(OnnxBackbone.load(sixteen, { inputSize: 12 }), {
+    message: /m\.onnx: the model takes 16x16 images; --input-size 12 would not fit/,
   });
-  await tooSmall.release();
 
   // sqrt(pixel / 255 - 1) of a grey 100 is NaN: a model spoiled for this input.
   const nan = await OnnxBackbone.load(tinyModel([flatten, { op: 'Sqrt', inputs: ['t0'] }], ['n', 64]), {
@@ -199,8 +197,14 @@ test('a backbone the data does not fit, or whose output is no embedding, is name
   });
   await nan.release();
 
-  const plain = await OnnxBackbone.load(tinyModel([flatten], ['n', 64]), { std: [0] });
-  t.throws(() => plain.transformFor(1, 8), { message: /m\.onnx: std: expected finite numbers > 0, got 0/ });
+  // The normalisation is checked against the model at load, before any data set is read.
+  await t.throwsAsync(OnnxBackbone.load(tinyModel([flatten], ['n', 64]), { std: [0] }), {
+    message: /m\.onnx: std: expected finite numbers > 0, got 0/,
+  });
+  await t.throwsAsync(OnnxBackbone.load(tinyModel([flatten], ['n', 64]), { mean: [0.1, 0.2, 0.3] }), {
+    message: /m\.onnx: mean: expected 1 value \(the model takes 1 channel\), got 3/,
+  });
+  const plain = await OnnxBackbone.load(tinyModel([flatten], ['n', 64]));
   t.throws(() => plain.transformFor(3, 8), {
     message: /m\.onnx: the model takes 1-channel images and the data set has 3-channel ones/,
   });

@@ -29,9 +29,11 @@ function perChannel(
   const v = values ?? [fallback];
   if (v.length === 1) return new Array(channels).fill(v[0]);
   if (v.length !== channels) {
-    throw new RangeError(
-      `${name}: expected 1 or ${channels} values (one per model channel), got ${v.length}`,
-    );
+    const expected =
+      channels === 1
+        ? '1 value (the model takes 1 channel)'
+        : `1 or ${channels} values (one per model channel)`;
+    throw new RangeError(`${name}: expected ${expected}, got ${v.length}`);
   }
   return v;
 }

@@ -129,6 +129,20 @@ export class OnnxBackbone {
     if (options.inputSize !== undefined && !(Number.isInteger(options.inputSize) && options.inputSize >= 1)) {
       throw new RangeError(`inputSize: expected a positive integer, got ${options.inputSize}`);
     }
+    // The normalisation is checked against the model now, not after a data set is loaded and decoded.
+    if (!raw) {
+      try {
+        inputTransform(inputDims[0] ?? 3, inputDims[0] ?? 3, options);
+      } catch (err) {
+        throw new Error(`${path}: ${(err as Error).message}`);
+      }
+    }
+    const fixedSide = inputDims[1] ?? inputDims[2];
+    if (options.inputSize !== undefined && fixedSide !== null && options.inputSize !== fixedSide) {
+      throw new Error(
+        `${path}: the model takes ${fixedSide}x${fixedSide} images; --input-size ${options.inputSize} would not fit`,
+      );
+    }
     return new OnnxBackbone(path, input.name, inputDims, outputName, fixed(outDims?.[1]), raw, options);
   }
 
@@ -190,6 +204,11 @@ export class OnnxBackbone {
         throw new Error(
           `${this.path}: the output ${this.outputName} is ${y.type} [${y.dims.join(', ')}] for ${b} images; ` +
             `embeddings must be float32 [${b}, D]`,
+        );
+      }
+      if (out !== null && y.dims[1] !== width) {
+        throw new Error(
+          `${this.path}: the output ${this.outputName} is ${y.dims[1]} wide for images ${start}.. but was ${width} wide before`,
         );
       }
       if (out === null) {

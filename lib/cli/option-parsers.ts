@@ -78,11 +78,6 @@ export function fraction(flag: string) {
   };
 }
 
-/** A number in [0, 1) (an SGD momentum). */
-export function unitInterval(flag: string) {
-  return fraction(flag);
-}
-
 export function numberList(flag: string) {
   return (v: string): number[] => {
     const list = v.split(',').map(decimal);
@@ -140,6 +135,6 @@ export function sgdOption(setting: 'momentum' | 'weightDecay', phase: 1 | 3): Op
   const value = momentum ? String(SGD.momentum) : formatHyperparameter(SGD.weightDecay);
   const description = `phase-${phase} SGD ${momentum ? 'momentum' : 'weight decay'} (default ${value})`;
   return new Option(`${flag} <${momentum ? 'm' : 'w'}>`, description).argParser(
-    momentum ? unitInterval(flag) : nonNegative(flag),
+    momentum ? fraction(flag) : nonNegative(flag),
   );
 }

@@ -4,7 +4,7 @@ import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
 import type { ImbalanceType } from '../data/imbalance.js';
-import { LIMITS } from '../defaults.js';
+import { FOLDER, LIMITS } from '../defaults.js';
 import { ablationHint } from '../harness/methods.js';
 import { isAbortError } from '../native.js';
 import { checkRunStart } from '../pipeline/check-run-start.js';
@@ -207,7 +207,7 @@ export function addRunCommand(program: Command): void {
     .option(
       '--input-size <n>',
       'resize the images to n x n for the backbone (bilinear)',
-      int('--input-size', 1, 4096),
+      int('--input-size', 1, FOLDER.maxImageSize),
     )
     .option(
       '--mean <list>',
@@ -220,7 +220,6 @@ export function addRunCommand(program: Command): void {
       numberList('--std'),
     )
     .action(async (flags: RunFlags & BackboneFlags) => {
-      const config = checkedConfig(flags);
       if (flags.backbone === undefined) {
         for (const flag of ['embeddingOutput', 'inputSize', 'mean', 'std'] as const)
           if (flags[flag] !== undefined)
@@ -244,6 +243,7 @@ export function addRunCommand(program: Command): void {
           if (flags[key as keyof typeof phase1Flags] !== undefined)
             throw new Error(`${flag} sets phase 1, which a run on --backbone does not train`);
       }
+      const config = checkedConfig(flags);
       process.exitCode = await runCommand(config, flags.resume ?? false, flags.backbone ? flags : undefined);
     });
   addRunOptions(
@@ -272,7 +272,11 @@ async function runCommand(
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
-    console.error('\neos: stopping at the next batch and saving a checkpoint (Ctrl-C again to quit at once)');
+    console.error(
+      typeof only === 'object'
+        ? '\neos: stopping (Ctrl-C again to quit at once)'
+        : '\neos: stopping at the next batch and saving a checkpoint (Ctrl-C again to quit at once)',
+    );
     controller.abort();
   };
   process.on('SIGINT', onSigint);

@@ -5,7 +5,7 @@
 // split (folder-split.ts). Every problem is found before the caller starts training, and is named per file.
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { FOLDER } from '../defaults.js';
+import { FOLDER, LIMITS, maxThreads } from '../defaults.js';
 import { subsetDataset } from './dataset-ops.js';
 import { DataFileError } from './errors.js';
 import { refuseBadImages } from './folder-bad-images.js';
@@ -26,8 +26,8 @@ export function checkFolderOptions(o: FolderOptions): void {
       throw new RangeError(`${name}: expected an integer in [${min}, ${max}], got ${String(v)}`);
   };
   integer('imageSize', o.imageSize, 1, FOLDER.maxImageSize);
-  integer('splitSeed', o.splitSeed, 0, 2 ** 32 - 1);
-  integer('threads', o.threads, 1, 1024);
+  integer('splitSeed', o.splitSeed, 0, LIMITS.seed);
+  integer('threads', o.threads, 1, maxThreads());
   if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3)
     throw new RangeError(`channels: expected 1 (grey) or 3 (RGB), got ${String(o.channels)}`);
   if (o.testFraction !== undefined && !(o.testFraction > 0 && o.testFraction < 1))

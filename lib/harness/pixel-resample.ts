@@ -11,15 +11,17 @@
 // holds the balanced set as float32 before it is rounded (Fashion-MNIST-LT at ratio 100: 12k originals and
 // 60k balanced rows of 784 values, about 190 MB). SMOTE's k-nearest-neighbour search runs within each
 // over-sampled class in d = C*H*W dimensions (784 for Fashion-MNIST, 3072 for CIFAR), n^2 * d per class.
+
 import type { Dataset } from '../data/types.js';
+import { K_NEIGHBORS } from '../defaults.js';
 import { ROS } from '../resample/ros.js';
 import { SMOTE } from '../resample/smote.js';
 import type { Provenance } from '../resample/types.js';
 
 export type PixelResampler = 'smote' | 'ros';
 
-/** imbalanced-learn's default k for SMOTE; fixed (--k-neighbors is the embedding-space samplers' k). */
-export const PIXEL_SMOTE_K = 5;
+/** SMOTE's default k (imbalanced-learn's 5); fixed (--k-neighbors is the embedding-space samplers' k). */
+export const PIXEL_SMOTE_K = K_NEIGHBORS.smote;
 
 export interface PixelResampled {
   /** The originals in order, then the synthetic images (labels likewise). */

@@ -1,4 +1,5 @@
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
+import { COSINE_LOGIT_SCALE } from '../defaults.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { checkOutputFile } from '../io/output-dir.js';
 import { blocks, EMBEDDING_SIZE, type ModelWeights, type Normalization, parameterShapes } from './spec.js';
@@ -265,7 +266,7 @@ export function buildOnnxModel(model: ModelWeights, options: ExportOptions = {})
     'eos.normalization': JSON.stringify(normalization),
     'eos.spec': JSON.stringify(spec),
     // Softmax temperature the head was trained with: LDAM's cosine head scales its logits by s = 30.
-    'eos.logit_scale': spec.head === 'cosine' ? '30' : '1',
+    'eos.logit_scale': String(spec.head === 'cosine' ? COSINE_LOGIT_SCALE : 1),
     'eos.library_version': options.libraryVersion ?? 'unknown',
     ...(options.classNames ? { 'eos.class_names': JSON.stringify(options.classNames) } : {}),
   };

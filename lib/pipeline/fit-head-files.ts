@@ -22,6 +22,8 @@ export interface EmbeddingFiles {
 
 async function readSplit(matrix: string, labelsPath: string) {
   const x = await readNpyMatrix(matrix);
+  if (x.rows < 1 || x.cols < 1)
+    throw new Error(`${matrix}: expected [N, D] embeddings, got ${x.rows} x ${x.cols}`);
   const y = await readNpyLabels(labelsPath);
   if (y.length !== x.rows)
     throw new Error(`${labelsPath}: ${y.length} labels for the ${x.rows} rows of ${matrix}`);
@@ -55,6 +57,8 @@ export async function fitHeadOnFiles(
       `${files.trainLabels}: label ${classes - 1} is beyond the ${LIMITS.classes} classes a run supports`,
     );
   }
+  if (classes < 2)
+    throw new Error(`${files.trainLabels}: every training row has label 0; a classifier needs 2 classes`);
   const counts = classCounts(train.y, classes);
   const absent = counts.indexOf(0);
   if (absent >= 0) {

@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { backboneWithHead } from '../backbone/backbone-head-onnx.js';
 import { OnnxBackbone, type OnnxBackboneOptions } from '../backbone/onnx-backbone.js';
 import type { Dataset } from '../data/types.js';
+import { COSINE_LOGIT_SCALE } from '../defaults.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { checkRunStart } from './check-run-start.js';
 import type { RunConfig } from './config.js';
@@ -80,7 +81,8 @@ export async function runOnBackbone(
       'eos.classes': String(head.classes),
       'eos.input_shape': JSON.stringify([channels, side, side]),
       'eos.input': 'float32 NCHW raw pixel values in [0, 255]; the input transform is inside the graph',
-      'eos.logit_scale': head.head === 'cosine' ? '30' : '1',
+      'eos.logit_scale': String(head.head === 'cosine' ? COSINE_LOGIT_SCALE : 1),
+      'eos.embedding_dim': String(head.dim),
       'eos.backbone': basename(backbone.model),
       'eos.embedding_output': model.outputName,
       ...(data.classNames ? { 'eos.class_names': JSON.stringify(data.classNames) } : {}),

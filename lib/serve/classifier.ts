@@ -38,6 +38,8 @@ export class Classifier {
   readonly classes: number;
   /** The name of each class, where the model records them (eos.class_names). */
   readonly classNames?: string[];
+  /** Columns of `embed`'s rows. */
+  readonly embeddingDim: number;
   /** [C, H, W] */
   readonly inputShape: [number, number, number];
   readonly hasEmbedding: boolean;
@@ -60,6 +62,7 @@ export class Classifier {
   ) {
     this.classes = model.classes;
     this.classNames = model.classNames;
+    this.embeddingDim = model.embeddingDim;
     this.inputShape = model.inputShape;
     this.imageSize = model.inputShape[0] * model.inputShape[1] * model.inputShape[2];
     this.logitScale = model.logitScale;
@@ -227,7 +230,7 @@ export class Classifier {
         } else {
           p.resolve({
             logits: own,
-            embedding: embedding?.slice(row * EMBEDDING_SIZE, (row + p.count) * EMBEDDING_SIZE),
+            embedding: embedding?.slice(row * this.embeddingDim, (row + p.count) * this.embeddingDim),
           });
         }
         row += p.count;
@@ -245,6 +248,8 @@ interface ModelInfo {
   inputShape: [number, number, number];
   logitScale: number;
   classNames?: string[];
+  /** Width of the 'embedding' output: eos.embedding_dim (a user's backbone), else our ResNets' 64. */
+  embeddingDim: number;
 }
 
 function checkOptions(options: ClassifierOptions): void {
@@ -354,7 +359,12 @@ function describeModel(
     }
     classNames = names;
   }
-  return { classes, inputShape: shape as [number, number, number], logitScale, classNames };
+  const dimText = metadata['eos.embedding_dim'] ?? String(EMBEDDING_SIZE);
+  const embeddingDim = Number(dimText);
+  if (!Number.isInteger(embeddingDim) || embeddingDim < 1) {
+    throw bad(`metadata eos.embedding_dim must be a positive integer, got ${JSON.stringify(dimText)}`);
+  }
+  return { classes, inputShape: shape as [number, number, number], logitScale, classNames, embeddingDim };
 }
 
 /**
@@ -388,5 +398,5 @@ async function probe(path: string, session: ort.InferenceSession, model: ModelIn
     }
   };
   check('logits', model.classes);
-  if (session.outputNames.includes('embedding')) check('embedding', EMBEDDING_SIZE);
+  if (session.outputNames.includes('embedding')) check('embedding', model.embeddingDim);
 }

@@ -240,8 +240,10 @@ export async function trainPhase1(
     }
     const result = outcome.progress;
     if (result.diverged) {
+      // A checkpoint exists only once this run resumed one or finished an epoch (a file there otherwise is
+      // another run's, which the next run would refuse by its fingerprint).
       const kept =
-        options.checkpointPath && existsSync(options.checkpointPath)
+        options.checkpointPath && (state.epoch > 0 || state.batch > 0) && existsSync(options.checkpointPath)
           ? `the last good checkpoint (${state.epoch} epochs${state.batch ? ` and ${state.batch} batches` : ''} done) is kept in ${options.checkpointPath}`
           : 'no checkpoint was written';
       throw new TrainingDiverged(
