@@ -290,3 +290,31 @@ test('eos fit-head: phases 2-3 on NPY embeddings from elsewhere, and its input c
   }
   t.false(existsSync(join(dir, 'bad')), 'nothing written for refused input');
 });
+
+test('a backbone of another embedding width: phases 2-3 on it, and the joined model serves that width', async (t) => {
+  const data = await tinyDataset();
+  // Embedding = [mean pixel, max pixel] of the image: 2 columns, not our 64.
+  const flatten = (input: string) => ({
+    op: 'Flatten',
+    inputs: [input],
+    attrs: [{ name: 'axis', type: 2, i: 1 }],
+  });
+  const backbone = tinyModel(
+    [
+      { op: 'GlobalAveragePool', inputs: ['x'] },
+      { op: 'GlobalMaxPool', inputs: ['x'] },
+      { op: 'Concat', inputs: ['t0', 't1'], attrs: [{ name: 'axis', type: 2, i: 1 }] },
+      flatten('t2'),
+    ],
+    ['n', 2],
+  );
+  const out = join(mkdtempSync(join(tmpdir(), 'eos-backbone-2d-')), 'run');
+  const r = await runOnBackbone({ ...tinyConfig(data, out), compareWith: ['none'] }, { model: backbone });
+  t.is(r.data.dim, 2);
+  const served = await Classifier.load(r.files.onnx!);
+  t.is(served.embeddingDim, 2);
+  const split = await loadDataset('npy', { dataDir: data });
+  const rows = await served.embed(split.test.images.subarray(0, 3 * 64));
+  t.is(rows.length, 3 * 2);
+  await served.close();
+});
