@@ -5,9 +5,6 @@
 namespace eos {
 
 namespace {
-// Distinguishes augmentation draws from every other use of the same seed (ASCII "augment").
-constexpr uint64_t kAugmentStreamTag = 0x61756d656e74ull;
-
 void transform_one(const uint8_t* image, const AugmentParams& p, int offset_y, int offset_x, bool flip,
                    float* out) {
   const int64_t H = p.height, W = p.width;
@@ -32,14 +29,6 @@ void transform_one(const uint8_t* image, const AugmentParams& p, int offset_y, i
   }
 }
 }  // namespace
-
-AugmentDraw augment_draw(const AugmentParams& p, int64_t index) {
-  const CounterRng rng(p.seed, kAugmentStreamTag ^ (p.epoch << 48));
-  const Philox4x32 r = rng.block(static_cast<uint64_t>(index));
-  const uint32_t span = static_cast<uint32_t>(2 * p.pad + 1);
-  return AugmentDraw{static_cast<int>(uniform_below(r.v[0], span)),
-                     static_cast<int>(uniform_below(r.v[1], span)), p.flip && (r.v[2] >> 31) != 0};
-}
 
 void augment_batch(const uint8_t* images, const int32_t* indices, int64_t batch, const AugmentParams& p,
                    float* out) {

@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "core/rng.h"
+
 namespace eos {
 
 struct AugmentParams {
@@ -29,7 +31,21 @@ struct AugmentDraw {
   int offset_y, offset_x;
   bool flip;
 };
-AugmentDraw augment_draw(const AugmentParams& p, int64_t index);
+// Distinguishes augmentation draws from every other use of the same seed (ASCII "augment").
+constexpr uint64_t kAugmentStreamTag = 0x61756d656e74ull;
+
+// The draw itself, shared by the CPU kernel and the CUDA kernel (augment_cuda.cu), so both crop alike.
+EOS_HD inline AugmentDraw augment_draw_of(uint64_t seed, uint64_t epoch, int pad, bool flip, int64_t index) {
+  const CounterRng rng(seed, kAugmentStreamTag ^ (epoch << 48));
+  const Philox4x32 r = rng.block(static_cast<uint64_t>(index));
+  const uint32_t span = static_cast<uint32_t>(2 * pad + 1);
+  return AugmentDraw{static_cast<int>(uniform_below(r.v[0], span)), static_cast<int>(uniform_below(r.v[1], span)),
+                     flip && (r.v[2] >> 31) != 0};
+}
+
+inline AugmentDraw augment_draw(const AugmentParams& p, int64_t index) {
+  return augment_draw_of(p.seed, p.epoch, p.pad, p.flip, index);
+}
 
 // images: [N, C, H, W] uint8; indices: [B] rows of `images` (all in [0, N)); out: [B, C, H, W] float32.
 void augment_batch(const uint8_t* images, const int32_t* indices, int64_t batch, const AugmentParams& p,

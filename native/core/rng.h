@@ -8,6 +8,14 @@
 #include <cmath>
 #include <cstdint>
 
+// Callable from CUDA kernels too (nvcc defines __CUDACC__): the CPU and the GPU draw the same numbers from the
+// same code.
+#ifdef __CUDACC__
+#define EOS_HD __host__ __device__
+#else
+#define EOS_HD
+#endif
+
 namespace eos {
 
 struct Philox4x32 {
@@ -15,7 +23,7 @@ struct Philox4x32 {
 };
 
 // One Philox4x32-10 block: 128 random bits from a 128-bit counter and a 64-bit key.
-inline Philox4x32 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1) {
+EOS_HD inline Philox4x32 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1) {
   constexpr uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
   constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
   for (int round = 0; round < 10; ++round) {
@@ -37,10 +45,10 @@ inline Philox4x32 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
 // (e.g. a hash of "augment" and the epoch), `index` picks the draw within it.
 class CounterRng {
  public:
-  CounterRng(uint64_t seed, uint64_t stream) : seed_(seed), stream_(stream) {}
+  EOS_HD CounterRng(uint64_t seed, uint64_t stream) : seed_(seed), stream_(stream) {}
 
   // Four independent 32-bit words for draw `index`.
-  Philox4x32 block(uint64_t index) const {
+  EOS_HD Philox4x32 block(uint64_t index) const {
     return philox4x32(static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32),
                       static_cast<uint32_t>(stream_), static_cast<uint32_t>(stream_ >> 32),
                       static_cast<uint32_t>(seed_), static_cast<uint32_t>(seed_ >> 32));
@@ -52,10 +60,10 @@ class CounterRng {
 };
 
 // Uniform float in [0, 1) from the top 24 bits of a word (exactly representable, never 1.0).
-inline float uniform01(uint32_t word) { return static_cast<float>(word >> 8) * (1.0f / 16777216.0f); }
+EOS_HD inline float uniform01(uint32_t word) { return static_cast<float>(word >> 8) * (1.0f / 16777216.0f); }
 
 // Uniform integer in [0, n) (n >= 1); Lemire's multiply-shift, bias < n / 2^32, negligible for our n.
-inline uint32_t uniform_below(uint32_t word, uint32_t n) {
+EOS_HD inline uint32_t uniform_below(uint32_t word, uint32_t n) {
   return static_cast<uint32_t>((static_cast<uint64_t>(word) * n) >> 32);
 }
 

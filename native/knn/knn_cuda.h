@@ -1,0 +1,32 @@
+// Exact k-nearest-neighbour search on the GPU, with knn.h's contract: the same neighbour lists and the same
+// float distances as knn_search (exact double re-rank of the candidates and the same rounding-error
+// certificate, brute force for a query that cannot be certified), so the CPU and the GPU give equal answers.
+// Memory is bounded by tiles (a [tile_rows, tile_cols] block of distances at a time), never N^2.
+//
+// Inputs and outputs are host arrays (the addon's TypedArrays); the base is uploaded once per call.
+#pragma once
+
+#include <cstdint>
+
+namespace eos::cuda {
+
+struct KnnCudaOptions {
+  int device = 0;          // CUDA device ordinal
+  int64_t tile_rows = 0;   // 0: automatic
+  int64_t tile_cols = 0;   // 0: automatic
+  bool tensor_cores = true;  // first pass on tensor cores (tf32); false: fp32 FMAs
+};
+
+struct KnnCudaStats {
+  int64_t candidates = 0;        // kept per query before the exact re-rank
+  int64_t brute_force_rows = 0;  // queries the first pass could not certify
+  const char* kernel = "";       // "tf32" or "fp32"
+};
+
+// Same arguments and preconditions as eos::knn_search (knn.h). Throws std::runtime_error naming the CUDA
+// failure (no device, out of memory, ...).
+void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb, int64_t d, int64_t k,
+                bool exclude_self, int32_t* out_idx, float* out_dist2, const KnnCudaOptions& options = {},
+                KnnCudaStats* stats = nullptr);
+
+}  // namespace eos::cuda
