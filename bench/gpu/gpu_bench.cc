@@ -4,10 +4,10 @@
 // checksums both sides report). Prints one JSON line per measurement on stdout, flushed at once, so a part
 // killed by run.sh's timeout still leaves the figures it finished.
 //
-// Usage: eos_bench_gpu --part device|data|train|phase1|embed|knn[,...] [--depth 32] [--side 32] [--channels
-// 3]
-//          [--images 12406] [--batches 128,512] [--steps 100] [--warmup 10] [--reps 3] [--epochs 3]
-//          [--embed-batch 1024] [--embed-rows 16384] [--n 1000000] [--d 64] [--k 11] [--knn-dump FILE]
+// Usage: eos_bench_gpu --part device|data|train|phase1|embed|knn[,...] [--depth 32] [--side 32]
+//          [--channels 3] [--images 12406] [--batches 128,512] [--rep-images 12800] [--warmup 10]
+//          [--reps 3] [--epochs 3] [--embed-batch 1024] [--embed-rows 16384] [--n 1000000] [--d 64] [--k 11]
+//          [--knn-dump FILE]
 // The convolution arithmetic is the engine's choice from EOS_CUDA_MATH (fp32 when unset); the lines carry it
 // as "form". SGD: lr 0.01, momentum 0.9, weight decay 2e-4; cross-entropy; crop (pad 4) + flip augmentation.
 #include <cuda_runtime_api.h>
@@ -35,8 +35,8 @@
 namespace {
 
 // --- the synthetic data, the same formulas as torch_peer.py's synthetic_images / synthetic_embeddings ------
-// splitmix64 is exact integer arithmetic, and every float below is a sum of dyadic fractions that double
-// holds exactly before one rounding to float, so C++ and numpy produce the same bytes.
+// splitmix64 is exact integer arithmetic, and every float below is a multiple of 2^-23 under 1.25 in
+// magnitude, computed exactly in double and held exactly in float, so C++ and numpy produce the same bytes.
 constexpr uint64_t kImageKey = 0x696d616765730000ull;    // "images"
 constexpr uint64_t kClusterKey = 0x636c757374657200ull;  // "cluster"
 constexpr uint64_t kCenterKey = 0x63656e7465720000ull;   // "center"
@@ -50,7 +50,7 @@ uint64_t splitmix64(uint64_t x) {
   return z ^ (z >> 31);
 }
 
-// [n, c, s, s] uint8: byte j of image element e is byte (e % 8) of splitmix64(kImageKey + e / 8).
+// [n, c, s, s] uint8: element e (flat index) is byte e % 8 of splitmix64(kImageKey + e / 8).
 std::vector<uint8_t> synthetic_images(int64_t n, int64_t c, int64_t s) {
   std::vector<uint8_t> out(static_cast<size_t>(n * c * s * s));
   for (size_t e = 0; e < out.size(); ++e) {
@@ -83,7 +83,7 @@ std::vector<float> synthetic_embeddings(int64_t n, int64_t d) {
 }
 
 // Position-weighted sum of integers mod 2^64: sum_e value_e * (e + 1), where value_e is the byte, or the
-// float times 2^24 (every value above is a multiple of 2^-23, so that is an exact integer). Exact on both
+// float times 2^24 (an exact integer for the values above). Exact on both
 // sides (numpy's uint64 arithmetic wraps the same way), and it changes when any element or the order changes.
 uint64_t checksum(const std::vector<uint8_t>& v) {
   uint64_t s = 0;
@@ -110,7 +110,8 @@ struct Options {
   std::vector<std::string> parts;
   int64_t depth = 32, side = 32, channels = 3, classes = 10, images = 12406;
   std::vector<int64_t> batches{128, 512};
-  int steps = 100, warmup = 10, reps = 3, epochs = 3;
+  int64_t rep_images = 12800;  // per timed run: ceil(rep_images / batch) steps
+  int64_t warmup = 10, reps = 3, epochs = 3;
   int64_t embed_batch = 1024, embed_rows = 16384;
   int64_t n = 1000000, d = 64, k = 11;
   std::string knn_dump;
@@ -125,10 +126,10 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
-int64_t positive(const std::string& flag, const char* text) {
+int64_t positive(const std::string& flag, const std::string& text) {
   char* end = nullptr;
-  const long long v = std::strtoll(text, &end, 10);
-  if (end == text || *end != '\0' || v < 1) {
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (end == text.c_str() || *end != '\0' || v < 1) {
     throw std::invalid_argument(flag + " must be a positive integer, got '" + text + "'");
   }
   return v;
@@ -136,51 +137,40 @@ int64_t positive(const std::string& flag, const char* text) {
 
 Options parse(int argc, char** argv) {
   Options o;
+  const std::pair<const char*, int64_t*> numbers[] = {{"--depth", &o.depth},
+                                                      {"--side", &o.side},
+                                                      {"--channels", &o.channels},
+                                                      {"--images", &o.images},
+                                                      {"--rep-images", &o.rep_images},
+                                                      {"--warmup", &o.warmup},
+                                                      {"--reps", &o.reps},
+                                                      {"--epochs", &o.epochs},
+                                                      {"--embed-batch", &o.embed_batch},
+                                                      {"--embed-rows", &o.embed_rows},
+                                                      {"--n", &o.n},
+                                                      {"--d", &o.d},
+                                                      {"--k", &o.k}};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-    const char* v = argv[++i];
+    const std::string v = argv[++i];
     if (a == "--part") {
       o.parts = split(v);
     } else if (a == "--batches") {
       o.batches.clear();
-      for (const std::string& b : split(v)) o.batches.push_back(positive(a, b.c_str()));
+      for (const std::string& b : split(v)) o.batches.push_back(positive(a, b));
     } else if (a == "--knn-dump") {
       o.knn_dump = v;
     } else {
-      const int64_t x = positive(a, v);
-      if (a == "--depth")
-        o.depth = x;
-      else if (a == "--side")
-        o.side = x;
-      else if (a == "--channels")
-        o.channels = x;
-      else if (a == "--images")
-        o.images = x;
-      else if (a == "--steps")
-        o.steps = static_cast<int>(x);
-      else if (a == "--warmup")
-        o.warmup = static_cast<int>(x);
-      else if (a == "--reps")
-        o.reps = static_cast<int>(x);
-      else if (a == "--epochs")
-        o.epochs = static_cast<int>(x);
-      else if (a == "--embed-batch")
-        o.embed_batch = x;
-      else if (a == "--embed-rows")
-        o.embed_rows = x;
-      else if (a == "--n")
-        o.n = x;
-      else if (a == "--d")
-        o.d = x;
-      else if (a == "--k")
-        o.k = x;
-      else
-        throw std::invalid_argument("unknown option " + a);
+      const auto it =
+          std::find_if(std::begin(numbers), std::end(numbers), [&](const auto& p) { return a == p.first; });
+      if (it == std::end(numbers)) throw std::invalid_argument("unknown option " + a);
+      *it->second = positive(a, v);
     }
   }
   if (o.parts.empty())
     throw std::invalid_argument("--part is required (device, data, train, phase1, embed, knn)");
+  if (o.batches.empty()) throw std::invalid_argument("--batches needs at least one batch size");
   return o;
 }
 
@@ -307,7 +297,8 @@ struct Bench {
   }
 
   // One engine per batch size: a warm-up epoch of `warmup` batches (plan, graph capture, image upload), then
-  // `reps` timed epochs of `steps` batches each, visiting the data set in index order (wrapping).
+  // `reps` timed epochs of ceil(rep_images / batch) batches each (the same images per run at every batch
+  // size), visiting the data set in index order (wrapping).
   void train() {
     load_images();
     for (const int64_t batch : o.batches) {
@@ -332,22 +323,23 @@ struct Bench {
         }
         return std::make_pair(s, p.loss_sum / static_cast<double>(p.images_done));
       };
+      const int64_t steps = (o.rep_images + batch - 1) / batch;
       const auto [warm_s, loss_first] = run(o.warmup, 0);
       const double first_call_s = seconds_since(t_build);
       std::vector<double> ips;
       double loss_last = loss_first;
-      for (int r = 0; r < o.reps; ++r) {
-        const auto [s, loss] = run(o.steps, static_cast<uint64_t>(r + 1));
-        ips.push_back(static_cast<double>(o.steps * batch) / s);
+      for (int64_t r = 0; r < o.reps; ++r) {
+        const auto [s, loss] = run(steps, static_cast<uint64_t>(r + 1));
+        ips.push_back(static_cast<double>(steps * batch) / s);
         loss_last = loss;
       }
       std::printf(
-          "{\"impl\": \"eos\", \"part\": \"train\", \"form\": \"%s\", \"engine\": \"%s\", %s, \"batch\": "
-          "%lld, "
-          "\"steps\": %d, \"ips\": %.1f, \"ips_each\": %s, \"peak_mib\": %.1f, \"first_call_s\": %.3f, "
-          "\"warmup_s\": %.3f, \"loss_first\": %.4f, \"loss_last\": %.4f}\n",
-          form.c_str(), e->name(), model().c_str(), static_cast<long long>(batch), o.steps, median(ips),
-          json_list(ips).c_str(), mem.peak_mib(), first_call_s, warm_s, loss_first, loss_last);
+          "{\"impl\": \"eos\", \"part\": \"train\", \"form\": \"%s\", \"engine\": \"%s\", %s, "
+          "\"batch\": %lld, \"steps\": %lld, \"ips\": %.1f, \"ips_each\": %s, \"peak_mib\": %.1f, "
+          "\"first_call_s\": %.3f, \"warmup_s\": %.3f, \"loss_first\": %.4f, \"loss_last\": %.4f}\n",
+          form.c_str(), e->name(), model().c_str(), static_cast<long long>(batch),
+          static_cast<long long>(steps), median(ips), json_list(ips).c_str(), mem.peak_mib(), first_call_s,
+          warm_s, loss_first, loss_last);
       std::fflush(stdout);
     }
   }
@@ -363,7 +355,7 @@ struct Bench {
     std::vector<int32_t> order(static_cast<size_t>(o.images));
     std::mt19937 rng(7);
     std::vector<double> epoch_s;
-    for (int ep = 0; ep <= o.epochs; ++ep) {
+    for (int64_t ep = 0; ep <= o.epochs; ++ep) {
       std::iota(order.begin(), order.end(), 0);
       std::shuffle(order.begin(), order.end(), rng);
       cfg.augment.epoch = static_cast<uint64_t>(ep);
@@ -379,9 +371,9 @@ struct Bench {
     const std::vector<double> timed(epoch_s.begin() + 1, epoch_s.end());
     const double med = median(timed);
     std::printf(
-        "{\"impl\": \"eos\", \"part\": \"phase1\", \"form\": \"%s\", \"engine\": \"%s\", %s, \"batch\": "
-        "%lld, "
-        "\"images\": %lld, \"first_epoch_s\": %.3f, \"epoch_s_each\": %s, \"epoch_s\": %.4f, "
+        "{\"impl\": \"eos\", \"part\": \"phase1\", \"form\": \"%s\", \"engine\": \"%s\", %s, "
+        "\"batch\": %lld, \"images\": %lld, \"first_epoch_s\": %.3f, \"epoch_s_each\": %s, \"epoch_s\": "
+        "%.4f, "
         "\"projected_200_epochs_s\": %.1f, \"ips\": %.1f, \"peak_mib\": %.1f}\n",
         form.c_str(), e->name(), model().c_str(), static_cast<long long>(batch),
         static_cast<long long>(o.images), epoch_s[0], json_list(timed).c_str(), med, epoch_s[0] + 199.0 * med,
@@ -400,7 +392,7 @@ struct Bench {
     std::vector<float> out(static_cast<size_t>(o.embed_rows * eos::Topology::kEmbeddingDim));
     e->predict(images.data(), idx.data(), o.embed_batch, o.embed_batch, norm, nullptr, out.data(), {});
     std::vector<double> ips;
-    for (int r = 0; r < o.reps; ++r) {
+    for (int64_t r = 0; r < o.reps; ++r) {
       sync();
       const auto t0 = std::chrono::steady_clock::now();
       e->predict(images.data(), idx.data(), o.embed_rows, o.embed_batch, norm, nullptr, out.data(), {});
@@ -430,7 +422,7 @@ struct Bench {
     eos::cuda::KnnCudaStats stats;
     std::vector<double> secs;
     double total = 0;
-    for (int r = 0; r < o.reps && (r == 0 || total < 3.0); ++r) {
+    for (int64_t r = 0; r < o.reps && (r == 0 || total < 3.0); ++r) {
       mem.start_polling();
       sync();
       const auto t0 = std::chrono::steady_clock::now();
@@ -505,19 +497,10 @@ int main(int argc, char** argv) {
         continue;
       }
       if (!describe_device(part == "device")) return 2;
-      if (part == "device")
-        continue;
-      else if (part == "train")
-        bench.train();
-      else if (part == "phase1")
-        bench.phase1();
-      else if (part == "embed")
-        bench.embed();
-      else if (part == "knn")
-        bench.knn();
-      else
-        throw std::invalid_argument("--part: unknown part '" + part +
-                                    "' (device, data, train, phase1, embed, knn)");
+      if (part == "train") bench.train();
+      if (part == "phase1") bench.phase1();
+      if (part == "embed") bench.embed();
+      if (part == "knn") bench.knn();
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "eos_bench_gpu: %s\n", e.what());

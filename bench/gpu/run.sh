@@ -82,8 +82,8 @@ part() {
 }
 
 # The card as we find it (clocks, temperature), for the record.
-nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.sm,clocks.mem,temperature.gpu,power.draw \
-  --format=csv >>"$LOG" 2>&1 || true
+nvidia-smi --format=csv \
+  --query-gpu=name,driver_version,memory.total,memory.used,clocks.sm,clocks.mem,temperature.gpu,power.draw >>"$LOG" 2>&1 || true
 
 # Build (~2 min with -j16): this script's --build-only, its output to build.log.
 rm -f "$BIN/eos_native_tests" "$BIN/eos_bench_gpu"  # a failed build must not leave an old binary to time

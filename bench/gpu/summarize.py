@@ -90,7 +90,8 @@ class Summary:
         return result
 
     def train(self, batch):
-        peers = [(label, find(self.peer, part="train", form=f, batch=batch), "torch-" + f) for f, label in TORCH_FORMS]
+        peers = [(label, find(self.peer, part="train", form=f, batch=batch), "torch-" + f)
+                 for f, label in TORCH_FORMS]
         eager = peers[0][1]["ips"] if peers[0][1] else None
         best = max((r for _, r, _ in peers if r), key=lambda r: r["ips"], default=None)
         best_ips = best["ips"] if best else None
@@ -176,8 +177,8 @@ def main():
 
     print()
     print("GPU check: %s (cc %s, %s SMs, %s MiB), torch %s; every figure in %s/results.json" % (
-        device.get("name", "device ?"), device.get("cc", "?"), device.get("sms", "?"), device.get("memory_mib", "?"),
-        torch_version, outdir))
+        device.get("name", "device ?"), device.get("cc", "?"), device.get("sms", "?"),
+        device.get("memory_mib", "?"), torch_version, outdir))
     print("CUDA tests: %s, %s" % (tests["status"], tests["line"]))
     head = ("", "images/s", "x eager", "x best", "peak MiB", "target", "")
     widths = [max(len(r[i]) for r in s.rows + [head]) for i in range(len(head))]
@@ -186,8 +187,8 @@ def main():
         print("  ".join(cells).rstrip())
     for line in s.lines:
         print(line)
-    print("x eager / x best: images/s over torch eager fp32 / over torch's fastest form at that batch. peak MiB: ours "
-          "cudaMemGetInfo delta (held after each call; kNN polled during it), torch max_memory_allocated")
+    print("x eager / x best: images/s over torch eager fp32 / over torch's fastest form at that batch. peak MiB: "
+          "ours cudaMemGetInfo delta (held after each call; kNN polled during it), torch max_memory_allocated")
     print("parts: " + ", ".join("%s %s %ds" % (p["part"], p["status"], p["seconds"]) for p in s.parts.values()))
 
 

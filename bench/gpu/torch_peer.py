@@ -9,13 +9,14 @@ Forms: eager (fp32: TF32 off for convolutions and matmuls), bf16 (channels_last 
 CUDA graph and replayed, as PyTorch's CUDA-graph notes show: warm-up on a side stream, static inputs).
 
 Usage: python3 torch_peer.py --part train|embed|knn[,...] [--form eager|bf16|graph] [--batches 128,512]
-           [--steps 100] [--warmup 10] [--reps 3] [--images 12406] [--embed-batch 1024] [--embed-rows 16384]
+           [--rep-images 12800] [--warmup 10] [--reps 3] [--images 12406] [--embed-batch 1024] [--embed-rows 16384]
            [--n 1000000] [--d 64] [--k 11] [--chunk 4096] [--ours-knn FILE]
-       python3 torch_peer.py --data [--images N] [--n N] [--d D]   (the data checksums, as eos_bench_gpu --part data)
+       python3 torch_peer.py --data [--images N] [--n N] [--d D]   (data checksums, as eos_bench_gpu --part data)
        python3 torch_peer.py --smoke   (every form on the CPU at tiny sizes; bf16 and graph skipped there)
 """
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -58,8 +59,8 @@ def synthetic_images(n, c, s):
 def synthetic_embeddings(n, d):
     """[n, d] float32 in 100 clusters: centre 2u - 1 (u 24-bit uniform) plus (u0 + u1 + u2 + u3 - 2) / 8,
     the u_j the four 16-bit fields of one draw per coordinate. Every step is exact in float64."""
-    centers = 2.0 * (splitmix64(keys(CENTER_KEY, CLUSTERS * d)) >> np.uint64(40)).astype(np.float64) * 2.0**-24 - 1.0
-    centers = centers.reshape(CLUSTERS, d)
+    u = (splitmix64(keys(CENTER_KEY, CLUSTERS * d)) >> np.uint64(40)).astype(np.float64) * 2.0**-24
+    centers = (2.0 * u - 1.0).reshape(CLUSTERS, d)
     cluster = (splitmix64(keys(CLUSTER_KEY, n)) >> np.uint64(32)) % np.uint64(CLUSTERS)
     out = np.empty((n, d), dtype=np.float32)
     rows = 1 << 16  # chunks keep the uint64 temporaries small
@@ -146,16 +147,20 @@ class Setup:
 
 
 def train(s, form, batch):
-    """Warm-up steps, then `reps` timed runs of `steps` steps each over the data set in index order
-    (wrapping); images/s of each run, the median, and the peak allocated device memory."""
+    """Warm-up steps, then `reps` timed runs of ceil(rep_images / batch) steps each (as eos_bench_gpu) over the
+    data set in index order (wrapping); images/s of each run, the median, and the peak allocated device memory."""
     a, dev = s.a, s.device
+    steps = -(-a.rep_images // batch)
     if dev.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     model = s.model(form)
     model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=2e-4)
-    order = torch.arange((a.warmup + a.reps * a.steps) * batch, device=dev) % a.images
+    # A PyTorch whose SGD has a capturable flag checks it when step() is captured (older ones have none).
+    capturable = form == "graph" and "capturable" in inspect.signature(torch.optim.SGD.__init__).parameters
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=2e-4,
+                          **({"capturable": True} if capturable else {}))
+    order = torch.arange((a.warmup + a.reps * steps) * batch, device=dev) % a.images
     fmt = torch.channels_last if form != "eager" else torch.contiguous_format
 
     def body(idx):
@@ -201,11 +206,11 @@ def train(s, form, batch):
     for r in range(a.reps):
         sync(dev)
         t0 = time.perf_counter()
-        for i in range(a.warmup + r * a.steps, a.warmup + (r + 1) * a.steps):
+        for i in range(a.warmup + r * steps, a.warmup + (r + 1) * steps):
             loss = step(i)
         sync(dev)
-        ips.append(a.steps * batch / (time.perf_counter() - t0))
-    emit(s.record(form, "train", batch=batch, steps=a.steps, ips=round(median(ips), 1),
+        ips.append(steps * batch / (time.perf_counter() - t0))
+    emit(s.record(form, "train", batch=batch, steps=steps, ips=round(median(ips), 1),
                   ips_each=[round(v, 1) for v in ips], peak_mib=peak_mib(dev), first_call_s=round(first_call_s, 3),
                   loss_first=round(loss_first, 4), loss_last=round(float(loss.item()), 4)))
 
@@ -225,8 +230,8 @@ def embed(s, form):
         outs = []
         with torch.no_grad(), s.autocast(form):
             for r0 in range(0, a.embed_rows, a.embed_batch):
-                x = ((s.images[idx[r0:r0 + a.embed_batch]].float() / 255 - s.mean) / s.std).contiguous(memory_format=fmt)
-                outs.append(model.embed(x))
+                x = (s.images[idx[r0:r0 + a.embed_batch]].float() / 255 - s.mean) / s.std
+                outs.append(model.embed(x.contiguous(memory_format=fmt)))
         return torch.cat(outs)
 
     run()
@@ -336,7 +341,7 @@ def run_parts(a, device):
 
 def smoke(a):
     """Every form and part at tiny sizes on the CPU, so CI notices when this script stops running."""
-    a.batches, a.steps, a.warmup, a.reps = [4], 2, 1, 1
+    a.batches, a.rep_images, a.warmup, a.reps = [4], 8, 1, 1  # 2 timed steps of 4
     a.images, a.embed_batch, a.embed_rows = 16, 4, 8
     a.n, a.chunk, a.check_exact, a.ours_knn = 2000, 512, True, ""
     device = torch.device("cpu")
@@ -363,7 +368,7 @@ def main():
     ap.add_argument("--form", default="eager", choices=("eager", "bf16", "graph"))
     ap.add_argument("--batches", default="128,512")
     for name, default in (("depth", 32), ("channels", 3), ("side", 32), ("classes", 10), ("images", 12406),
-                          ("steps", 100), ("warmup", 10), ("reps", 3), ("embed-batch", 1024),
+                          ("rep-images", 12800), ("warmup", 10), ("reps", 3), ("embed-batch", 1024),
                           ("embed-rows", 16384), ("n", 1000000), ("d", 64), ("k", 11), ("chunk", 4096)):
         ap.add_argument("--" + name, type=int, default=default)
     ap.add_argument("--ours-knn", default="")
