@@ -11,14 +11,15 @@
 # Environment: EOS_GPU_JOBS (build jobs, default: every core), EOS_GPU_BUDGET_S (seconds the whole check may
 # take, default 460: each part's timeout is cut to what is left, and parts that no longer fit are skipped).
 set -uo pipefail  # no -e: a part that fails is recorded and the check goes on to the next one
-HERE=$(cd "$(dirname "$0")" && pwd)
-cd "$HERE/../.."
-
 build_only=0
 if [ "${1:-}" = "--build-only" ]; then
   build_only=1
-  shift
+else
+  OUTDIR=${1:-${OUT:-./gpu-results}}  # relative to where the script is called from
+  mkdir -p "$OUTDIR" && OUTDIR=$(cd "$OUTDIR" && pwd) || exit 1
 fi
+HERE=$(cd "$(dirname "$0")" && pwd)
+cd "$HERE/../.."
 command -v nvcc >/dev/null || export PATH="$PATH:/usr/local/cuda/bin"
 BUILD=build/gpu
 BIN=$BUILD/Release
@@ -38,9 +39,7 @@ if [ "$build_only" = 1 ]; then
   exit
 fi
 
-OUTDIR=${1:-${OUT:-./gpu-results}}
-mkdir -p "$OUTDIR" "$BUILD/scratch"
-OUTDIR=$(cd "$OUTDIR" && pwd)
+mkdir -p "$BUILD/scratch"
 BUDGET=${EOS_GPU_BUDGET_S:-460}
 LOG=$OUTDIR/run.log        # every part's stderr
 PARTS=$OUTDIR/parts.jsonl  # one line per part: status, exit code, seconds

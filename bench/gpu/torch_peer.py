@@ -9,10 +9,11 @@ Forms: eager (fp32: TF32 off for convolutions and matmuls), bf16 (channels_last 
 CUDA graph and replayed, as PyTorch's CUDA-graph notes show: warm-up on a side stream, static inputs).
 
 Usage: python3 torch_peer.py --part train|embed|knn[,...] [--form eager|bf16|graph] [--batches 128,512]
-           [--rep-images 12800] [--warmup 10] [--reps 3] [--images 12406] [--embed-batch 1024] [--embed-rows 16384]
-           [--n 1000000] [--d 64] [--k 11] [--chunk 4096] [--ours-knn FILE]
+           [--rep-images 12800] [--warmup 10] [--reps 3] [--images 12406] [--embed-batch 1024]
+           [--embed-rows 16384] [--n 1000000] [--d 64] [--k 11] [--chunk 4096] [--ours-knn FILE]
        python3 torch_peer.py --data [--images N] [--n N] [--d D]   (data checksums, as eos_bench_gpu --part data)
-       python3 torch_peer.py --smoke   (every form on the CPU at tiny sizes; bf16 and graph skipped there)
+       python3 torch_peer.py --smoke   (the CPU at tiny sizes: eager training, embeddings and kNN, the kNN
+                                        checked against float64; bf16 and graph need a GPU and are skipped)
 """
 
 import argparse
@@ -340,7 +341,7 @@ def run_parts(a, device):
 
 
 def smoke(a):
-    """Every form and part at tiny sizes on the CPU, so CI notices when this script stops running."""
+    """Every part at tiny sizes on the CPU (the forms a CPU can run), so CI notices when this script rots."""
     a.batches, a.rep_images, a.warmup, a.reps = [4], 8, 1, 1  # 2 timed steps of 4
     a.images, a.embed_batch, a.embed_rows = 16, 4, 8
     a.n, a.chunk, a.check_exact, a.ours_knn = 2000, 512, True, ""
