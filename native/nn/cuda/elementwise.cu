@@ -1,0 +1,158 @@
+// Elementwise layers and global average pooling on the device: relu (nn/ref/relu.h), the option-A shortcut
+// add (nn/ref/shortcut.h) with and without the block's final relu, and global average pooling
+// (nn/ref/avgpool.h). Same legends and formulas; every kernel is a grid-stride loop over its output.
+#include "core/cuda_check.h"
+#include "nn/cuda/common_kernels.cuh"
+#include "nn/cuda/ops.h"
+
+namespace eos::cuda {
+
+using detail::grid_for;
+using detail::kBlock;
+
+namespace {
+
+__device__ inline int64_t global_index() {
+  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+__device__ inline int64_t grid_stride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
+
+// x and y may be the same buffer (in place), hence no __restrict__.
+__global__ void relu_forward_kernel(int64_t count, const float* x, float* y) {
+  for (int64_t i = global_index(); i < count; i += grid_stride()) {
+    const float v = x[i];
+    y[i] = v > 0.0f ? v : 0.0f;
+  }
+}
+
+// dx may alias dy.
+__global__ void relu_backward_kernel(int64_t count, const float* y, const float* dy, float* dx) {
+  for (int64_t i = global_index(); i < count; i += grid_stride()) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+// y[n, k, p, q] += x[n, k - pad, p * stride, q * stride] over the channels that have a source (the others
+// are untouched, as in the ref kernel). One thread per (n, c_in, p, q).
+__global__ void shortcut_add_kernel(ShortcutDims d, const float* __restrict__ x, float* __restrict__ y) {
+  const int64_t pq = d.p * d.q, count = d.n * d.c_in * pq;
+  for (int64_t e = global_index(); e < count; e += grid_stride()) {
+    const int64_t plane = e / pq, o = e - plane * pq;
+    const int64_t n = plane / d.c_in, c = plane - n * d.c_in;
+    const int64_t p = o / d.q, q = o - p * d.q;
+    y[(n * d.c_out + c + d.pad) * pq + o] += x[(plane * d.h + p * d.stride) * d.w + q * d.stride];
+  }
+}
+
+// y = max(0, y + shortcut(x)) over every element of y: the padded channels get max(0, y) (the ref's add of
+// nothing, then relu). One thread per (n, c_out, p, q).
+__global__ void shortcut_add_relu_kernel(ShortcutDims d, const float* __restrict__ x, float* __restrict__ y) {
+  const int64_t pq = d.p * d.q, count = d.n * d.c_out * pq;
+  for (int64_t e = global_index(); e < count; e += grid_stride()) {
+    const int64_t plane = e / pq, o = e - plane * pq;
+    const int64_t n = plane / d.c_out, c = plane - n * d.c_out - d.pad;
+    float v = y[e];
+    if (c >= 0 && c < d.c_in) {
+      const int64_t p = o / d.q, q = o - p * d.q;
+      v += x[(((n * d.c_in + c) * d.h) + p * d.stride) * d.w + q * d.stride];
+    }
+    y[e] = v > 0.0f ? v : 0.0f;
+  }
+}
+
+// dx[n, c, i, j] = dy[n, c + pad, i / stride, j / stride] where i and j are multiples of the stride, else 0.
+// With `accumulate` only the sampled positions are added to (the ref adds nothing elsewhere, which also keeps
+// a -0 there bitwise). One thread per element of dx.
+__global__ void shortcut_backward_kernel(ShortcutDims d, const float* __restrict__ dy, float* __restrict__ dx,
+                                         bool accumulate) {
+  const int64_t hw = d.h * d.w, count = d.n * d.c_in * hw;
+  for (int64_t e = global_index(); e < count; e += grid_stride()) {
+    const int64_t plane = e / hw, o = e - plane * hw;
+    const int64_t i = o / d.w, j = o - i * d.w;
+    const bool sampled = i % d.stride == 0 && j % d.stride == 0;
+    if (sampled) {
+      const int64_t n = plane / d.c_in, c = plane - n * d.c_in;
+      const float g = dy[((n * d.c_out + c + d.pad) * d.p + i / d.stride) * d.q + j / d.stride];
+      // Overwriting: the ref copies (stride 1) or adds onto a zero fill (stride 2, where 0 + -0 gives +0).
+      dx[e] = accumulate ? dx[e] + g : (d.stride == 1 ? g : 0.0f + g);
+    } else if (!accumulate) {
+      dx[e] = 0.0f;
+    }
+  }
+}
+
+// One thread per (n, c) plane, summing in double with the ref's eight interleaved lanes and its combine
+// tree (nn/ref/reduce.h), so the result is bitwise the ref kernel's. The planes are small (the last stage's
+// 8 x 8), so a thread per plane is enough.
+__global__ void avgpool_forward_kernel(int64_t planes, int64_t s, const float* __restrict__ x,
+                                       float* __restrict__ y) {
+  for (int64_t plane = global_index(); plane < planes; plane += grid_stride()) {
+    const float* xs = x + plane * s;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= s; i += 8) {
+      for (int l = 0; l < 8; ++l) acc[l] += static_cast<double>(xs[i + l]);
+    }
+    for (int l = 0; i < s; ++i, ++l) acc[l] += static_cast<double>(xs[i]);
+    const double sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    y[plane] = static_cast<float>(sum / static_cast<double>(s));
+  }
+}
+
+__global__ void avgpool_backward_kernel(int64_t planes, int64_t s, const float* __restrict__ dy,
+                                        float* __restrict__ dx, bool accumulate) {
+  const int64_t count = planes * s;
+  for (int64_t e = global_index(); e < count; e += grid_stride()) {
+    const float g = static_cast<float>(static_cast<double>(dy[e / s]) / static_cast<double>(s));
+    dx[e] = accumulate ? dx[e] + g : g;
+  }
+}
+
+}  // namespace
+
+void relu_forward(int64_t count, const float* x, float* y, cudaStream_t stream) {
+  if (count <= 0) return;
+  relu_forward_kernel<<<grid_for(count), kBlock, 0, stream>>>(count, x, y);
+  EOS_CUDA_CHECK_LAUNCH();
+}
+
+void relu_backward(int64_t count, const float* y, const float* dy, float* dx, cudaStream_t stream) {
+  if (count <= 0) return;
+  relu_backward_kernel<<<grid_for(count), kBlock, 0, stream>>>(count, y, dy, dx);
+  EOS_CUDA_CHECK_LAUNCH();
+}
+
+void shortcut_add_forward(const ShortcutDims& d, const float* x, float* y, cudaStream_t stream) {
+  const int64_t count = d.n * d.c_in * d.p * d.q;
+  if (count <= 0) return;
+  shortcut_add_kernel<<<grid_for(count), kBlock, 0, stream>>>(d, x, y);
+  EOS_CUDA_CHECK_LAUNCH();
+}
+
+void shortcut_add_relu_forward(const ShortcutDims& d, const float* x, float* y, cudaStream_t stream) {
+  const int64_t count = d.n * d.c_out * d.p * d.q;
+  if (count <= 0) return;
+  shortcut_add_relu_kernel<<<grid_for(count), kBlock, 0, stream>>>(d, x, y);
+  EOS_CUDA_CHECK_LAUNCH();
+}
+
+void shortcut_add_backward(const ShortcutDims& d, const float* dy, float* dx, bool accumulate,
+                           cudaStream_t stream) {
+  const int64_t count = d.n * d.c_in * d.h * d.w;
+  if (count <= 0) return;
+  shortcut_backward_kernel<<<grid_for(count), kBlock, 0, stream>>>(d, dy, dx, accumulate);
+  EOS_CUDA_CHECK_LAUNCH();
+}
+
+void global_avgpool_forward(int64_t n, int64_t c, int64_t s, const float* x, float* y, cudaStream_t stream) {
+  if (n * c <= 0) return;
+  avgpool_forward_kernel<<<grid_for(n * c), kBlock, 0, stream>>>(n * c, s, x, y);
+  EOS_CUDA_CHECK_LAUNCH();
+}
+
+void global_avgpool_backward(int64_t n, int64_t c, int64_t s, const float* dy, float* dx, bool accumulate,
+                             cudaStream_t stream) {
+  if (n * c * s <= 0) return;
+  avgpool_backward_kernel<<<grid_for(n * c * s), kBlock, 0, stream>>>(n * c, s, dy, dx, accumulate);
+  EOS_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace eos::cuda
