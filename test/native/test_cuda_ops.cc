@@ -203,14 +203,16 @@ EOS_TEST(cuda_conv3x3_matches_ref) {
         poison(dw_d);
         poison(work);
         cuda::conv3x3_forward(d, x_d.data(), w_d.data(), y_d.data(), mode, work.data(), nullptr);
-        cuda::conv3x3_backward_data(d, w_d.data(), dy_d.data(), dxo_d.data(), false, mode, work.data(), nullptr);
+        cuda::conv3x3_backward_data(d, w_d.data(), dy_d.data(), dxo_d.data(), false, mode, work.data(),
+                                    nullptr);
         cuda::conv3x3_backward_weights(d, x_d.data(), dy_d.data(), dw_d.data(), mode, work.data(), nullptr);
         sync();
         y[run] = to_host(y_d);
         dx[run] = to_host(dxo_d);
         dw[run] = to_host(dw_d);
         dxo_d.upload(dx0.data());
-        cuda::conv3x3_backward_data(d, w_d.data(), dy_d.data(), dxo_d.data(), true, mode, work.data(), nullptr);
+        cuda::conv3x3_backward_data(d, w_d.data(), dy_d.data(), dxo_d.data(), true, mode, work.data(),
+                                    nullptr);
         sync();
         dxa[run] = to_host(dxo_d);
       }
@@ -259,7 +261,8 @@ struct BnShape {
 };
 // Batch 1 with odd sides, one channel, chunks of several images with a short last chunk (37 images in 13
 // chunks of 3), many chunks per channel.
-const BnShape kBnShapes[] = {{2, 3, 13 * 13}, {1, 16, 7 * 7}, {5, 1, 64}, {37, 32, 4}, {64, 16, 1024}, {3, 64, 1}};
+const BnShape kBnShapes[] = {{2, 3, 13 * 13}, {1, 16, 7 * 7}, {5, 1, 64},
+                             {37, 32, 4},     {64, 16, 1024}, {3, 64, 1}};
 
 EOS_TEST(cuda_batchnorm_matches_ref) {
   std::string why;
@@ -279,8 +282,8 @@ EOS_TEST(cuda_batchnorm_matches_ref) {
       rv0[i] = static_cast<float>(rnd.uniform(0.5, 2));
     }
     const double momentum = 0.1, eps = 1e-5;
-    const std::string base = "cuda batchnorm n" + std::to_string(n) + " c" + std::to_string(c) + " s" +
-                             std::to_string(s);
+    const std::string base =
+        "cuda batchnorm n" + std::to_string(n) + " c" + std::to_string(c) + " s" + std::to_string(s);
     auto x_d = to_device(x), g_d = to_device(gamma), b_d = to_device(beta), dy_d = to_device(dy);
     DeviceBuffer<float> y_d(count), mean_d(c), is_d(c), rm_d(c), rv_d(c), dx_d(count), dg_d(c), db_d(c);
     auto work = scratch(cuda::batchnorm_workspace_bytes(n, c, s));
@@ -308,8 +311,8 @@ EOS_TEST(cuda_batchnorm_matches_ref) {
                                       nullptr);
         poison(work);
         cuda::batchnorm_backward(n, c, s, x_d.data(), dy_d.data(), relu ? y_d.data() : nullptr, g_d.data(),
-                                 mean_d.data(), is_d.data(), dx_d.data(), dg_d.data(), db_d.data(), work.data(),
-                                 nullptr);
+                                 mean_d.data(), is_d.data(), dx_d.data(), dg_d.data(), db_d.data(),
+                                 work.data(), nullptr);
         sync();
         y[run] = to_host(y_d);
         mean[run] = to_host(mean_d);
@@ -338,21 +341,21 @@ EOS_TEST(cuda_batchnorm_matches_ref) {
       auto inplace = to_device(dy);
       poison(work);
       cuda::batchnorm_backward(n, c, s, x_d.data(), inplace.data(), relu ? y_d.data() : nullptr, g_d.data(),
-                               mean_d.data(), is_d.data(), inplace.data(), dg_d.data(), db_d.data(), work.data(),
-                               nullptr);
+                               mean_d.data(), is_d.data(), inplace.data(), dg_d.data(), db_d.data(),
+                               work.data(), nullptr);
       sync();
       check(same_bytes(to_host(inplace), dx[0]), name + ": dx aliasing dy gives the same bytes");
 
       // eval with the running statistics
       std::vector<float> re(count);
-      ref::batchnorm2d_forward_eval<float>(n, c, s, x.data(), gamma.data(), beta.data(), rm0.data(), rv0.data(),
-                                           eps, re.data());
+      ref::batchnorm2d_forward_eval<float>(n, c, s, x.data(), gamma.data(), beta.data(), rm0.data(),
+                                           rv0.data(), eps, re.data());
       if (relu) ref::relu_forward<float>(count, re.data(), re.data());
       rm_d.upload(rm0.data());
       rv_d.upload(rv0.data());
       poison(y_d);
-      cuda::batchnorm_forward_eval(n, c, s, x_d.data(), g_d.data(), b_d.data(), rm_d.data(), rv_d.data(), eps, relu,
-                                   y_d.data(), nullptr);
+      cuda::batchnorm_forward_eval(n, c, s, x_d.data(), g_d.data(), b_d.data(), rm_d.data(), rv_d.data(), eps,
+                                   relu, y_d.data(), nullptr);
       sync();
       const auto ye = to_host(y_d);
       check_arrays(name + " eval", ye.data(), re.data(), count, 1e-6, 1e-6);
@@ -385,7 +388,8 @@ EOS_TEST(cuda_relu_matches_ref_bitwise) {
     sync();
     const std::string name = "cuda relu " + std::to_string(count);
     check(same_bytes(to_host(y_d), ry) && same_bytes(to_host(x_d), ry), name + " forward (and in place)");
-    check(same_bytes(to_host(dx_d), rdx) && same_bytes(to_host(dy_d), rdx), name + " backward (and in place)");
+    check(same_bytes(to_host(dx_d), rdx) && same_bytes(to_host(dy_d), rdx),
+          name + " backward (and in place)");
   }
 }
 
@@ -402,8 +406,9 @@ EOS_TEST(cuda_shortcut_matches_ref_bitwise) {
     const int64_t xs = d.n * d.c_in * d.h * d.w, ys = d.n * d.c_out * d.p * d.q;
     const auto x = rnd.normals<float>(xs), y0 = rnd.normals<float>(ys), dy = rnd.normals<float>(ys);
     const auto dx0 = rnd.normals<float>(xs);
-    const std::string name = "cuda shortcut " + std::to_string(d.c_in) + "->" + std::to_string(d.c_out) + " " +
-                             std::to_string(d.h) + "x" + std::to_string(d.w) + " s" + std::to_string(d.stride);
+    const std::string name = "cuda shortcut " + std::to_string(d.c_in) + "->" + std::to_string(d.c_out) +
+                             " " + std::to_string(d.h) + "x" + std::to_string(d.w) + " s" +
+                             std::to_string(d.stride);
     std::vector<float> ry = y0, rrelu, rdx(xs), rdxa = dx0;
     ref::shortcut_add_forward<float>(d, x.data(), ry.data());
     rrelu = ry;
@@ -450,8 +455,8 @@ EOS_TEST(cuda_avgpool_matches_ref_bitwise) {
     cuda::global_avgpool_backward(n, c, s, dy_d.data(), dx_d.data(), false, nullptr);
     cuda::global_avgpool_backward(n, c, s, dy_d.data(), dxa_d.data(), true, nullptr);
     sync();
-    const std::string name = "cuda avgpool n" + std::to_string(n) + " c" + std::to_string(c) + " s" +
-                             std::to_string(s);
+    const std::string name =
+        "cuda avgpool n" + std::to_string(n) + " c" + std::to_string(c) + " s" + std::to_string(s);
     check(same_bytes(to_host(y_d), ry), name + " forward");
     check(same_bytes(to_host(dx_d), rdx), name + " backward");
     check(same_bytes(to_host(dxa_d), rdxa), name + " backward, accumulate");
@@ -472,8 +477,8 @@ EOS_TEST(cuda_linear_matches_ref) {
     const int64_t n = sh[0], in = sh[1], out = sh[2];
     const auto x = rnd.normals<float>(n * in), w = rnd.normals<float>(out * in, 0.1),
                b = rnd.normals<float>(out), dy = rnd.normals<float>(n * out);
-    const std::string name = "cuda linear " + std::to_string(n) + "x" + std::to_string(in) + "->" +
-                             std::to_string(out);
+    const std::string name =
+        "cuda linear " + std::to_string(n) + "x" + std::to_string(in) + "->" + std::to_string(out);
     auto x_d = to_device(x), w_d = to_device(w), b_d = to_device(b), dy_d = to_device(dy);
     DeviceBuffer<float> y_d(n * out), dx_d(n * in), dw_d(out * in), db_d(out);
     for (bool bias : {true, false}) {
@@ -484,7 +489,8 @@ EOS_TEST(cuda_linear_matches_ref) {
       std::vector<float> y[2], dx[2], dw[2], db[2];
       for (int run = 0; run < 2; ++run) {
         for (auto* buf : {&y_d, &dx_d, &dw_d, &db_d}) poison(*buf);
-        cuda::linear_forward(n, in, out, x_d.data(), w_d.data(), bias ? b_d.data() : nullptr, y_d.data(), nullptr);
+        cuda::linear_forward(n, in, out, x_d.data(), w_d.data(), bias ? b_d.data() : nullptr, y_d.data(),
+                             nullptr);
         cuda::linear_backward(n, in, out, x_d.data(), w_d.data(), dy_d.data(), dx_d.data(), dw_d.data(),
                               bias ? db_d.data() : nullptr, nullptr);
         sync();
@@ -505,7 +511,8 @@ EOS_TEST(cuda_linear_matches_ref) {
     // dx null: dw still right, dx untouched
     poison(dx_d);
     poison(dw_d);
-    cuda::linear_backward(n, in, out, x_d.data(), w_d.data(), dy_d.data(), nullptr, dw_d.data(), nullptr, nullptr);
+    cuda::linear_backward(n, in, out, x_d.data(), w_d.data(), dy_d.data(), nullptr, dw_d.data(), nullptr,
+                          nullptr);
     sync();
     std::vector<float> rdw(out * in), rdx(n * in);
     ref::linear_backward<float>(n, in, out, x.data(), w.data(), dy.data(), rdx.data(), rdw.data(), nullptr);
@@ -528,8 +535,8 @@ EOS_TEST(cuda_normed_linear_matches_ref) {
     if (n > 1) {
       for (int64_t i = 0; i < in; ++i) x[(n - 1) * in + i] = 0.0f;  // a zero row: the clamped norm
     }
-    const std::string name = "cuda normed linear " + std::to_string(n) + "x" + std::to_string(in) + "->" +
-                             std::to_string(out);
+    const std::string name =
+        "cuda normed linear " + std::to_string(n) + "x" + std::to_string(in) + "->" + std::to_string(out);
     std::vector<float> rws(static_cast<size_t>(ref::normed_linear_workspace_size(n, in, out)));
     std::vector<float> ry(n * out), rdx(n * in), rdw(in * out);
     ref::normed_linear_forward<float>(n, in, out, x.data(), w.data(), ry.data(), rws.data());
@@ -558,8 +565,8 @@ EOS_TEST(cuda_normed_linear_matches_ref) {
           name + ": two runs give identical bytes");
     poison(dw_d);
     poison(work);
-    cuda::normed_linear_backward(n, in, out, x_d.data(), w_d.data(), dy_d.data(), nullptr, dw_d.data(), work.data(),
-                                 nullptr);
+    cuda::normed_linear_backward(n, in, out, x_d.data(), w_d.data(), dy_d.data(), nullptr, dw_d.data(),
+                                 work.data(), nullptr);
     sync();
     check(same_bytes(to_host(dw_d), dw[0]), name + ": dw without dx is the same");
   }
@@ -630,7 +637,8 @@ EOS_TEST(cuda_loss_matches_ref_for_every_kind) {
         if (cfg.kind == LossKind::kLdam) cfg.ldam_margins = margins;
         if (weighted) cfg.class_weights = weights;
         std::vector<float> rdl(n * k);
-        const double rloss = loss_forward_backward<float>(cfg, n, k, logits.data(), labels.data(), rdl.data());
+        const double rloss =
+            loss_forward_backward<float>(cfg, n, k, logits.data(), labels.data(), rdl.data());
         cuda::DeviceLoss dcfg;
         dcfg.kind = cfg.kind;
         dcfg.class_weights = weighted ? weights_d.data() : nullptr;
@@ -646,8 +654,8 @@ EOS_TEST(cuda_loss_matches_ref_for_every_kind) {
           poison(dl_d);
           poison(loss_d);
           poison(work);
-          cuda::loss_forward_backward(dcfg, n, k, logits_d.data(), labels_d.data(), dl_d.data(), loss_d.data(),
-                                      work.data(), nullptr);
+          cuda::loss_forward_backward(dcfg, n, k, logits_d.data(), labels_d.data(), dl_d.data(),
+                                      loss_d.data(), work.data(), nullptr);
           sync();
           dl[run] = to_host(dl_d);
           loss_d.download(&loss[run]);
@@ -665,7 +673,8 @@ EOS_TEST(cuda_loss_matches_ref_for_every_kind) {
         sync();
         double alone = 0;
         loss_d.download(&alone);
-        check(std::memcmp(&alone, &loss[0], sizeof(double)) == 0, name + ": the loss without dlogits is the same");
+        check(std::memcmp(&alone, &loss[0], sizeof(double)) == 0,
+              name + ": the loss without dlogits is the same");
       }
     }
   }
@@ -685,7 +694,8 @@ EOS_TEST(cuda_sgd_matches_ref_bitwise) {
     double momentum, wd;
     bool nesterov;
   };
-  const Case cases[] = {{0.9, 5e-4, false}, {0.9, 5e-4, true}, {0.0, 0.0, false}, {0.9, 0.0, false}, {0.0, 1e-3, false}};
+  const Case cases[] = {
+      {0.9, 5e-4, false}, {0.9, 5e-4, true}, {0.0, 0.0, false}, {0.9, 0.0, false}, {0.0, 1e-3, false}};
   const int64_t count = 10007;
   const double lrs[] = {0.1, 0.05, 0.0123};
   for (const Case& c : cases) {
@@ -693,8 +703,8 @@ EOS_TEST(cuda_sgd_matches_ref_bitwise) {
     auto p_d = to_device(p), m_d = to_device(m);
     DeviceBuffer<double> lr_d(1);
     DeviceBuffer<int32_t> skip_d(1);
-    const std::string name = "cuda sgd momentum " + std::to_string(c.momentum) + " wd " + std::to_string(c.wd) +
-                             (c.nesterov ? " nesterov" : "");
+    const std::string name = "cuda sgd momentum " + std::to_string(c.momentum) + " wd " +
+                             std::to_string(c.wd) + (c.nesterov ? " nesterov" : "");
     bool ok = true;
     for (int step = 0; step < 3; ++step) {
       const auto g = rnd.normals<float>(count);
@@ -710,8 +720,8 @@ EOS_TEST(cuda_sgd_matches_ref_bitwise) {
       dcfg.lr = 999.0;
       const int32_t zero = 0;
       skip_d.upload(&zero);
-      cuda::sgd_step(count, p_d.data(), g_d.data(), m_d.data(), dcfg, lr_d.data(), step == 1 ? skip_d.data() : nullptr,
-                     nullptr);
+      cuda::sgd_step(count, p_d.data(), g_d.data(), m_d.data(), dcfg, lr_d.data(),
+                     step == 1 ? skip_d.data() : nullptr, nullptr);
       sync();
       ok = ok && same_bytes(to_host(p_d), p) && same_bytes(to_host(m_d), m);
     }

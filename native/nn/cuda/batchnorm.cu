@@ -26,8 +26,8 @@ namespace {
 constexpr int64_t kTargetBlocks = 512;
 
 struct Chunking {
-  int64_t chunks;      // per channel
-  int64_t per_chunk;   // images per chunk (the last chunk may hold fewer)
+  int64_t chunks;     // per channel
+  int64_t per_chunk;  // images per chunk (the last chunk may hold fewer)
 };
 Chunking chunking(int64_t n, int64_t c) {
   const int64_t want = std::max<int64_t>(1, std::min<int64_t>(n, (kTargetBlocks + c - 1) / c));
@@ -59,8 +59,8 @@ __device__ double channel_total(const double* partials, int64_t ch, int64_t chun
   return total;
 }
 
-__global__ void __launch_bounds__(kBlock) bn_sum_kernel(int64_t n, int64_t c, int64_t s, int64_t per_chunk,
-                                                        const float* x, double* sums) {
+__global__ void __launch_bounds__(kBlock)
+    bn_sum_kernel(int64_t n, int64_t c, int64_t s, int64_t per_chunk, const float* x, double* sums) {
   __shared__ double scratch[kBlock];
   const ChunkRange r(n, s, per_chunk);
   double part = 0;
@@ -84,13 +84,11 @@ __global__ void __launch_bounds__(kBlock) bn_sq_kernel(int64_t n, int64_t c, int
 }
 
 // y = x * scale + shift (then relu); block (0, ch) also stores the statistics. x and y may alias.
-__global__ void __launch_bounds__(kBlock) bn_apply_train_kernel(int64_t n, int64_t c, int64_t s,
-                                                                int64_t per_chunk, const float* x,
-                                                                const float* gamma, const float* beta,
-                                                                const double* sums, const double* sqs,
-                                                                float* y, float* mean, float* invstd,
-                                                                float* running_mean, float* running_var,
-                                                                double momentum, double eps, bool relu) {
+__global__ void __launch_bounds__(kBlock)
+    bn_apply_train_kernel(int64_t n, int64_t c, int64_t s, int64_t per_chunk, const float* x,
+                          const float* gamma, const float* beta, const double* sums, const double* sqs,
+                          float* y, float* mean, float* invstd, float* running_mean, float* running_var,
+                          double momentum, double eps, bool relu) {
   __shared__ float affine[2];
   const ChunkRange r(n, s, per_chunk);
   if (threadIdx.x == 0) {
@@ -106,8 +104,8 @@ __global__ void __launch_bounds__(kBlock) bn_apply_train_kernel(int64_t n, int64
       mean[r.ch] = static_cast<float>(mu);
       invstd[r.ch] = static_cast<float>(is);
       const double unbiased = var * m / (m - 1.0);
-      running_mean[r.ch] =
-          static_cast<float>(__dadd_rn(__dmul_rn(1.0 - momentum, running_mean[r.ch]), __dmul_rn(momentum, mu)));
+      running_mean[r.ch] = static_cast<float>(
+          __dadd_rn(__dmul_rn(1.0 - momentum, running_mean[r.ch]), __dmul_rn(momentum, mu)));
       running_var[r.ch] = static_cast<float>(
           __dadd_rn(__dmul_rn(1.0 - momentum, running_var[r.ch]), __dmul_rn(momentum, unbiased)));
     }
@@ -141,11 +139,10 @@ __device__ inline float masked_dy(const float* dy, const float* relu_output, int
 }
 
 // Partials of sum(dy) and sum(dy * (x - mean)), both [c][chunks].
-__global__ void __launch_bounds__(kBlock) bn_backward_sum_kernel(int64_t n, int64_t c, int64_t s,
-                                                                 int64_t per_chunk, const float* x,
-                                                                 const float* dy, const float* relu_output,
-                                                                 const float* mean, double* sum_dy,
-                                                                 double* sum_dot) {
+__global__ void __launch_bounds__(kBlock)
+    bn_backward_sum_kernel(int64_t n, int64_t c, int64_t s, int64_t per_chunk, const float* x,
+                           const float* dy, const float* relu_output, const float* mean, double* sum_dy,
+                           double* sum_dot) {
   __shared__ double scratch[kBlock];
   const ChunkRange r(n, s, per_chunk);
   const double mu = mean[r.ch];
@@ -167,13 +164,11 @@ __global__ void __launch_bounds__(kBlock) bn_backward_sum_kernel(int64_t n, int6
 // dx = k dy + a (x - mean) + b per element; block (0, ch) also writes dgamma, dbeta. The sums are complete
 // (the previous kernel) before any dx is written, and each element's dy is read before its dx is written
 // by the same thread, so dx may alias dy.
-__global__ void __launch_bounds__(kBlock) bn_backward_apply_kernel(int64_t n, int64_t c, int64_t s,
-                                                                   int64_t per_chunk, const float* x,
-                                                                   const float* dy, const float* relu_output,
-                                                                   const float* gamma, const float* mean,
-                                                                   const float* invstd, const double* sum_dy,
-                                                                   const double* sum_dot, float* dx,
-                                                                   float* dgamma, float* dbeta) {
+__global__ void __launch_bounds__(kBlock)
+    bn_backward_apply_kernel(int64_t n, int64_t c, int64_t s, int64_t per_chunk, const float* x,
+                             const float* dy, const float* relu_output, const float* gamma, const float* mean,
+                             const float* invstd, const double* sum_dy, const double* sum_dot, float* dx,
+                             float* dgamma, float* dbeta) {
   __shared__ float coef[4];
   const ChunkRange r(n, s, per_chunk);
   if (threadIdx.x == 0) {
@@ -230,8 +225,8 @@ void batchnorm_forward_train(int64_t n, int64_t c, int64_t s, const float* x, co
 }
 
 void batchnorm_forward_eval(int64_t n, int64_t c, int64_t s, const float* x, const float* gamma,
-                            const float* beta, const float* running_mean, const float* running_var, double eps,
-                            bool relu, float* y, cudaStream_t stream) {
+                            const float* beta, const float* running_mean, const float* running_var,
+                            double eps, bool relu, float* y, cudaStream_t stream) {
   if (n * c * s <= 0) return;
   bn_eval_kernel<<<detail::grid_for(n * c * s), kBlock, 0, stream>>>(n, c, s, x, gamma, beta, running_mean,
                                                                      running_var, eps, relu, y);
@@ -248,9 +243,8 @@ void batchnorm_backward(int64_t n, int64_t c, int64_t s, const float* x, const f
   bn_backward_sum_kernel<<<chunk_grid(k, c), kBlock, 0, stream>>>(n, c, s, k.per_chunk, x, dy, relu_output,
                                                                   mean, sum_dy, sum_dot);
   EOS_CUDA_CHECK_LAUNCH();
-  bn_backward_apply_kernel<<<chunk_grid(k, c), kBlock, 0, stream>>>(n, c, s, k.per_chunk, x, dy, relu_output,
-                                                                    gamma, mean, invstd, sum_dy, sum_dot, dx,
-                                                                    dgamma, dbeta);
+  bn_backward_apply_kernel<<<chunk_grid(k, c), kBlock, 0, stream>>>(
+      n, c, s, k.per_chunk, x, dy, relu_output, gamma, mean, invstd, sum_dy, sum_dot, dx, dgamma, dbeta);
   EOS_CUDA_CHECK_LAUNCH();
 }
 

@@ -55,9 +55,9 @@ namespace {
 
 using namespace nvcuda;
 
-constexpr int kThreads = 256;   // per GEMM block (8 warps)
-constexpr int kBK = 16;         // reduction step (a multiple of both tensor-core k sizes, 8 and 16)
-constexpr int kTileArea = 4096; // BM * BN: 16 outputs per thread
+constexpr int kThreads = 256;    // per GEMM block (8 warps)
+constexpr int kBK = 16;          // reduction step (a multiple of both tensor-core k sizes, 8 and 16)
+constexpr int kTileArea = 4096;  // BM * BN: 16 outputs per thread
 
 // --- shared memory ---------------------------------------------------------------------------------------
 
@@ -85,7 +85,9 @@ struct Smem {
   static constexpr int kBytes = kTileBytes > kCBytes ? kTileBytes : kCBytes;
   static_assert(kBytes <= 48 * 1024, "static shared memory limit");
 
-  __device__ static T* a(unsigned char* base, int buf) { return reinterpret_cast<T*>(base) + buf * kBK * LDA; }
+  __device__ static T* a(unsigned char* base, int buf) {
+    return reinterpret_cast<T*>(base) + buf * kBK * LDA;
+  }
   __device__ static T* b(unsigned char* base, int buf) {
     return reinterpret_cast<T*>(base) + 2 * kBK * LDA + buf * kBK * LDB;
   }
@@ -536,8 +538,8 @@ Geometry checked_geometry(const ConvDims& d) {
   }
   if (d.stride != 1 && d.stride != 2) fail("stride must be 1 or 2 (got " + std::to_string(d.stride) + ")");
   if (d.p != (d.h - 1) / d.stride + 1 || d.q != (d.w - 1) / d.stride + 1) {
-    fail("output size p x q must be (h - 1) / stride + 1 by (w - 1) / stride + 1 (got " + std::to_string(d.p) +
-         " x " + std::to_string(d.q) + ")");
+    fail("output size p x q must be (h - 1) / stride + 1 by (w - 1) / stride + 1 (got " +
+         std::to_string(d.p) + " x " + std::to_string(d.q) + ")");
   }
   const int64_t limit = std::numeric_limits<int32_t>::max();
   if (d.n * d.c * d.h * d.w >= limit || d.n * d.k * d.p * d.q >= limit || d.k * d.c * 9 >= limit) {
@@ -579,10 +581,12 @@ void launch_forward(const ForwardArgs& a, int bm, cudaStream_t stream) {
   const int64_t cols = static_cast<int64_t>(a.g.n) * a.g.pq;
   switch (bm) {
     case 16:
-      forward_kernel<16, 256, MODE><<<dim3(ceil_div(cols, 256), ceil_div(a.g.k, 16)), kThreads, 0, stream>>>(a);
+      forward_kernel<16, 256, MODE>
+          <<<dim3(ceil_div(cols, 256), ceil_div(a.g.k, 16)), kThreads, 0, stream>>>(a);
       break;
     case 32:
-      forward_kernel<32, 128, MODE><<<dim3(ceil_div(cols, 128), ceil_div(a.g.k, 32)), kThreads, 0, stream>>>(a);
+      forward_kernel<32, 128, MODE>
+          <<<dim3(ceil_div(cols, 128), ceil_div(a.g.k, 32)), kThreads, 0, stream>>>(a);
       break;
     default:
       forward_kernel<64, 64, MODE><<<dim3(ceil_div(cols, 64), ceil_div(a.g.k, 64)), kThreads, 0, stream>>>(a);

@@ -4,8 +4,8 @@
 // a few thousand outputs with at most a few hundred terms each, far too small for anything cleverer to pay.
 //
 // Why the _rn intrinsics: nvcc fuses a * b + c into one FMA by default; the products of two floats are exact
-// in double (so a fused sum of them rounds as the CPU does), but u * dot in the normalisation backward is not,
-// so it is written with __dmul_rn / __dsub_rn, which are never fused.
+// in double (so a fused sum of them rounds as the CPU does), but u * dot in the normalisation backward is
+// not, so it is written with __dmul_rn / __dsub_rn, which are never fused.
 #include "core/cuda_check.h"
 #include "nn/cuda/common_kernels.cuh"
 #include "nn/cuda/ops.h"
@@ -52,7 +52,8 @@ __global__ void linear_dx_kernel(int64_t n, int64_t in, int64_t out, const float
 // dw[o, i] = sum_r dy[r, o] x[r, i] for e < out * in; then db[o] = sum_r dy[r, o] for the next `out` threads
 // when db is wanted.
 __global__ void linear_dw_kernel(int64_t n, int64_t in, int64_t out, const float* __restrict__ x,
-                                 const float* __restrict__ dy, float* __restrict__ dw, float* __restrict__ db) {
+                                 const float* __restrict__ dy, float* __restrict__ dw,
+                                 float* __restrict__ db) {
   const int64_t count = out * in + (db ? out : 0);
   for (int64_t e = global_index(); e < count; e += grid_stride()) {
     double sum = 0;
@@ -215,7 +216,7 @@ void normed_linear_backward(int64_t n, int64_t in, int64_t out, const float* x, 
   EOS_CUDA_CHECK_LAUNCH();
   const bool want_dx = dx != nullptr;
   normed_grad_kernel<<<grid_for(in * out + (want_dx ? n * in : 0)), kBlock, 0, stream>>>(n, in, out, dy,
-                                                                                          want_dx, s);
+                                                                                         want_dx, s);
   EOS_CUDA_CHECK_LAUNCH();
   normed_backward_kernel<<<grid_for(out + (want_dx ? n : 0)), kBlock, 0, stream>>>(n, in, out, dx, dw, s);
   EOS_CUDA_CHECK_LAUNCH();

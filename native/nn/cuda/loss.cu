@@ -88,7 +88,8 @@ __device__ double sample_loss(const DeviceLoss& cfg, int64_t k, const float* log
       const double gamma = cfg.focal_gamma;
       li = (gamma == 0.0 ? 1.0 : pow(one_m, gamma)) * ce;
       double dce = gamma == 0.0 ? 1.0 : pow(one_m, gamma);
-      if (gamma != 0.0 && ce > 0.0 && one_m > 0.0) dce = __dadd_rn(dce, gamma * pow(one_m, gamma - 1.0) * pt * ce);
+      if (gamma != 0.0 && ce > 0.0 && one_m > 0.0)
+        dce = __dadd_rn(dce, gamma * pow(one_m, gamma - 1.0) * pt * ce);
       g_label = -w * dce;
       break;
     }
@@ -116,10 +117,9 @@ __device__ double sample_loss(const DeviceLoss& cfg, int64_t k, const float* log
   return li;
 }
 
-__global__ void __launch_bounds__(kBlock) loss_kernel(DeviceLoss cfg, int64_t n, int64_t k,
-                                                      const float* __restrict__ logits,
-                                                      const int32_t* __restrict__ labels,
-                                                      float* __restrict__ dlogits, double* __restrict__ loss) {
+__global__ void __launch_bounds__(kBlock)
+    loss_kernel(DeviceLoss cfg, int64_t n, int64_t k, const float* __restrict__ logits,
+                const int32_t* __restrict__ labels, float* __restrict__ dlogits, double* __restrict__ loss) {
   __shared__ double scratch[kBlock];
   const int64_t t = threadIdx.x;
   // The normaliser of the batch mean: the weight sum for weighted CE / LDAM / ASL, else N (focal's mean is

@@ -16,9 +16,10 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void sgd_kernel(int64_t count, float* __restrict__ params, const float* __restrict__ grads,
-                           float* __restrict__ momentum, float mom, float wd, bool use_momentum, bool nesterov,
-                           const double* __restrict__ lr_ptr, const int32_t* __restrict__ skip) {
-  if (skip && *skip != 0) return;  // a diverged epoch: leave every buffer as it is
+                           float* __restrict__ momentum, float mom, float wd, bool use_momentum,
+                           bool nesterov, const double* __restrict__ lr_ptr,
+                           const int32_t* __restrict__ skip) {
+  if (skip && *skip != 0) return;                // a diverged epoch: leave every buffer as it is
   const float lr = static_cast<float>(*lr_ptr);  // sgd.cc: static_cast<T>(cfg.lr)
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
