@@ -263,7 +263,12 @@ struct LoaderBase {
   }
 };
 
-// Forward: A = w [K, C*9], B = x^ [C*9, N*P*Q].
+// Forward and backward data reduce tap-major: reduction step kt covers tap kt / blocks (the same (i, j) for
+// the whole step) and the 16 channels (kt % blocks) * 16 .. + 15, where blocks = ceil(channels / 16). So a
+// step's bounds checks are one per thread, not one per element, and its gathers walk one channel plane
+// apart; channel counts that are not a multiple of 16 pad their last block with zeros.
+
+// Forward: A[k, (tap, c)] = w[k, c, tap], B[(tap, c), (n, p, q)] = x[n, c, p * stride + i - 1, ...].
 struct ForwardArgs {
   Geometry g;
   const float* x;
@@ -275,40 +280,41 @@ template <int BM, int BN>
 struct ForwardLoader : LoaderBase<BM, BN> {
   using Base = LoaderBase<BM, BN>;
   const ForwardArgs& a;
-  int m0;
+  int m0, cblocks;
   bool col_ok;
-  const float* xcol;  // the column's image
-  int iy0, ix0;       // its pixel's top-left tap
+  int iy0, ix0;  // the column's top-left tap (may lie in the padding)
+  int xoff;      // x offset of channel 0 at (iy0, ix0), valid only with the tap added
 
   __device__ ForwardLoader(const ForwardArgs& args, int m0_, int n0) : a(args), m0(m0_) {
     const Geometry& g = a.g;
+    cblocks = (g.c + 15) / 16;
     const int col = n0 + static_cast<int>(threadIdx.x) % BN;
     col_ok = col < g.n * g.pq;
     const int img = col_ok ? col / g.pq : 0, o = col - img * g.pq, p = o / g.q, q = o - p * g.q;
-    xcol = a.x + static_cast<int64_t>(img) * g.c * g.hw;
     iy0 = p * g.stride - 1;
     ix0 = q * g.stride - 1;
+    xoff = img * g.c * g.hw + iy0 * g.w + ix0;
   }
+
+  static __device__ int steps(const Geometry& g) { return 9 * ((g.c + 15) / 16); }
 
   __device__ void fetch(int kt) {
     const Geometry& g = a.g;
-    const int t = static_cast<int>(threadIdx.x), r0 = kt * kBK;
-    const int ra_r = r0 + (t & 15);
+    const int t = static_cast<int>(threadIdx.x);
+    const int tap = kt / cblocks, c0 = (kt - tap * cblocks) * 16, i = tap / 3, j = tap - i * 3;
+    const int ca = c0 + (t & 15);
 #pragma unroll
     for (int z = 0; z < Base::NA; ++z) {
       const int m = m0 + (t >> 4) + 16 * z;
-      this->ra[z] = (m < g.k && ra_r < g.c9) ? a.w[m * g.c9 + ra_r] : 0.0f;
+      this->ra[z] = (m < g.k && ca < g.c) ? a.w[(m * g.c + ca) * 9 + tap] : 0.0f;
     }
+    const int iy = iy0 + i, ix = ix0 + j;
+    const bool tap_ok = col_ok && iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+    const int base = xoff + i * g.w + j;  // channel 0's element (read only where tap_ok)
 #pragma unroll
     for (int z = 0; z < Base::NB; ++z) {
-      const int r = r0 + t / BN + z * Base::RSTEP;
-      float v = 0.0f;
-      if (col_ok && r < g.c9) {
-        const Tap tp = tap_of(r);
-        const int iy = iy0 + tp.i, ix = ix0 + tp.j;
-        if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) v = xcol[(tp.ch * g.h + iy) * g.w + ix];
-      }
-      this->rb[z] = v;
+      const int c = c0 + t / BN + z * Base::RSTEP;
+      this->rb[z] = (tap_ok && c < g.c) ? a.x[base + c * g.hw] : 0.0f;
     }
   }
 
@@ -319,7 +325,7 @@ struct ForwardLoader : LoaderBase<BM, BN> {
   }
 };
 
-// Backward data: A[c, (k, tap)] = w[k, c, tap], B[(k, i, j), (n, iy, ix)] = dy[n, k, p, q] where
+// Backward data: A[c, (tap, k)] = w[k, c, tap], B[(tap, k), (n, iy, ix)] = dy[n, k, p, q] where
 // iy = p * stride + i - 1 and ix = q * stride + j - 1, 0 where no such (p, q) exists.
 struct DataArgs {
   Geometry g;
@@ -333,46 +339,44 @@ template <int BM, int BN>
 struct DataLoader : LoaderBase<BM, BN> {
   using Base = LoaderBase<BM, BN>;
   const DataArgs& a;
-  int m0;
+  int m0, kblocks;
   bool col_ok;
-  const float* dycol;  // the column's image of dy
-  int iy, ix;          // its input pixel
+  int img, iy, ix;  // the column's input pixel
 
   __device__ DataLoader(const DataArgs& args, int m0_, int n0) : a(args), m0(m0_) {
     const Geometry& g = a.g;
+    kblocks = (g.k + 15) / 16;
     const int col = n0 + static_cast<int>(threadIdx.x) % BN;
     col_ok = col < g.n * g.hw;
-    const int img = col_ok ? col / g.hw : 0, o = col - img * g.hw;
+    img = col_ok ? col / g.hw : 0;
+    const int o = col - img * g.hw;
     iy = o / g.w;
     ix = o - iy * g.w;
-    dycol = a.dy + static_cast<int64_t>(img) * g.k * g.pq;
   }
+
+  static __device__ int steps(const Geometry& g) { return 9 * ((g.k + 15) / 16); }
 
   __device__ void fetch(int kt) {
     const Geometry& g = a.g;
-    const int t = static_cast<int>(threadIdx.x), r0 = kt * kBK, rk = g.k * 9;
-    const int ra_r = r0 + (t & 15);
-    const int ra_k = ra_r / 9, ra_t = ra_r - ra_k * 9;
+    const int t = static_cast<int>(threadIdx.x);
+    const int tap = kt / kblocks, k0 = (kt - tap * kblocks) * 16, i = tap / 3, j = tap - i * 3;
+    const int ka = k0 + (t & 15);
 #pragma unroll
     for (int z = 0; z < Base::NA; ++z) {
       const int m = m0 + (t >> 4) + 16 * z;
-      this->ra[z] = (m < g.c && ra_r < rk) ? a.w[(ra_k * g.c + m) * 9 + ra_t] : 0.0f;
+      this->ra[z] = (m < g.c && ka < g.k) ? a.w[(ka * g.c + m) * 9 + tap] : 0.0f;
     }
+    // The output pixel (p, q) whose tap (i, j) reads this input pixel, if any (stride 1 or 2, checked by
+    // the launcher).
+    const int ty = iy + 1 - i, tx = ix + 1 - j;
+    const bool on_grid = ty >= 0 && tx >= 0 && (g.stride == 1 || ((ty & 1) == 0 && (tx & 1) == 0));
+    const int p = g.stride == 1 ? ty : ty >> 1, q = g.stride == 1 ? tx : tx >> 1;
+    const bool tap_ok = col_ok && on_grid && p < g.p && q < g.q;
+    const int base = img * g.k * g.pq + p * g.q + q;  // output channel 0's element (read only where tap_ok)
 #pragma unroll
     for (int z = 0; z < Base::NB; ++z) {
-      const int r = r0 + t / BN + z * Base::RSTEP;
-      float v = 0.0f;
-      if (col_ok && r < rk) {
-        const Tap tp = tap_of(r);  // tp.ch is the output channel k here
-        const int ty = iy + 1 - tp.i, tx = ix + 1 - tp.j;
-        if (ty >= 0 && tx >= 0) {
-          // stride is 1 or 2 (checked by the launcher)
-          const bool on_grid = g.stride == 1 || ((ty & 1) == 0 && (tx & 1) == 0);
-          const int p = g.stride == 1 ? ty : ty >> 1, q = g.stride == 1 ? tx : tx >> 1;
-          if (on_grid && p < g.p && q < g.q) v = dycol[(tp.ch * g.p + p) * g.q + q];
-        }
-      }
-      this->rb[z] = v;
+      const int k = k0 + t / BN + z * Base::RSTEP;
+      this->rb[z] = (tap_ok && k < g.k) ? a.dy[base + k * g.pq] : 0.0f;
     }
   }
 
@@ -462,7 +466,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(ForwardArgs args) {
   const Geometry& g = args.g;
   const int m0 = static_cast<int>(blockIdx.y) * BM, n0 = static_cast<int>(blockIdx.x) * BN;
   ForwardLoader<BM, BN> ld(args, m0, n0);
-  gemm_tile<BM, BN, MODE>(ld, 0, (g.c9 + kBK - 1) / kBK, smem);
+  gemm_tile<BM, BN, MODE>(ld, 0, ForwardLoader<BM, BN>::steps(g), smem);
   const float* Cs = S::c(smem);
   for (int e = static_cast<int>(threadIdx.x); e < BM * BN; e += kThreads) {
     const int ml = e / BN, nl = e - ml * BN, m = m0 + ml, col = n0 + nl;
@@ -479,7 +483,7 @@ __global__ void __launch_bounds__(kThreads) data_kernel(DataArgs args) {
   const Geometry& g = args.g;
   const int m0 = static_cast<int>(blockIdx.y) * BM, n0 = static_cast<int>(blockIdx.x) * BN;
   DataLoader<BM, BN> ld(args, m0, n0);
-  gemm_tile<BM, BN, MODE>(ld, 0, (g.k * 9 + kBK - 1) / kBK, smem);
+  gemm_tile<BM, BN, MODE>(ld, 0, DataLoader<BM, BN>::steps(g), smem);
   const float* Cs = S::c(smem);
   for (int e = static_cast<int>(threadIdx.x); e < BM * BN; e += kThreads) {
     const int ml = e / BN, nl = e - ml * BN, m = m0 + ml, col = n0 + nl;
