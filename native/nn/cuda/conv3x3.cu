@@ -515,15 +515,27 @@ __global__ void __launch_bounds__(kThreads) weight_kernel(WeightArgs args) {
   }
 }
 
-// dw[i] = sum over chunks, in chunk order, of partials[chunk, i].
-__global__ void sum_chunks_kernel(int count, int chunks, const float* __restrict__ partials,
-                                  float* __restrict__ dw) {
-  for (int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x); i < count;
-       i += static_cast<int>(gridDim.x * blockDim.x)) {
-    float s = partials[i];
-    for (int c = 1; c < chunks; ++c) s += partials[static_cast<int64_t>(c) * count + i];
-    dw[i] = s;
+// dw[i] = the sum over chunks of partials[chunk, i], in a fixed order: block b takes outputs b * 32 .. + 31
+// (one per lane, so every chunk's row is read coalesced); its 8 warps sum the chunks ty, ty + 8, ... in
+// turn, and the 8 warp sums are added in a fixed tree.
+constexpr int kSumCols = 32, kSumLanes = 8;
+__global__ void __launch_bounds__(kSumCols* kSumLanes)
+    sum_chunks_kernel(int count, int chunks, const float* __restrict__ partials, float* __restrict__ dw) {
+  __shared__ float sums[kSumLanes][kSumCols];
+  const int tx = static_cast<int>(threadIdx.x) % kSumCols, ty = static_cast<int>(threadIdx.x) / kSumCols;
+  const int i = static_cast<int>(blockIdx.x) * kSumCols + tx;
+  float s = 0.0f;
+  if (i < count) {
+#pragma unroll 4
+    for (int c = ty; c < chunks; c += kSumLanes) s += partials[static_cast<int64_t>(c) * count + i];
   }
+  sums[ty][tx] = s;
+  __syncthreads();
+  for (int half = kSumLanes / 2; half > 0; half >>= 1) {
+    if (ty < half) sums[ty][tx] += sums[ty + half][tx];
+    __syncthreads();
+  }
+  if (ty == 0 && i < count) dw[i] = sums[0][tx];
 }
 
 // --- host side -------------------------------------------------------------------------------------------
@@ -565,9 +577,11 @@ Geometry checked_geometry(const ConvDims& d) {
 }
 
 // How the weight gradient's reduction over N*P*Q is cut: into `chunks` runs of `tiles_per_chunk` steps
-// (the last one shorter), enough blocks in all (about kTargetBlocks) to fill a large GPU. Depends on the
-// shape only, so a shape always sums in the same order.
+// (the last one shorter), enough blocks in all (about kTargetBlocks) to fill a large GPU, but no run shorter
+// than kMinSteps (a block's fixed costs, and the partials the second kernel reads, must stay small beside
+// its arithmetic). Depends on the shape only, so a shape always sums in the same order.
 constexpr int64_t kTargetBlocks = 528;  // 4 per SM on a 132-SM H100/H200
+constexpr int64_t kMinSteps = 32;
 struct WeightSplit {
   int chunks, tiles_per_chunk;
 };
@@ -576,7 +590,7 @@ WeightSplit weight_split(const ConvDims& d) {
   const int64_t tiles = ceil_div(d.c * 9, bn) * ceil_div(d.k, bm);
   const int64_t ktiles = ceil_div(d.n * d.p * d.q, kBK);
   const int64_t want = std::max<int64_t>(1, std::min<int64_t>(ktiles, ceil_div(kTargetBlocks, tiles)));
-  const int64_t per = ceil_div(ktiles, want);
+  const int64_t per = std::max(kMinSteps, ceil_div(ktiles, want));
   return WeightSplit{static_cast<int>(ceil_div(ktiles, per)), static_cast<int>(per)};
 }
 
@@ -694,8 +708,8 @@ void conv3x3_backward_weights(const ConvDims& d, const float* x, const float* dy
       break;
   }
   const int count = static_cast<int>(d.k * d.c * 9);
-  sum_chunks_kernel<<<detail::grid_for(count), detail::kBlock, 0, stream>>>(count, split.chunks, a.partials,
-                                                                            dw);
+  sum_chunks_kernel<<<static_cast<unsigned>(ceil_div(count, kSumCols)), kSumCols * kSumLanes, 0, stream>>>(
+      count, split.chunks, a.partials, dw);
   EOS_CUDA_CHECK_LAUNCH();
 }
 
