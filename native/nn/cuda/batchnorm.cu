@@ -35,21 +35,35 @@ Chunking chunking(int64_t n, int64_t c) {
   return Chunking{(n + per - 1) / per, per};
 }
 
-// The element range of block (blockIdx.x = chunk, blockIdx.y = channel): images [i0, i1) of channel ch,
-// element e of the range at x[((i0 + e / s) * c + ch) * s + e % s].
+// The element range of block (blockIdx.x = chunk, blockIdx.y = channel): images [i0, i1) of channel ch.
 struct ChunkRange {
-  int64_t ch, chunk, i0, len;
-  __device__ ChunkRange(int64_t n, int64_t s, int64_t per_chunk) {
+  int64_t ch, chunk, i0, i1;
+  __device__ ChunkRange(int64_t n, int64_t per_chunk) {
     ch = blockIdx.y;
     chunk = blockIdx.x;
     i0 = chunk * per_chunk;
-    const int64_t i1 = i0 + per_chunk < n ? i0 + per_chunk : n;
-    len = (i1 - i0) * s;
+    i1 = i0 + per_chunk < n ? i0 + per_chunk : n;
   }
-  __device__ int64_t at(int64_t e, int64_t c, int64_t s) const {
-    const int64_t img = e / s;
-    return ((i0 + img) * c + ch) * s + (e - img * s);
+};
+
+// One thread's walk over its elements of a range: the range's elements e = 0, 1, ... in image-major order
+// (image i0 + e / s, pixel e % s), this thread's being e = t, t + kBlock, ...; it steps (image, pixel)
+// without a division per element.
+struct ChunkWalk {
+  int64_t img, j;
+  const int64_t step_img, step_j;
+  __device__ ChunkWalk(const ChunkRange& r, int64_t s)
+      : img(r.i0 + threadIdx.x / s), j(threadIdx.x % s), step_img(kBlock / s), step_j(kBlock % s) {}
+  __device__ void next(int64_t s) {
+    img += step_img;
+    j += step_j;
+    if (j >= s) {  // j + step_j < 2 s: at most one carry
+      j -= s;
+      ++img;
+    }
   }
+  // Index of the current element in an [N, C, S] tensor.
+  __device__ int64_t at(int64_t c, int64_t ch, int64_t s) const { return (img * c + ch) * s + j; }
 };
 
 // Sum of channel ch's partials in chunk order (partials laid out [c][chunks]).
@@ -62,9 +76,9 @@ __device__ double channel_total(const double* partials, int64_t ch, int64_t chun
 __global__ void __launch_bounds__(kBlock)
     bn_sum_kernel(int64_t n, int64_t c, int64_t s, int64_t per_chunk, const float* x, double* sums) {
   __shared__ double scratch[kBlock];
-  const ChunkRange r(n, s, per_chunk);
+  const ChunkRange r(n, per_chunk);
   double part = 0;
-  for (int64_t e = threadIdx.x; e < r.len; e += kBlock) part += static_cast<double>(x[r.at(e, c, s)]);
+  for (ChunkWalk w(r, s); w.img < r.i1; w.next(s)) part += static_cast<double>(x[w.at(c, r.ch, s)]);
   const double total = detail::block_sum(part, scratch);
   if (threadIdx.x == 0) sums[r.ch * gridDim.x + r.chunk] = total;
 }
@@ -72,11 +86,11 @@ __global__ void __launch_bounds__(kBlock)
 __global__ void __launch_bounds__(kBlock) bn_sq_kernel(int64_t n, int64_t c, int64_t s, int64_t per_chunk,
                                                        const float* x, const double* sums, double* sqs) {
   __shared__ double scratch[kBlock];
-  const ChunkRange r(n, s, per_chunk);
+  const ChunkRange r(n, per_chunk);
   const double mu = channel_total(sums, r.ch, gridDim.x) / static_cast<double>(n * s);
   double part = 0;
-  for (int64_t e = threadIdx.x; e < r.len; e += kBlock) {
-    const double d = static_cast<double>(x[r.at(e, c, s)]) - mu;
+  for (ChunkWalk w(r, s); w.img < r.i1; w.next(s)) {
+    const double d = static_cast<double>(x[w.at(c, r.ch, s)]) - mu;
     part += d * d;
   }
   const double total = detail::block_sum(part, scratch);
@@ -90,7 +104,7 @@ __global__ void __launch_bounds__(kBlock)
                           float* y, float* mean, float* invstd, float* running_mean, float* running_var,
                           double momentum, double eps, bool relu) {
   __shared__ float affine[2];
-  const ChunkRange r(n, s, per_chunk);
+  const ChunkRange r(n, per_chunk);
   if (threadIdx.x == 0) {
     const double m = static_cast<double>(n * s);
     const double mu = channel_total(sums, r.ch, gridDim.x) / m;
@@ -112,19 +126,22 @@ __global__ void __launch_bounds__(kBlock)
   }
   __syncthreads();
   const float sc = affine[0], sh = affine[1];
-  for (int64_t e = threadIdx.x; e < r.len; e += kBlock) {
-    const int64_t i = r.at(e, c, s);
+  for (ChunkWalk w(r, s); w.img < r.i1; w.next(s)) {
+    const int64_t i = w.at(c, r.ch, s);
     const float v = __fadd_rn(__fmul_rn(x[i], sc), sh);
     y[i] = relu && !(v > 0.0f) ? 0.0f : v;
   }
 }
 
-__global__ void bn_eval_kernel(int64_t n, int64_t c, int64_t s, const float* x, const float* gamma,
-                               const float* beta, const float* running_mean, const float* running_var,
-                               double eps, bool relu, float* y) {
-  const int64_t count = n * c * s, stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < count; e += stride) {
-    const int64_t ch = (e / s) % c;
+// One thread per element; I is the index type (32-bit wherever the tensor allows: 64-bit division is several
+// times slower on the device).
+template <typename I>
+__global__ void bn_eval_kernel(I n, I c, I s, const float* x, const float* gamma, const float* beta,
+                               const float* running_mean, const float* running_var, double eps, bool relu,
+                               float* y) {
+  const I count = n * c * s, stride = static_cast<I>(gridDim.x * blockDim.x);
+  for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < count; e += stride) {
+    const I ch = (e / s) % c;
     const double scale = gamma[ch] / sqrt(static_cast<double>(running_var[ch]) + eps);
     const float sc = static_cast<float>(scale);
     const float sh = static_cast<float>(__dsub_rn(beta[ch], __dmul_rn(running_mean[ch], scale)));
@@ -144,11 +161,11 @@ __global__ void __launch_bounds__(kBlock)
                            const float* dy, const float* relu_output, const float* mean, double* sum_dy,
                            double* sum_dot) {
   __shared__ double scratch[kBlock];
-  const ChunkRange r(n, s, per_chunk);
+  const ChunkRange r(n, per_chunk);
   const double mu = mean[r.ch];
   double part_dy = 0, part_dot = 0;
-  for (int64_t e = threadIdx.x; e < r.len; e += kBlock) {
-    const int64_t i = r.at(e, c, s);
+  for (ChunkWalk w(r, s); w.img < r.i1; w.next(s)) {
+    const int64_t i = w.at(c, r.ch, s);
     const double g = masked_dy(dy, relu_output, i);
     part_dy += g;
     part_dot += g * (static_cast<double>(x[i]) - mu);
@@ -170,7 +187,7 @@ __global__ void __launch_bounds__(kBlock)
                              const float* invstd, const double* sum_dy, const double* sum_dot, float* dx,
                              float* dgamma, float* dbeta) {
   __shared__ float coef[4];
-  const ChunkRange r(n, s, per_chunk);
+  const ChunkRange r(n, per_chunk);
   if (threadIdx.x == 0) {
     const double m = static_cast<double>(n * s);
     const double is = invstd[r.ch];
@@ -189,8 +206,8 @@ __global__ void __launch_bounds__(kBlock)
   }
   __syncthreads();
   const float kt = coef[0], at = coef[1], bt = coef[2], mt = coef[3];
-  for (int64_t e = threadIdx.x; e < r.len; e += kBlock) {
-    const int64_t i = r.at(e, c, s);
+  for (ChunkWalk w(r, s); w.img < r.i1; w.next(s)) {
+    const int64_t i = w.at(c, r.ch, s);
     const float g = masked_dy(dy, relu_output, i);
     dx[i] = __fadd_rn(__fadd_rn(__fmul_rn(kt, g), __fmul_rn(at, __fsub_rn(x[i], mt))), bt);
   }
@@ -228,8 +245,14 @@ void batchnorm_forward_eval(int64_t n, int64_t c, int64_t s, const float* x, con
                             const float* beta, const float* running_mean, const float* running_var,
                             double eps, bool relu, float* y, cudaStream_t stream) {
   if (n * c * s <= 0) return;
-  bn_eval_kernel<<<detail::grid_for(n * c * s), kBlock, 0, stream>>>(n, c, s, x, gamma, beta, running_mean,
-                                                                     running_var, eps, relu, y);
+  if (n * c * s < (int64_t{1} << 30)) {  // every index, and every index plus a grid stride, below 2^31
+    bn_eval_kernel<<<detail::grid_for(n * c * s), kBlock, 0, stream>>>(
+        static_cast<int32_t>(n), static_cast<int32_t>(c), static_cast<int32_t>(s), x, gamma, beta,
+        running_mean, running_var, eps, relu, y);
+  } else {
+    bn_eval_kernel<<<detail::grid_for(n * c * s), kBlock, 0, stream>>>(n, c, s, x, gamma, beta, running_mean,
+                                                                       running_var, eps, relu, y);
+  }
   EOS_CUDA_CHECK_LAUNCH();
 }
 
