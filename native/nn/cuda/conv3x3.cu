@@ -400,9 +400,22 @@ template <int BM, int BN>
 struct WeightLoader : LoaderBase<BM, BN> {
   using Base = LoaderBase<BM, BN>;
   const WeightArgs& a;
-  int m0, n0;
+  int m0;
+  // Per column z of this thread (fixed for the whole loop, so decoded once): its tap i * 3 + j, or 15 (never
+  // inside) past C*9, and its x offset relative to the tap (1, 1) of channel 0: the channel plane plus the
+  // tap's shift (i - 1) * W + (j - 1).
+  int ctap[Base::NB], coff[Base::NB];
 
-  __device__ WeightLoader(const WeightArgs& args, int m0_, int n0_) : a(args), m0(m0_), n0(n0_) {}
+  __device__ WeightLoader(const WeightArgs& args, int m0_, int n0) : a(args), m0(m0_) {
+    const Geometry& g = a.g;
+#pragma unroll
+    for (int z = 0; z < Base::NB; ++z) {
+      const int col = n0 + (static_cast<int>(threadIdx.x) >> 4) + 16 * z;
+      const Tap tp = tap_of(col);
+      ctap[z] = col < g.c9 ? tp.i * 3 + tp.j : 15;
+      coff[z] = col < g.c9 ? tp.ch * g.hw + (tp.i - 1) * g.w + (tp.j - 1) : 0;
+    }
+  }
 
   __device__ void fetch(int kt) {
     const Geometry& g = a.g;
@@ -410,23 +423,23 @@ struct WeightLoader : LoaderBase<BM, BN> {
     const int r = kt * kBK + (t & 15);  // this thread's output pixel, the same for its A and B elements
     const bool row_ok = r < g.n * g.pq;
     const int img = row_ok ? r / g.pq : 0, o = r - img * g.pq, p = o / g.q, q = o - p * g.q;
-    const float* dyrow = a.dy + static_cast<int64_t>(img) * g.k * g.pq + o;
-    const float* ximg = a.x + static_cast<int64_t>(img) * g.c * g.hw;
+    const int dyrow = (img * g.k) * g.pq + o;
 #pragma unroll
     for (int z = 0; z < Base::NA; ++z) {
       const int m = m0 + (t >> 4) + 16 * z;
-      this->ra[z] = (row_ok && m < g.k) ? dyrow[m * g.pq] : 0.0f;
+      this->ra[z] = (row_ok && m < g.k) ? a.dy[dyrow + m * g.pq] : 0.0f;
     }
+    // Which of the 9 taps of output pixel (p, q) lie inside the image: bit i * 3 + j. The centre row and
+    // column (p * stride, q * stride) always do.
+    const int iy = p * g.stride - 1, ix = q * g.stride - 1;
+    const int rows = 2 | (iy >= 0 ? 1 : 0) | (iy + 2 < g.h ? 4 : 0);
+    const int cols = 2 | (ix >= 0 ? 1 : 0) | (ix + 2 < g.w ? 4 : 0);
+    const int inside =
+        row_ok ? ((rows & 1 ? cols : 0) | (rows & 2 ? cols << 3 : 0) | (rows & 4 ? cols << 6 : 0)) : 0;
+    const int base = img * g.c * g.hw + (iy + 1) * g.w + (ix + 1);  // channel 0 at the tap (1, 1)
 #pragma unroll
     for (int z = 0; z < Base::NB; ++z) {
-      const int col = n0 + (t >> 4) + 16 * z;
-      float v = 0.0f;
-      if (row_ok && col < g.c9) {
-        const Tap tp = tap_of(col);
-        const int iy = p * g.stride + tp.i - 1, ix = q * g.stride + tp.j - 1;
-        if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) v = ximg[(tp.ch * g.h + iy) * g.w + ix];
-      }
-      this->rb[z] = v;
+      this->rb[z] = ((inside >> ctap[z]) & 1) ? a.x[base + coff[z]] : 0.0f;
     }
   }
 
