@@ -2,15 +2,16 @@
 // weight layout. Each pass is an implicit GEMM: its operand tiles are gathered from the tensors straight into
 // shared memory (no im2col buffer), multiplied there, and written to the output.
 //
-//   forward          y [K, N*P*Q]   = w [K, C*9]            x^ [C*9, N*P*Q]   (x^: the im2col view of x)
-//   backward data    dx [C, N*H*W]  = w^T [C, K*9]          dy^ [K*9, N*H*W]  (dy^: the taps that reach each
+//   forward          y [K, N*P*Q]   = w [K, 9*C]            x^ [9*C, N*P*Q]   (x^: the im2col view of x)
+//   backward data    dx [C, N*H*W]  = w^T [C, 9*K]          dy^ [9*K, N*H*W]  (dy^: the taps that reach each
 //                                                                              input pixel, zeros elsewhere)
 //   backward weights dw [K, C*9]    = dy [K, N*P*Q]         x^T [N*P*Q, C*9]
+// (the first two reduce tap-major, channels in blocks of 16; see ForwardLoader).
 //
 // Tiles: a block of kThreads threads computes a BM x BN tile of the output, stepping through the reduction
 // kBK at a time with two shared-memory buffers (one barrier per step; the next step's global loads are issued
-// before the current step's arithmetic). BM follows the output channels (16, 32 or 64, so that 16-channel
-// layers waste nothing) and BN = 4096 / BM. Arithmetic per MathMode:
+// before the current step's arithmetic). BM follows the GEMM's rows (16, 32 or 64, so that 16-channel layers
+// waste nothing) and BN = 4096 / BM. Arithmetic per MathMode:
 //   kFp32  every thread a 4 x 4 register tile of fp32 FMAs;
 //   kTf32  tensor cores (nvcuda::wmma m16n16k8), inputs rounded to tf32 when stored to shared memory;
 //   kBf16  tensor cores (m16n16k16), inputs rounded to bf16 when stored to shared memory;
