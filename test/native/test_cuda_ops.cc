@@ -685,7 +685,10 @@ EOS_TEST(cuda_loss_matches_ref_for_every_kind) {
 
 // --- SGD -------------------------------------------------------------------------------------------------
 
-// Bitwise: sgd.cu rounds after every multiply and add (__fmul_rn / __fadd_rn), as sgd.cc does on the CPU.
+// Bitwise: sgd.cu rounds after every multiply and add (__fmul_rn / __fadd_rn), as sgd.cc does on the CPU in
+// the default portable build (baseline x86-64 has no FMA instruction to contract into; an EOS_NATIVE_ARCH
+// build may let the compiler fuse sgd.cc's multiply-adds, and then this test would rightly report that the
+// two no longer agree bit for bit).
 EOS_TEST(cuda_sgd_matches_ref_bitwise) {
   std::string why;
   if (!eos::cuda::device_available(&why)) {
