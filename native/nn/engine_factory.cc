@@ -84,7 +84,8 @@ std::string unavailable(const std::string& name) {
            cpu_alternatives();
   }
   if (name == "dnnl") {
-    return "backend 'dnnl': this addon was built without oneDNN (install libdnnl-dev and rebuild with npm run "
+    return "backend 'dnnl': this addon was built without oneDNN (install libdnnl-dev and rebuild with npm "
+           "run "
            "build:native); use 'auto' or 'ref'";
   }
   std::string names;

@@ -1,10 +1,9 @@
-#include "nn/cuda/cuda_engine.h"
-
 #include <algorithm>
 #include <cstring>
 #include <numeric>
 #include <stdexcept>
 
+#include "nn/cuda/cuda_engine.h"
 #include "nn/dims.h"
 #include "nn/host_model.h"
 
@@ -81,7 +80,14 @@ uint64_t hash_bytes(const uint8_t* p, int64_t n) {
 }
 
 void add_augment(GraphKey& key, const DeviceAugment& a) {
-  key.add(a.channels).add(a.height).add(a.width).add(a.pad).add(a.flip).add(a.augment).add(a.seed).add(a.epoch);
+  key.add(a.channels)
+      .add(a.height)
+      .add(a.width)
+      .add(a.pad)
+      .add(a.flip)
+      .add(a.augment)
+      .add(a.seed)
+      .add(a.epoch);
   for (int64_t c = 0; c < a.channels && c < kMaxAugmentChannels; ++c) key.add(a.mean[c]).add(a.std[c]);
 }
 
@@ -112,8 +118,8 @@ DeviceLoss upload_loss(const LossConfig& cfg, const std::vector<double>& weights
   d.asl_eps = cfg.asl_eps;
   if (!weights.empty()) {
     weight_buffer.reserve(k);
-    EOS_CUDA_CHECK(cudaMemcpyAsync(weight_buffer.data(), weights.data(), static_cast<size_t>(k) * sizeof(double),
-                                   cudaMemcpyHostToDevice, stream));
+    EOS_CUDA_CHECK(cudaMemcpyAsync(weight_buffer.data(), weights.data(),
+                                   static_cast<size_t>(k) * sizeof(double), cudaMemcpyHostToDevice, stream));
     d.class_weights = weight_buffer.data();
   }
   if (cfg.kind == LossKind::kLdam) {
@@ -155,9 +161,10 @@ CudaEngine::CudaEngine(const NetworkSpec& spec, MathMode math) : topo_(resnet_to
         l.out = add_act(t.c_in, t.side_in);
         break;
       case LayerKind::kRelu:
-        if (layers_.empty() ||
-            (layers_.back().kind != LayerKind::kBatchNorm && layers_.back().kind != LayerKind::kShortcutAdd)) {
-          throw std::logic_error("the CUDA plan fuses every relu into the batch norm or residual add before it");
+        if (layers_.empty() || (layers_.back().kind != LayerKind::kBatchNorm &&
+                                layers_.back().kind != LayerKind::kShortcutAdd)) {
+          throw std::logic_error(
+              "the CUDA plan fuses every relu into the batch norm or residual add before it");
         }
         layers_.back().relu = true;
         l.out = x;
@@ -186,7 +193,8 @@ CudaEngine::CudaEngine(const NetworkSpec& spec, MathMode math) : topo_(resnet_to
     // A blocking stream: the synchronous copies of DeviceBuffer (legacy default stream) order after it.
     EOS_CUDA_CHECK(cudaStreamCreate(&stream_));
     for (cudaEvent_t& e : events_) EOS_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
-    EOS_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&ring_), kRing * sizeof(Accounting), cudaHostAllocMapped));
+    EOS_CUDA_CHECK(
+        cudaHostAlloc(reinterpret_cast<void**>(&ring_), kRing * sizeof(Accounting), cudaHostAllocMapped));
     EOS_CUDA_CHECK(cudaHostGetDevicePointer(reinterpret_cast<void**>(&ring_device_), ring_, 0));
     params_.resize(topo_.parameter_count);
     grads_.resize(topo_.parameter_count);
@@ -305,8 +313,9 @@ void CudaEngine::reserve_workspace(int64_t batch) {
   for (const Layer& l : layers_) {
     switch (l.kind) {
       case LayerKind::kConv:
-        need = std::max(need, conv3x3_workspace_bytes(
-                                  conv3x3_dims(batch, l.c_in, l.side_in, l.side_in, l.c_out, l.stride), math_));
+        need =
+            std::max(need, conv3x3_workspace_bytes(
+                               conv3x3_dims(batch, l.c_in, l.side_in, l.side_in, l.c_out, l.stride), math_));
         break;
       case LayerKind::kBatchNorm:
         need = std::max(need, batchnorm_workspace_bytes(batch, l.c_in, l.side_in * l.side_in));
@@ -339,7 +348,8 @@ const uint8_t* CudaEngine::device_images(const uint8_t* host, int64_t bytes) {
   ImageCache& c = images_[0].last_use <= images_[1].last_use ? images_[0] : images_[1];
   c.host = nullptr;  // not valid until the copy below is queued
   c.data.resize(bytes);
-  EOS_CUDA_CHECK(cudaMemcpyAsync(c.data.data(), host, static_cast<size_t>(bytes), cudaMemcpyHostToDevice, stream_));
+  EOS_CUDA_CHECK(
+      cudaMemcpyAsync(c.data.data(), host, static_cast<size_t>(bytes), cudaMemcpyHostToDevice, stream_));
   c.host = host;
   c.bytes = bytes;
   c.hash = hash;
@@ -439,10 +449,10 @@ void CudaEngine::enqueue_forward(int64_t batch, bool train) {
         break;
       case LayerKind::kBatchNorm:
         if (train) {
-          batchnorm_forward_train(batch, l.c_in, s_in, act(l.in), params + l.weight, params + l.bias, act(l.out),
-                                  stats + l.stats, stats + l.stats + l.c_in, running + l.running_mean,
-                                  running + l.running_var, spec.bn_momentum, spec.bn_eps, l.relu,
-                                  workspace_.data(), stream_);
+          batchnorm_forward_train(batch, l.c_in, s_in, act(l.in), params + l.weight, params + l.bias,
+                                  act(l.out), stats + l.stats, stats + l.stats + l.c_in,
+                                  running + l.running_mean, running + l.running_var, spec.bn_momentum,
+                                  spec.bn_eps, l.relu, workspace_.data(), stream_);
         } else {
           batchnorm_forward_eval(batch, l.c_in, s_in, act(l.in), params + l.weight, params + l.bias,
                                  running + l.running_mean, running + l.running_var, spec.bn_eps, l.relu,
@@ -464,7 +474,8 @@ void CudaEngine::enqueue_forward(int64_t batch, bool train) {
         global_avgpool_forward(batch, l.c_in, s_in, act(l.in), act(l.out), stream_);
         break;
       case LayerKind::kLinear:
-        linear_forward(batch, l.c_in, l.c_out, act(l.in), params + l.weight, params + l.bias, act(l.out), stream_);
+        linear_forward(batch, l.c_in, l.c_out, act(l.in), params + l.weight, params + l.bias, act(l.out),
+                       stream_);
         break;
       case LayerKind::kCosine:
         normed_linear_forward(batch, l.c_in, l.c_out, act(l.in), params + l.weight, act(l.out),
@@ -509,11 +520,12 @@ void CudaEngine::enqueue_backward(int64_t batch) {
                               grad(l.grad_out), grad(l.grad_in), l.accumulate, stream_);
         break;
       case LayerKind::kAvgPool:
-        global_avgpool_backward(batch, l.c_in, s_in, grad(l.grad_out), grad(l.grad_in), l.accumulate, stream_);
+        global_avgpool_backward(batch, l.c_in, s_in, grad(l.grad_out), grad(l.grad_in), l.accumulate,
+                                stream_);
         break;
       case LayerKind::kLinear:
-        linear_backward(batch, l.c_in, l.c_out, act(l.in), params + l.weight, grad(l.grad_out), grad(l.grad_in),
-                        grads + l.weight, grads + l.bias, stream_);
+        linear_backward(batch, l.c_in, l.c_out, act(l.in), params + l.weight, grad(l.grad_out),
+                        grad(l.grad_in), grads + l.weight, grads + l.bias, stream_);
         break;
       case LayerKind::kCosine:
         normed_linear_backward(batch, l.c_in, l.c_out, act(l.in), params + l.weight, grad(l.grad_out),
@@ -528,14 +540,15 @@ void CudaEngine::enqueue_train_step(int64_t batch, const uint8_t* images, const 
   StepState* s = state_.data();
   const int64_t K = topo_.spec.classes;
   if (images) {
-    augment_batch(images, order_.data(), &s->offset, batch, aug, act(input_), labels_.data(), batch_labels_.data(),
-                  stream_);
+    augment_batch(images, order_.data(), &s->offset, batch, aug, act(input_), labels_.data(),
+                  batch_labels_.data(), stream_);
   }
   enqueue_forward(batch, true);
   loss_forward_backward(loss, batch, K, act(logits_), batch_labels_.data(), grad(layers_.back().grad_out),
                         &s->loss, workspace_.data(), stream_);
   enqueue_backward(batch);
-  sgd_step(topo_.parameter_count, params_.data(), grads_.data(), momentum_.data(), sgd, &s->lr, &s->skip, stream_);
+  sgd_step(topo_.parameter_count, params_.data(), grads_.data(), momentum_.data(), sgd, &s->lr, &s->skip,
+           stream_);
   if (images) {
     account_step<<<1, kAccountThreads, 0, stream_>>>(act(logits_), batch_labels_.data(), batch, K, &s->loss,
                                                      &s->offset, &s->skip, &s->acc, ring_device_, kRing);
@@ -601,7 +614,8 @@ EpochProgress CudaEngine::train_epoch(const uint8_t* images, const int32_t* labe
   order_.reserve(usable);
   EOS_CUDA_CHECK(cudaMemcpyAsync(order_.data(), order, static_cast<size_t>(usable) * sizeof(int32_t),
                                  cudaMemcpyHostToDevice, stream_));
-  const DeviceLoss loss = upload_loss(cfg.loss, cfg.loss.class_weights, K, class_weights_, ldam_margins_, stream_);
+  const DeviceLoss loss =
+      upload_loss(cfg.loss, cfg.loss.class_weights, K, class_weights_, ldam_margins_, stream_);
   StepState start{};
   start.lr = cfg.sgd.lr;
   start.acc.diverged_at = -1;
@@ -610,7 +624,11 @@ EpochProgress CudaEngine::train_epoch(const uint8_t* images, const int32_t* labe
 
   if (full > 0) {
     GraphKey key = buffers_key(B, d_images, aug);
-    key.add(loss.kind).add(loss.class_weights).add(loss.ldam_margins).add(loss.focal_gamma).add(loss.ldam_scale);
+    key.add(loss.kind)
+        .add(loss.class_weights)
+        .add(loss.ldam_margins)
+        .add(loss.focal_gamma)
+        .add(loss.ldam_scale);
     key.add(loss.asl_gamma_pos).add(loss.asl_gamma_neg).add(loss.asl_eps);
     key.add(cfg.sgd.momentum).add(cfg.sgd.weight_decay).add(cfg.sgd.nesterov);
     if (!train_graph_.matches(key)) {
@@ -694,8 +712,9 @@ bool CudaEngine::predict(const uint8_t* images, const int32_t* indices, int64_t 
     }
     // Stream-ordered after this batch's forward and before the next one overwrites the arena.
     if (logits) {
-      EOS_CUDA_CHECK(cudaMemcpyAsync(logits + start * K, act(logits_), static_cast<size_t>(b * K) * sizeof(float),
-                                     cudaMemcpyDeviceToHost, stream_));
+      EOS_CUDA_CHECK(cudaMemcpyAsync(logits + start * K, act(logits_),
+                                     static_cast<size_t>(b * K) * sizeof(float), cudaMemcpyDeviceToHost,
+                                     stream_));
     }
     if (embeddings) {
       EOS_CUDA_CHECK(cudaMemcpyAsync(embeddings + start * Topology::kEmbeddingDim, act(embedding_),
@@ -728,7 +747,8 @@ double CudaEngine::train_step(const float* x, const int32_t* labels, int64_t bat
                                  cudaMemcpyHostToDevice, stream_));
   enqueue_train_step(batch, nullptr, DeviceAugment{}, dl, sgd);
   double value = 0;
-  EOS_CUDA_CHECK(cudaMemcpyAsync(&value, &state_.data()->loss, sizeof value, cudaMemcpyDeviceToHost, stream_));
+  EOS_CUDA_CHECK(
+      cudaMemcpyAsync(&value, &state_.data()->loss, sizeof value, cudaMemcpyDeviceToHost, stream_));
   if (logits) {
     EOS_CUDA_CHECK(cudaMemcpyAsync(logits, act(logits_), static_cast<size_t>(batch * K) * sizeof(float),
                                    cudaMemcpyDeviceToHost, stream_));
@@ -736,6 +756,29 @@ double CudaEngine::train_step(const float* x, const int32_t* labels, int64_t bat
   sync();
   for (int64_t& t : tracked_) ++t;
   return value;
+}
+
+void CudaEngine::eval_forward(const float* x, int64_t batch, float* logits, float* embeddings) {
+  if (batch < 1) throw std::invalid_argument("batch must be >= 1");
+  const NetworkSpec& spec = topo_.spec;
+  const int64_t image_size = spec.in_channels * spec.side * spec.side, K = spec.classes;
+  DeviceScope scope(device_);
+  sync();
+  reserve(batch);
+  reserve_workspace(batch);
+  EOS_CUDA_CHECK(cudaMemcpyAsync(act(input_), x, static_cast<size_t>(batch * image_size) * sizeof(float),
+                                 cudaMemcpyHostToDevice, stream_));
+  enqueue_forward(batch, false);
+  if (logits) {
+    EOS_CUDA_CHECK(cudaMemcpyAsync(logits, act(logits_), static_cast<size_t>(batch * K) * sizeof(float),
+                                   cudaMemcpyDeviceToHost, stream_));
+  }
+  if (embeddings) {
+    EOS_CUDA_CHECK(cudaMemcpyAsync(embeddings, act(embedding_),
+                                   static_cast<size_t>(batch * Topology::kEmbeddingDim) * sizeof(float),
+                                   cudaMemcpyDeviceToHost, stream_));
+  }
+  sync();
 }
 
 }  // namespace eos::cuda

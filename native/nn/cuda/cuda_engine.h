@@ -104,6 +104,8 @@ class CudaEngine final : public Engine {
   double train_step(const float* x, const int32_t* labels, int64_t batch, const LossConfig& loss,
                     const SgdConfig& sgd, float* logits);
   void get_gradients(float* host) const;
+  // Eval-mode forward of a host float batch (logits [batch, K] and/or embeddings [batch, 64] where not null).
+  void eval_forward(const float* x, int64_t batch, float* logits, float* embeddings);
   MathMode math_mode() const { return math_; }
 
   // The totals the accounting kernel keeps (device memory and the host ring).
@@ -162,8 +164,8 @@ class CudaEngine final : public Engine {
   void enqueue_backward(int64_t batch);
   // images null: the batch is already in the input activation and batch_labels_ (train_step), and no
   // accounting follows; otherwise an epoch step (augmentation from the order, accounting after SGD).
-  void enqueue_train_step(int64_t batch, const uint8_t* images, const DeviceAugment& aug, const DeviceLoss& loss,
-                          const SgdConfig& sgd);
+  void enqueue_train_step(int64_t batch, const uint8_t* images, const DeviceAugment& aug,
+                          const DeviceLoss& loss, const SgdConfig& sgd);
   void enqueue_eval_batch(int64_t batch, const uint8_t* images, const DeviceAugment& normalize);
   EpochProgress progress_of(const Accounting& a, int64_t batches_total) const;
   GraphKey buffers_key(int64_t batch, const uint8_t* images, const DeviceAugment& aug) const;

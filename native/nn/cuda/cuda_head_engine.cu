@@ -59,23 +59,26 @@ std::vector<double> CudaHeadEngine::train_head(const HeadTrainingConfig& cfg, co
   const int64_t D = cfg.dim, K = cfg.classes, R = cfg.rows_per_epoch, B = cfg.batch, E = cfg.epochs;
   const bool linear = cfg.head == HeadKind::kLinear;
   if (B < 1) throw std::invalid_argument("batch must be >= 1");
-  if (static_cast<int64_t>(cfg.lr_per_epoch.size()) < E || static_cast<int64_t>(cfg.weights_per_epoch.size()) < E) {
+  if (static_cast<int64_t>(cfg.lr_per_epoch.size()) < E ||
+      static_cast<int64_t>(cfg.weights_per_epoch.size()) < E) {
     throw std::invalid_argument("lr_per_epoch and weights_per_epoch need one entry per epoch");
   }
   if (static_cast<int64_t>(params.weight.size()) != D * K ||
       static_cast<int64_t>(params.bias.size()) != (linear ? K : 0)) {
-    throw std::invalid_argument("head parameters must hold dim * classes weights (and classes biases if linear)");
+    throw std::invalid_argument(
+        "head parameters must hold dim * classes weights (and classes biases if linear)");
   }
   // Parameters, gradients and momentum as flat buffers (weight then bias), so SGD is one call.
   const int64_t wcount = D * K, count = wcount + (linear ? K : 0);
   const int64_t tail = R % B;
 
   DeviceScope scope(device_);
-  DeviceBuffer<float> xd(n * D), flat(count), grads(count), momentum(count), xb(B * D), dxb(B * D), logits(B * K),
-      dlogits(B * K);
+  DeviceBuffer<float> xd(n * D), flat(count), grads(count), momentum(count), xb(B * D), dxb(B * D),
+      logits(B * K), dlogits(B * K);
   DeviceBuffer<int32_t> labels_d(n), orders_d(E * R), yb(B);
   DeviceBuffer<double> lr(E), weights, margins, totals(E), loss(1);
-  int64_t ws_bytes = loss_workspace_bytes(B, K), head_bytes = linear ? 0 : normed_linear_workspace_bytes(B, D, K);
+  int64_t ws_bytes = loss_workspace_bytes(B, K),
+          head_bytes = linear ? 0 : normed_linear_workspace_bytes(B, D, K);
   if (tail > 0) {
     ws_bytes = std::max(ws_bytes, loss_workspace_bytes(tail, K));
     if (!linear) head_bytes = std::max(head_bytes, normed_linear_workspace_bytes(tail, D, K));
@@ -91,7 +94,8 @@ std::vector<double> CudaHeadEngine::train_head(const HeadTrainingConfig& cfg, co
   for (int64_t e = 0; e < E; ++e) {
     const std::vector<double>& w = cfg.weights_per_epoch[e];
     if (w.empty()) continue;
-    if (static_cast<int64_t>(w.size()) != K) throw std::invalid_argument("class_weights needs one weight per class");
+    if (static_cast<int64_t>(w.size()) != K)
+      throw std::invalid_argument("class_weights needs one weight per class");
     if (all_weights.empty()) all_weights.assign(static_cast<size_t>(E * K), 0.0);
     std::copy(w.begin(), w.end(), all_weights.begin() + e * K);
   }
@@ -114,7 +118,8 @@ std::vector<double> CudaHeadEngine::train_head(const HeadTrainingConfig& cfg, co
     const int32_t* order = orders_d.data() + e * R;
     for (int64_t start = 0; start < R; start += B, ++j) {
       // At most kInFlight batches queued, so a stop request takes effect within two batches.
-      if (j >= CudaEngine::kInFlight) EOS_CUDA_CHECK(cudaEventSynchronize(events_[j % CudaEngine::kInFlight]));
+      if (j >= CudaEngine::kInFlight)
+        EOS_CUDA_CHECK(cudaEventSynchronize(events_[j % CudaEngine::kInFlight]));
       if (should_stop && should_stop()) {
         stopped = true;
         break;
@@ -128,7 +133,8 @@ std::vector<double> CudaHeadEngine::train_head(const HeadTrainingConfig& cfg, co
       } else {
         normed_linear_forward(b, D, K, xb.data(), flat.data(), logits.data(), head_ws.data(), stream_);
       }
-      loss_forward_backward(dl, b, K, logits.data(), yb.data(), dlogits.data(), loss.data(), ws.data(), stream_);
+      loss_forward_backward(dl, b, K, logits.data(), yb.data(), dlogits.data(), loss.data(), ws.data(),
+                            stream_);
       add_batch_loss<<<1, 1, 0, stream_>>>(loss.data(), b, totals.data() + e);
       EOS_CUDA_CHECK_LAUNCH();
       if (linear) {
