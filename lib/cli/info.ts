@@ -40,7 +40,8 @@ function backendLine(a: NativeInfo): string {
 /** One line each when CUDA is not built or no GPU is found; otherwise the build, every GPU, math, determinism. */
 function cudaLines(a: NativeInfo): string[] {
   const c = a.cudaInfo;
-  if (!a.cuda || !c) return ['cuda            not built (rebuild with npx cmake-js compile --CDEOS_CUDA=ON; nvcc needed)'];
+  if (!a.cuda || !c)
+    return ['cuda            not built (rebuild with npx cmake-js compile --CDEOS_CUDA=ON; nvcc needed)'];
   const lines = [
     `cuda            built for ${c.targets} (runtime ${c.runtimeVersion}, driver ${c.driverVersion})`,
     ...(c.devices.length === 0
