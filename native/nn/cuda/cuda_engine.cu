@@ -93,6 +93,12 @@ void add_augment(GraphKey& key, const DeviceAugment& a) {
 
 }  // namespace
 
+void copy_now(void* dst, const void* src, int64_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
+  if (bytes <= 0) return;
+  EOS_CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(bytes), kind, stream));
+  EOS_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
 DeviceScope::DeviceScope(int device) {
   EOS_CUDA_CHECK(cudaGetDevice(&previous_));
   if (previous_ != device) EOS_CUDA_CHECK(cudaSetDevice(device));
@@ -190,8 +196,7 @@ CudaEngine::CudaEngine(const NetworkSpec& spec, MathMode math) : topo_(resnet_to
   tracked_.assign(topo_.batchnorms.size(), 0);
   try {
     EOS_CUDA_CHECK(cudaGetDevice(&device_));
-    // A blocking stream: the synchronous copies of DeviceBuffer (legacy default stream) order after it.
-    EOS_CUDA_CHECK(cudaStreamCreate(&stream_));
+    EOS_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     for (cudaEvent_t& e : events_) EOS_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
     EOS_CUDA_CHECK(
         cudaHostAlloc(reinterpret_cast<void**>(&ring_), kRing * sizeof(Accounting), cudaHostAllocMapped));
@@ -362,37 +367,37 @@ const uint8_t* CudaEngine::device_images(const uint8_t* host, int64_t bytes) {
 void CudaEngine::get_parameters(float* host) const {
   DeviceScope scope(device_);
   sync();
-  params_.download(host);
+  copy_now(host, params_.data(), params_.bytes(), cudaMemcpyDeviceToHost, stream_);
 }
 void CudaEngine::set_parameters(const float* host) {
   DeviceScope scope(device_);
   sync();
-  params_.upload(host);
+  copy_now(params_.data(), host, params_.bytes(), cudaMemcpyHostToDevice, stream_);
 }
 void CudaEngine::get_gradients(float* host) const {
   DeviceScope scope(device_);
   sync();
-  grads_.download(host);
+  copy_now(host, grads_.data(), grads_.bytes(), cudaMemcpyDeviceToHost, stream_);
 }
 void CudaEngine::get_momentum(float* host) const {
   DeviceScope scope(device_);
   sync();
-  momentum_.download(host);
+  copy_now(host, momentum_.data(), momentum_.bytes(), cudaMemcpyDeviceToHost, stream_);
 }
 void CudaEngine::set_momentum(const float* host) {
   DeviceScope scope(device_);
   sync();
-  momentum_.upload(host);
+  copy_now(momentum_.data(), host, momentum_.bytes(), cudaMemcpyHostToDevice, stream_);
 }
 void CudaEngine::get_buffers(float* host) const {
   DeviceScope scope(device_);
   sync();
-  buffers_.download(host);
+  copy_now(host, buffers_.data(), buffers_.bytes(), cudaMemcpyDeviceToHost, stream_);
 }
 void CudaEngine::set_buffers(const float* host) {
   DeviceScope scope(device_);
   sync();
-  buffers_.upload(host);
+  copy_now(buffers_.data(), host, buffers_.bytes(), cudaMemcpyHostToDevice, stream_);
 }
 
 bool CudaEngine::read_tensor(const std::string& name, float* host) const {
@@ -403,7 +408,7 @@ bool CudaEngine::read_tensor(const std::string& name, float* host) const {
   sync();
   const float* src = p ? params_.data() + p->offset : buffers_.data() + b->offset;
   const int64_t count = p ? p->count : b->count;
-  EOS_CUDA_CHECK(cudaMemcpy(host, src, static_cast<size_t>(count) * sizeof(float), cudaMemcpyDeviceToHost));
+  copy_now(host, src, count * static_cast<int64_t>(sizeof(float)), cudaMemcpyDeviceToHost, stream_);
   return true;
 }
 
@@ -415,7 +420,7 @@ bool CudaEngine::write_tensor(const std::string& name, const float* host) {
   sync();
   float* dst = p ? params_.data() + p->offset : buffers_.data() + b->offset;
   const int64_t count = p ? p->count : b->count;
-  EOS_CUDA_CHECK(cudaMemcpy(dst, host, static_cast<size_t>(count) * sizeof(float), cudaMemcpyHostToDevice));
+  copy_now(dst, host, count * static_cast<int64_t>(sizeof(float)), cudaMemcpyHostToDevice, stream_);
   return true;
 }
 
@@ -426,10 +431,10 @@ void CudaEngine::initialize(uint64_t seed) {
   const HostModel<float> host(spec);
   DeviceScope scope(device_);
   sync();
-  params_.upload(host.params());
-  buffers_.upload(host.running_stats());
-  EOS_CUDA_CHECK(cudaMemset(momentum_.data(), 0, static_cast<size_t>(momentum_.bytes())));
-  EOS_CUDA_CHECK(cudaMemset(grads_.data(), 0, static_cast<size_t>(grads_.bytes())));
+  EOS_CUDA_CHECK(cudaMemsetAsync(momentum_.data(), 0, static_cast<size_t>(momentum_.bytes()), stream_));
+  EOS_CUDA_CHECK(cudaMemsetAsync(grads_.data(), 0, static_cast<size_t>(grads_.bytes()), stream_));
+  copy_now(params_.data(), host.params(), params_.bytes(), cudaMemcpyHostToDevice, stream_);
+  copy_now(buffers_.data(), host.running_stats(), buffers_.bytes(), cudaMemcpyHostToDevice, stream_);
   std::fill(tracked_.begin(), tracked_.end(), 0);
 }
 
@@ -661,7 +666,7 @@ EpochProgress CudaEngine::train_epoch(const uint8_t* images, const int32_t* labe
   sync();
   for (int64_t& t : tracked_) t += launched;  // every launched step ran its train-mode batch norms
   Accounting a{};
-  EOS_CUDA_CHECK(cudaMemcpy(&a, &state_.data()->acc, sizeof a, cudaMemcpyDeviceToHost));
+  copy_now(&a, &state_.data()->acc, sizeof a, cudaMemcpyDeviceToHost, stream_);
   return progress_of(a, total);
 }
 

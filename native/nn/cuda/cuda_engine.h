@@ -50,6 +50,11 @@ DeviceLoss upload_loss(const LossConfig& cfg, const std::vector<double>& weights
                        DeviceBuffer<double>& weight_buffer, DeviceBuffer<double>& margin_buffer,
                        cudaStream_t stream);
 
+// A copy of `bytes` on `stream`, returned from once done. The engines' streams do not synchronise with the
+// legacy default stream (so no other thread's work there can join a capture in progress), which is why they
+// copy with this instead of DeviceBuffer's upload / download (those run on the legacy stream).
+void copy_now(void* dst, const void* src, int64_t bytes, cudaMemcpyKind kind, cudaStream_t stream);
+
 // Sets the calling thread's current device for the lifetime of the object (the addon calls an engine from
 // whichever worker thread runs the operation, and the current device is per thread).
 class DeviceScope {

@@ -36,7 +36,7 @@ unsigned int blocks_for(int64_t count, int threads) {
 CudaHeadEngine::CudaHeadEngine() {
   try {
     EOS_CUDA_CHECK(cudaGetDevice(&device_));
-    EOS_CUDA_CHECK(cudaStreamCreate(&stream_));
+    EOS_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     for (cudaEvent_t& e : events_) EOS_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
   } catch (...) {
     for (cudaEvent_t& e : events_) {
@@ -86,10 +86,10 @@ std::vector<double> CudaHeadEngine::train_head(const HeadTrainingConfig& cfg, co
   DeviceBuffer<uint8_t> ws(ws_bytes), head_ws(head_bytes);
 
   // Every upload once, before the first batch.
-  xd.upload(x);
-  labels_d.upload(labels);
-  orders_d.upload(orders);
-  lr.upload(cfg.lr_per_epoch.data(), E);
+  copy_now(xd.data(), x, xd.bytes(), cudaMemcpyHostToDevice, stream_);
+  copy_now(labels_d.data(), labels, labels_d.bytes(), cudaMemcpyHostToDevice, stream_);
+  copy_now(orders_d.data(), orders, orders_d.bytes(), cudaMemcpyHostToDevice, stream_);
+  copy_now(lr.data(), cfg.lr_per_epoch.data(), lr.bytes(), cudaMemcpyHostToDevice, stream_);
   std::vector<double> all_weights;
   for (int64_t e = 0; e < E; ++e) {
     const std::vector<double>& w = cfg.weights_per_epoch[e];
@@ -101,12 +101,12 @@ std::vector<double> CudaHeadEngine::train_head(const HeadTrainingConfig& cfg, co
   }
   if (!all_weights.empty()) {
     weights.resize(E * K);
-    weights.upload(all_weights.data());
+    copy_now(weights.data(), all_weights.data(), weights.bytes(), cudaMemcpyHostToDevice, stream_);
   }
   const DeviceLoss base = upload_loss(cfg.loss, {}, K, weights, margins, stream_);
   std::vector<float> host_flat(params.weight);
   host_flat.insert(host_flat.end(), params.bias.begin(), params.bias.end());
-  flat.upload(host_flat.data());
+  copy_now(flat.data(), host_flat.data(), flat.bytes(), cudaMemcpyHostToDevice, stream_);
   EOS_CUDA_CHECK(cudaMemsetAsync(momentum.data(), 0, static_cast<size_t>(momentum.bytes()), stream_));
   EOS_CUDA_CHECK(cudaMemsetAsync(totals.data(), 0, static_cast<size_t>(totals.bytes()), stream_));
 
@@ -151,10 +151,11 @@ std::vector<double> CudaHeadEngine::train_head(const HeadTrainingConfig& cfg, co
   }
   EOS_CUDA_CHECK(cudaStreamSynchronize(stream_));
   std::vector<double> losses(static_cast<size_t>(completed));
-  totals.download(losses.data(), completed);
+  copy_now(losses.data(), totals.data(), completed * static_cast<int64_t>(sizeof(double)),
+           cudaMemcpyDeviceToHost, stream_);
   for (double& l : losses) l /= static_cast<double>(R);
   if (!stopped) {
-    flat.download(host_flat.data());
+    copy_now(host_flat.data(), flat.data(), flat.bytes(), cudaMemcpyDeviceToHost, stream_);
     std::copy(host_flat.begin(), host_flat.begin() + wcount, params.weight.begin());
     std::copy(host_flat.begin() + wcount, host_flat.end(), params.bias.begin());
   }
@@ -168,16 +169,16 @@ void CudaHeadEngine::head_logits(HeadKind head, int64_t dim, int64_t classes, co
   DeviceScope scope(device_);
   DeviceBuffer<float> xd(n * dim), w(dim * classes), bias(linear ? classes : 0), y(n * classes);
   DeviceBuffer<uint8_t> ws(linear ? 0 : normed_linear_workspace_bytes(n, dim, classes));
-  xd.upload(x);
-  w.upload(params.weight.data());
-  if (linear) bias.upload(params.bias.data());
+  copy_now(xd.data(), x, xd.bytes(), cudaMemcpyHostToDevice, stream_);
+  copy_now(w.data(), params.weight.data(), w.bytes(), cudaMemcpyHostToDevice, stream_);
+  if (linear) copy_now(bias.data(), params.bias.data(), bias.bytes(), cudaMemcpyHostToDevice, stream_);
   if (linear) {
     linear_forward(n, dim, classes, xd.data(), w.data(), bias.data(), y.data(), stream_);
   } else {
     normed_linear_forward(n, dim, classes, xd.data(), w.data(), y.data(), ws.data(), stream_);
   }
   EOS_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  y.download(logits);
+  copy_now(logits, y.data(), y.bytes(), cudaMemcpyDeviceToHost, stream_);
 }
 
 }  // namespace eos::cuda
