@@ -72,7 +72,7 @@ std::string unavailable(const std::string& name) {
 #ifdef EOS_HAVE_CUDA
     std::string why;
     if (name == "cuda" && !cuda::device_available(&why)) {
-      const std::string detail = why == "no CUDA device found" ? "" : " (" + why + ")";
+      const std::string detail = why == "no CUDA device found" ? "" : " (CUDA reports " + why + ")";
       return "backend 'cuda': no CUDA device found" + detail + "; use " + cpu_alternatives();
     }
 #endif
