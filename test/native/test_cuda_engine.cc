@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <numeric>
@@ -415,9 +416,57 @@ EOS_TEST(cuda_head_engine_matches_the_host_head_engine) {
   }
 }
 
+EOS_TEST(cuda_tensor_core_math_modes_train_close_to_fp32) {
+  if (!have_device("cuda_tensor_core_math_modes_train_close_to_fp32")) return;
+  const Problem p = make_problem(3, 13, 4, 29, 8, HeadKind::kLinear, 0);
+  cuda::CudaEngine exact(p.spec, cuda::MathMode::kFp32);
+  run_epoch(exact, p);
+  const std::vector<float> want = parameters(exact);
+  // tf32 keeps 10 mantissa bits, bf16 7: after four steps the parameters stay within a few percent.
+  for (cuda::MathMode mode : {cuda::MathMode::kTf32, cuda::MathMode::kBf16}) {
+    cuda::CudaEngine fast(p.spec, mode);
+    const EpochProgress q = run_epoch(fast, p);
+    const MaxDiff d = max_diff(parameters(fast), want);
+    check(!q.diverged && d.diff < 5e-2 * d.scale,
+          std::string("cuda: ") + cuda::math_mode_name(mode) + " convolutions train close to fp32",
+          "max|diff| " + num(d.diff) + " of " + num(d.scale));
+  }
+}
+
 EOS_TEST(cuda_backend_selection) {
   std::string why;
   const bool device = cuda::device_available(&why);
+  // EOS_CUDA_MATH: the three modes by name, anything else refused naming the variable.
+  const char* saved = std::getenv("EOS_CUDA_MATH");
+  const std::string previous = saved ? saved : "";
+  unsetenv("EOS_CUDA_MATH");
+  check(cuda::math_mode_from_environment() == cuda::MathMode::kFp32, "cuda: EOS_CUDA_MATH unset means fp32");
+  setenv("EOS_CUDA_MATH", "bf16", 1);
+  check(cuda::math_mode_from_environment() == cuda::MathMode::kBf16, "cuda: EOS_CUDA_MATH=bf16");
+  setenv("EOS_CUDA_MATH", "fp16", 1);
+  std::string refused;
+  try {
+    cuda::math_mode_from_environment();
+  } catch (const std::invalid_argument& e) {
+    refused = e.what();
+  }
+  check(refused.find("EOS_CUDA_MATH") != std::string::npos && refused.find("'fp16'") != std::string::npos,
+        "cuda: an unknown EOS_CUDA_MATH is refused naming the variable and the value", refused);
+  if (device) {
+    refused.clear();
+    try {
+      make_engine("cuda", NetworkSpec{});
+    } catch (const std::invalid_argument& e) {
+      refused = e.what();
+    }
+    check(refused.find("EOS_CUDA_MATH") != std::string::npos, "cuda: make_engine refuses it too", refused);
+  }
+  if (saved) {
+    setenv("EOS_CUDA_MATH", previous.c_str(), 1);
+  } else {
+    unsetenv("EOS_CUDA_MATH");
+  }
+
   const std::vector<std::string> built = built_backends();
   check(!built.empty() && built.front() == "cuda", "cuda: a CUDA build lists the cuda backend first");
   check(resolve_backend("auto") == (device ? "cuda" : built[1]),
