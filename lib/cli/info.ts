@@ -32,7 +32,7 @@ export function collectInfo(): InfoReport {
 const GIB = 1024 ** 3;
 
 function backendLine(a: NativeInfo): string {
-  if (a.backend === 'cuda') return `cuda (${a.cudaInfo?.devices[0]?.name ?? 'GPU'}; 'auto' picks it)`;
+  if (a.backend === 'cuda') return `cuda (GPU 0: ${a.cudaInfo?.devices[0]?.name ?? 'unnamed'})`;
   if (a.backend === 'dnnl') return `dnnl (oneDNN ${a.dnnlVersion}, CPU ISA ${a.dnnlIsa})`;
   return 'ref (portable reference kernels; oneDNN not built in)';
 }
