@@ -24,12 +24,46 @@ export const ONEDNN_ISA_CAP: Record<CpuIsaLevel, string> = {
 };
 
 /** What the binary was built with and where it runs (see `eos info`). */
+/** One GPU as CUDA reports it. */
+export interface NativeCudaDevice {
+  index: number;
+  name: string;
+  /** Bytes. */
+  totalMemory: number;
+  /** Bytes free at the time of the query. */
+  freeMemory: number;
+  /** "9.0" for an H100/H200. */
+  computeCapability: string;
+  multiprocessors: number;
+}
+
+/** What a CUDA build was built for and what it finds here. */
+export interface NativeCudaInfo {
+  /** The GPU targets compiled in (CMake's CUDA architectures, comma-separated). */
+  targets: string;
+  /** "12.8"; "none" without a driver. */
+  driverVersion: string;
+  runtimeVersion: string;
+  devices: NativeCudaDevice[];
+  /** Why no GPU can be used (null when one can). */
+  unavailable: string | null;
+  /** The convolutions' arithmetic, from EOS_CUDA_MATH: fp32 (default), tf32 or bf16 (or what is wrong). */
+  math: string;
+  /** Which kernels, if any, are not bitwise reproducible. */
+  deterministic: string;
+}
+
 export interface NativeInfo {
-  backend: 'dnnl' | 'ref';
+  /** What backend 'auto' runs here: cuda where a GPU is found, else dnnl where built, else ref. */
+  backend: Exclude<BackendChoice, 'auto'>;
+  /** Every backend built in, fastest first (cuda is listed even where no GPU is found). */
   backends: string[];
   dnnlVersion: string | null;
   dnnlIsa: string | null;
+  /** Built with the CUDA backend. */
   cuda: boolean;
+  /** Null in a build without CUDA. */
+  cudaInfo: NativeCudaInfo | null;
   /** ISA level of our own SIMD kernels: the detected level, lowered by EOS_MAX_ISA when set. */
   cpuIsa: CpuIsaLevel;
   /** What the CPU supports (ignoring EOS_MAX_ISA). */
@@ -123,8 +157,9 @@ export interface TrainHeadConfig {
   backend: BackendChoice;
 }
 
-/** A compute backend by name ('auto': the fastest this build has; native/nn/engine_factory.cc). */
-export type BackendChoice = 'auto' | 'ref' | 'dnnl';
+/** The compute backends by name ('auto': the fastest this build has that can run here; native/nn/engine_factory.cc). */
+export const BACKEND_CHOICES = ['auto', 'cuda', 'dnnl', 'ref'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** The native network object (see native/addon/network_binding.cc). */
 export interface NativeNetwork {

@@ -20,6 +20,7 @@ import { markdownTable } from '../harness/render-markdown.js';
 import { failureOutcome, metricsTable, progressSummary } from '../harness/report-sections.js';
 import { parseShard, type Shard, shardBackbones, shardLabel } from '../harness/shard.js';
 import { checkOutputDirectory } from '../io/output-dir.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../native.js';
 import type { PresetName } from '../pipeline/config.js';
 import type { LossName } from '../train/loss-config.js';
 import { atLeastOne, int, learningRate, listOf, nonNegative, sgdOption, threads } from './option-parsers.js';
@@ -35,7 +36,7 @@ interface CompareFlags {
   imbalance?: 'exp' | 'step';
   ratio?: number;
   depth?: number;
-  backend?: 'auto' | 'ref' | 'dnnl';
+  backend?: BackendChoice;
   threads?: number;
   epochs?: number;
   batch?: number;
@@ -123,7 +124,7 @@ export function addCompareCommand(program: Command): void {
     .addOption(new Option('--imbalance <type>', 'imbalance profile (default exp)').choices(['exp', 'step']))
     .option('--ratio <r>', 'imbalance ratio n_max / n_min (default 100)', atLeastOne('--ratio'))
     .option('--depth <n>', 'ResNet depth 6n+2 (default 32)', int('--depth', 8, LIMITS.depth))
-    .addOption(new Option('--backend <name>', 'native backend').choices(['auto', 'ref', 'dnnl']))
+    .addOption(new Option('--backend <name>', 'native backend').choices([...BACKEND_CHOICES]))
     .option('--threads <n>', 'CPU threads (0 = all)', threads('--threads'))
     .option('--epochs <n>', 'phase-1 epochs (every backbone)', int('--epochs', 1, LIMITS.epochs))
     .option('--batch <n>', 'phase-1 batch size', int('--batch', 2, LIMITS.batch))

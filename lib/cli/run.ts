@@ -6,7 +6,7 @@ import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
 import type { ImbalanceType } from '../data/imbalance.js';
 import { FOLDER, LIMITS } from '../defaults.js';
 import { ablationHint } from '../harness/methods.js';
-import { isAbortError } from '../native.js';
+import { BACKEND_CHOICES, type BackendChoice, isAbortError } from '../native.js';
 import { checkRunStart } from '../pipeline/check-run-start.js';
 import { PRESETS, type PresetName, type RunConfig, validateConfig } from '../pipeline/config.js';
 import { formatSummary } from '../pipeline/report.js';
@@ -46,7 +46,7 @@ export interface RunFlags extends FolderFlags {
   splitSeed?: number;
   valFraction?: number;
   depth?: number;
-  backend?: 'auto' | 'ref' | 'dnnl';
+  backend?: BackendChoice;
   threads?: number;
   seed?: number;
   epochs?: number;
@@ -161,7 +161,7 @@ function addRunOptions(command: Command): Command {
       fraction('--val-fraction'),
     )
     .option('--depth <n>', 'ResNet depth 6n+2', int('--depth', 8, LIMITS.depth))
-    .addOption(new Option('--backend <name>', 'native backend').choices(['auto', 'ref', 'dnnl']))
+    .addOption(new Option('--backend <name>', 'native backend').choices([...BACKEND_CHOICES]))
     .option('--threads <n>', 'CPU threads (0 = all)', threads('--threads'))
     .option('--seed <n>', 'training seed', int('--seed', 0, LIMITS.seed))
     .option('--epochs <n>', 'phase-1 epochs', int('--epochs', 1, LIMITS.epochs))

@@ -3,8 +3,8 @@
 //
 // JS: trainHead(x: Float32Array [N*D], labels: Int32Array [N], orders: Int32Array [E*R], config, init?,
 //               stopFlag?: Int32Array [1]) -> Promise<{ weight, bias, losses }>
-//   config: { backend: 'auto' | 'ref' | 'dnnl', head: 'linear' | 'cosine', dim, classes, batch, epochs,
-//             lrPerEpoch: number[E], weightsPerEpoch: (number[K] | null)[E], loss: {...}, momentum,
+//   config: { backend: 'auto' | 'cuda' | 'dnnl' | 'ref', head: 'linear' | 'cosine', dim, classes, batch,
+//             epochs, lrPerEpoch: number[E], weightsPerEpoch: (number[K] | null)[E], loss: {...}, momentum,
 //             weightDecay, nesterov, seed, threads }   (complete: TS fills every field)
 //   init: { weight: Float32Array, bias?: Float32Array } to start from (default: a fresh head from seed).
 //   stopFlag: training stops at the next batch once stopFlag[0] != 0 (set by an AbortSignal in TS); the

@@ -6,9 +6,16 @@
 #include "addon/exports.h"
 #include "core/cpu_level.h"
 #include "core/threads.h"
+#include "nn/engine.h"
 
 #ifdef EOS_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
+#endif
+#ifdef EOS_HAVE_CUDA
+#include <stdexcept>
+
+#include "core/cuda_device.h"
+#include "nn/cuda/cuda_engine.h"
 #endif
 
 #ifndef EOS_BUILD_SYSTEM
@@ -47,29 +54,67 @@ std::string dnnl_isa_name(dnnl_cpu_isa_t isa) {
 }
 #endif
 
+#ifdef EOS_HAVE_CUDA
+// The CUDA build and what it finds: targets, versions, every GPU, the convolution math of EOS_CUDA_MATH and
+// whether the kernels are bitwise reproducible.
+Napi::Object cuda_info(Napi::Env env) {
+  Napi::Object out = Napi::Object::New(env);
+  const cuda::RuntimeInfo r = cuda::query_runtime();
+  out.Set("targets", EOS_CUDA_TARGETS);
+  out.Set("driverVersion", cuda::version_string(r.driver_version));
+  out.Set("runtimeVersion", cuda::version_string(r.runtime_version));
+  Napi::Array devices = Napi::Array::New(env, r.devices.size());
+  for (size_t i = 0; i < r.devices.size(); ++i) {
+    const cuda::DeviceInfo& d = r.devices[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("index", d.index);
+    o.Set("name", d.name);
+    o.Set("totalMemory", static_cast<double>(d.total_memory));
+    o.Set("freeMemory", static_cast<double>(d.free_memory));
+    o.Set("computeCapability", std::to_string(d.major) + "." + std::to_string(d.minor));
+    o.Set("multiprocessors", d.multiprocessors);
+    devices.Set(static_cast<uint32_t>(i), o);
+  }
+  out.Set("devices", devices);
+  out.Set("unavailable", r.unavailable.empty() ? env.Null() : Napi::String::New(env, r.unavailable));
+  try {
+    out.Set("math", cuda::math_mode_name(cuda::math_mode_from_environment()));
+  } catch (const std::invalid_argument& e) {
+    out.Set("math", std::string("invalid: ") + e.what());
+  }
+  // The design of every kernel (nn/cuda/ops.h, augment/augment_cuda.h, the engines): fixed-order reductions,
+  // no floating-point atomics.
+  out.Set("deterministic",
+          "every CUDA kernel reduces in a fixed order (no float atomics): same seed, same GPU, "
+          "same bytes");
+  return out;
+}
+#endif
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
   Napi::Array backends = Napi::Array::New(env);
   uint32_t n = 0;
-  backends.Set(n++, "ref");
+  for (const std::string& b : built_backends()) backends.Set(n++, b);
+  // What 'auto' runs here (cuda only where a GPU is found).
+  out.Set("backend", resolve_backend("auto"));
 #ifdef EOS_HAVE_DNNL
-  backends.Set(n++, "dnnl");
   const dnnl_version_t* v = dnnl_version();
-  out.Set("backend", "dnnl");
   out.Set("dnnlVersion",
           std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
   out.Set("dnnlIsa", dnnl_isa_name(dnnl_get_effective_cpu_isa()));
 #else
-  out.Set("backend", "ref");
   out.Set("dnnlVersion", env.Null());
   out.Set("dnnlIsa", env.Null());
 #endif
   out.Set("backends", backends);
 #ifdef EOS_HAVE_CUDA
   out.Set("cuda", true);
+  out.Set("cudaInfo", cuda_info(env));
 #else
   out.Set("cuda", false);
+  out.Set("cudaInfo", env.Null());
 #endif
   // Our own SIMD kernels (kNN, ...) run at cpuIsa: the detected level lowered by EOS_MAX_ISA.
   out.Set("cpuIsa", cpu_level_name(cpu_level()));

@@ -62,8 +62,8 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
     const Napi::Value backend = option(info[0], "backend");
     const std::string backend_name = backend.IsString() ? backend.As<Napi::String>().Utf8Value() : "";
     // Every backend name, built in or not (make_engine says when one is not built in).
-    if (backend_name != "auto" && backend_name != "ref" && backend_name != "dnnl")
-      throw_type(env, "spec.backend must be 'auto', 'ref' or 'dnnl', got '" + backend_name + "'");
+    if (backend_name != "auto" && backend_name != "cuda" && backend_name != "dnnl" && backend_name != "ref")
+      throw_type(env, "spec.backend must be 'auto', 'cuda', 'dnnl' or 'ref', got '" + backend_name + "'");
     const int threads = static_cast<int>(integer_arg(option(info[0], "threads"), "spec.threads", 0, 1024));
     try {
       engine_ = make_engine(backend_name, spec);

@@ -141,10 +141,14 @@ class HeadEngine {
 HeadParameters init_head(HeadKind head, int64_t dim, int64_t classes, uint64_t seed);
 
 // --- the backends this build has (engine_factory.cc)
-// "auto" resolved to the fastest backend built in; other names are returned unchanged.
+// "auto" resolved to the fastest backend built in that can run here (cuda only where a GPU is found); other
+// names are returned unchanged.
 std::string resolve_backend(const std::string& name);
 // Every backend name this build accepts, fastest first ("auto" excluded).
 std::vector<std::string> built_backends();
+// Whether make_engine(name) can work on this machine: false for a name not built in, and for "cuda" where no
+// GPU is found; *why (when not null) gets the message make_engine would throw (empty when usable).
+bool backend_usable(const std::string& name, std::string* why = nullptr);
 // Throws std::invalid_argument naming the backend when it is unknown or not built in, and for an invalid
 // spec (validate_spec's message).
 std::unique_ptr<Engine> make_engine(const std::string& backend, const NetworkSpec& spec);

@@ -2,6 +2,7 @@
 // through it, and check that the ref engine's epoch is, bitwise, the reference network's own steps.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <numeric>
 #include <stdexcept>
@@ -84,8 +85,17 @@ EOS_TEST(ref_engine_epoch_is_the_reference_network_steps) {
         "the engine's parameters after an epoch equal the network's after the same steps, bitwise");
 }
 
+// A built backend that cannot run here (cuda without a GPU) is skipped with a line saying why.
+static bool usable_or_skip(const std::string& backend) {
+  std::string why;
+  if (backend_usable(backend, &why)) return true;
+  std::printf("skip %s: %s\n", backend.c_str(), why.c_str());
+  return false;
+}
+
 EOS_TEST(every_backend_through_the_interface) {
   for (const std::string& backend : built_backends()) {
+    if (!usable_or_skip(backend)) continue;
     Data d = make_data();
     auto run = [&] {
       std::unique_ptr<Engine> e = make_engine(backend, d.spec);
@@ -133,6 +143,7 @@ EOS_TEST(every_backend_through_the_interface) {
 
 EOS_TEST(every_backend_stops_an_epoch_at_the_first_non_finite_loss) {
   for (const std::string& backend : built_backends()) {
+    if (!usable_or_skip(backend)) continue;
     Data d = make_data();
     // A learning rate this large makes the first update overflow: the second batch's loss is not finite.
     d.cfg.sgd.lr = 1e30;
