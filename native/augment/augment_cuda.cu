@@ -15,8 +15,8 @@ namespace eos::cuda {
 
 DeviceAugment device_augment(const AugmentParams& p, bool augment) {
   if (p.channels < 1 || p.channels > kMaxAugmentChannels) {
-    throw std::invalid_argument("device_augment: channels must be in [1, " + std::to_string(kMaxAugmentChannels) +
-                                "], got " + std::to_string(p.channels));
+    throw std::invalid_argument("device_augment: channels must be in [1, " +
+                                std::to_string(kMaxAugmentChannels) + "], got " + std::to_string(p.channels));
   }
   if (p.mean == nullptr || p.std == nullptr) {
     throw std::invalid_argument("device_augment: mean and std must point to channels values each");
@@ -88,8 +88,8 @@ void augment_batch(const uint8_t* images, const int32_t* rows, const int64_t* ro
   const int64_t elements = batch * p.channels * p.height * p.width;
   if (elements == 0) return;
   const int64_t blocks = (elements + kThreads - 1) / kThreads;
-  augment_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(images, rows, row_offset, batch, p, out,
-                                                                         labels, out_labels);
+  augment_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(images, rows, row_offset, batch, p,
+                                                                         out, labels, out_labels);
   EOS_CUDA_CHECK_LAUNCH();
 }
 

@@ -40,7 +40,7 @@ EOS_TEST(cuda_augment_matches_cpu_bitwise) {
     std::printf("skip cuda_augment_matches_cpu_bitwise: %s\n", why.c_str());
     return;
   }
-  const Case cases[] = {{1, 28, 28, 4, true}, {3, 32, 32, 4, true}, {3, 32, 32, 0, false},
+  const Case cases[] = {{1, 28, 28, 4, true},  {3, 32, 32, 4, true}, {3, 32, 32, 0, false},
                         {1, 13, 13, 4, false}, {3, 13, 13, 0, true}, {3, 32, 32, 4, false}};
   Rand rnd(31);
   for (const Case& cs : cases) {
@@ -98,7 +98,8 @@ EOS_TEST(cuda_augment_matches_cpu_bitwise) {
           d_out.download(got.data());
           d_out_labels.download(got_labels.data());
           bool labels_ok = true;
-          for (int64_t b = 0; b < batch; ++b) labels_ok = labels_ok && got_labels[b] == labels[order[offset + b]];
+          for (int64_t b = 0; b < batch; ++b)
+            labels_ok = labels_ok && got_labels[b] == labels[order[offset + b]];
           const std::string what = "cuda augment " + std::to_string(cs.channels) + "x" +
                                    std::to_string(cs.height) + "x" + std::to_string(cs.width) + " pad " +
                                    std::to_string(cs.pad) + (cs.flip ? " flip" : "") + " seed " +
