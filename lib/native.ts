@@ -69,7 +69,18 @@ export interface KnnSearchOptions {
    * every level.
    */
   maxIsa?: CpuIsaLevel;
+  /**
+   * Where the search runs (default 'cpu'). 'cuda' needs an addon built with CUDA and a usable GPU (else the
+   * call fails saying which is missing); the answer is the same. threads, tileRows, tileCols, bf16 and maxIsa
+   * apply to the CPU only.
+   */
+  device?: KnnDevice;
+  /** device 'cuda': first pass on tensor cores in tf32 (default true), else float32; the answer is the same. */
+  tensorCores?: boolean;
 }
+
+/** The processors the k-NN search runs on. */
+export type KnnDevice = 'cpu' | 'cuda';
 
 export interface KnnSearchResult {
   /** nq x k row-major base row indices, nearest first, ties broken by the smaller index. */
@@ -85,7 +96,10 @@ export interface KnnSearchResult {
     bruteForceRows: number;
     /** Whether the self-search computed each pair once. */
     symmetric: boolean;
-    /** First-pass distance micro-kernel that ran: 'avx512bf16', 'avx512', 'avx2' or 'portable'. */
+    /**
+     * First-pass distance kernel that ran: 'avx512bf16', 'avx512', 'avx2' or 'portable'; 'tf32' or 'fp32'
+     * with device 'cuda'.
+     */
     kernel: string;
   };
 }

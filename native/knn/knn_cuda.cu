@@ -83,6 +83,10 @@ __device__ inline float pass_key_dist(PassKey key) {
   bits = (bits & 0x80000000u) ? (bits & 0x7fffffffu) : ~bits;
   return __uint_as_float(bits);
 }
+// The distance a pass key must not exceed to enter a list whose cap-th key is `last`.
+__device__ inline float threshold_of(PassKey last) {
+  return last == kEmptyPassKey ? CUDART_INF_F : pass_key_dist(last);
+}
 __device__ inline int32_t pass_key_index(PassKey key) {
   return static_cast<int32_t>(static_cast<unsigned>(key));
 }
@@ -282,17 +286,24 @@ __global__ void __launch_bounds__(kThreads)
     }
     __syncthreads();
 
-    // Selection: warp w scans rows w, w + 8, ...; lane covers columns lane + 32 q.
+    // Selection: warp w scans rows w, w + 8, ...; lane covers columns lane + 32 q. Most distances lose to
+    // the row's threshold (the cap-th key's distance; +inf while the list fills): only a warp with a
+    // distance at or below it builds keys (<=: a tie may still win on the index).
     for (int r = warp; r < rows; r += kWarps) {
       const int64_t i = row0 + r;
       PassKey* list = lists + (l0 + r) * cap;
       PassKey last = list[cap - 1];
+      float thr = threshold_of(last);
+      const float qnr = qn[r];
       for (int q = 0; q < kBN / 32; ++q) {
         const int c = lane + 32 * q;
         const int64_t j = j0 + c;
-        const bool valid = j < nb && !(exclude_self && j == i);
-        const float dist = fmaf(-2.0f, S[r * kLdS + c], qn[r] + bn[c]);
-        warp_offer(list, cap, pass_key(dist, static_cast<int32_t>(j)), valid, last, lane);
+        const float dist = fmaf(-2.0f, S[r * kLdS + c], qnr + bn[c]);
+        const bool near = dist <= thr && j < nb && !(exclude_self && j == i);
+        if (__any_sync(kFull, near)) {
+          warp_offer(list, cap, pass_key(dist, static_cast<int32_t>(j)), near, last, lane);
+          thr = threshold_of(last);
+        }
       }
     }
     __syncthreads();  // S and bn are rewritten by the next step
