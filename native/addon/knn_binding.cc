@@ -59,9 +59,10 @@ bool device_arg(const Napi::Value& v) {
   if (name == "cpu") return false;
   if (name != "cuda") throw_range(v.Env(), std::string(expected) + ", got '" + name + "'");
 #ifndef EOS_HAVE_CUDA
-  throw Napi::Error::New(v.Env(),
-                         "options.device 'cuda': this addon was built without CUDA (rebuild it with EOS_CUDA=ON "
-                         "where nvcc is installed), use device 'cpu'");
+  throw Napi::Error::New(
+      v.Env(),
+      "options.device 'cuda': this addon was built without CUDA (rebuild it with EOS_CUDA=ON "
+      "where nvcc is installed), use device 'cpu'");
 #endif
   return true;
 }
