@@ -94,9 +94,11 @@ EOS_TEST(cuda_knn_matches_cpu) {
       if (n == 50000 && d == 1) continue;  // d = 1 of 50000 rows: ties beyond any use, covered at 1000
       for (int64_t k_asked : {int64_t{1}, int64_t{10}, n - 1}) {
         if (n == 50000 && k_asked == n - 1) continue;  // 2.5e9 results: beyond a test
-        for (int mode = 0; mode < 3; ++mode) {  // 0: self, excluding self; 1: self with self; 2: query x base
-          const bool self = mode < 2, exclude_self = mode == 0;
-          const int64_t nq = n, nb = self ? n : (n > 2 ? n / 2 + 1 : n);
+        // 0: self, excluding self; 1: self with self; 2: query x base; 3: query x base of as many rows,
+        // query i excluding base row i.
+        for (int mode = 0; mode < 4; ++mode) {
+          const bool self = mode < 2, exclude_self = mode == 0 || mode == 3;
+          const int64_t nq = n, nb = mode == 2 && n > 2 ? n / 2 + 1 : n;
           const int64_t available = nb - (exclude_self ? 1 : 0);
           const int64_t k = std::min(k_asked, available);
           if (k < 1) continue;
@@ -118,7 +120,7 @@ EOS_TEST(cuda_knn_matches_cpu) {
             const std::string what =
                 std::string("cuda knn ") + (tensor_cores ? "tf32" : "fp32") + " nq " + std::to_string(nq) +
                 " nb " + std::to_string(nb) + " d " + std::to_string(d) + " k " + std::to_string(k) +
-                (self ? (exclude_self ? " self, excluding self" : " self") : " query x base") + ", " +
+                (self ? " self" : " query x base") + (exclude_self ? ", excluding self" : "") + ", " +
                 kind_name(kind) + " (candidates " + std::to_string(stats.candidates) + ", brute force " +
                 std::to_string(stats.brute_force_rows) + ")";
             check(difference(got, want, k).empty(), what + ": equal to the CPU", difference(got, want, k));
