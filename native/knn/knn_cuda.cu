@@ -332,8 +332,8 @@ __global__ void rerank_kernel(const float* q, const float* b, int64_t d, int64_t
   if (l >= nqc) return;  // whole warps leave together
   const int64_t i = q0 + l;
   const PassKey* list = lists + l * cap;
-  if (list[cap - 1] ==
-      kEmptyPassKey) {  // fewer than cap rows were offered: cannot happen for cap <= available
+  // Fewer than cap rows offered: cannot happen for cap <= available, but then nothing here is certain.
+  if (list[cap - 1] == kEmptyPassKey) {
     if (lane == 0) failed[l] = 1;
     return;
   }
