@@ -109,6 +109,7 @@ std::string run_job(KnnJob& job) {
     cuda::knn_search(job.queries, job.nq, job.base, job.nb, job.d, job.k, job.exclude_self, job.out_idx,
                      job.out_dist, options, &stats);
     job.stats.candidates = stats.candidates;
+    job.stats.float32_rows = stats.float32_rows;
     job.stats.brute_force_rows = stats.brute_force_rows;
     job.stats.kernel = stats.kernel;
     return "";

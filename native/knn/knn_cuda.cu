@@ -8,12 +8,13 @@
 // 1. Frame (device): per-feature sums over fixed row chunks combined in order (deterministic), the shift as
 //    make_frame (frame.h) rounds it, the largest |x - shift| by an (exact, order-free) atomic max, then x'
 //    padded to [rows rounded up to BM, dp] with zeros, and |x'|^2 per row in float32.
-// 2. Candidate pass: a block owns BM queries and sweeps the base BN rows at a time. The BM x BN block of
-//    dot products is computed in shared memory (tf32 tensor cores via wmma m16n16k8, or float32 FMAs), then
-//    each query row is scanned by one warp: a distance |q|^2 + |b|^2 - 2 q.b that beats the row's cap-th
-//    key is inserted into the row's sorted list (global memory, only this warp touches it). Keys are
-//    (float distance, index) in one integer whose order is the pair order, so the kept set does not depend
-//    on the order of arrival. No [nq, nb] matrix: memory is the tiles plus cap keys per query.
+// 2. Candidate pass: a block owns BM queries (of all, or of a list of rows for a redo) and sweeps the base
+//    BN rows at a time. The BM x BN block of dot products is computed in shared memory (tf32 tensor cores
+//    via wmma m16n16k8, or float32 FMAs), then each query row is scanned by one warp: a distance |q|^2 +
+//    |b|^2 - 2 q.b that beats the row's cap-th key is inserted into the row's sorted list (global memory,
+//    only this warp touches it). Keys are (float distance, index) in one integer whose order is the pair
+//    order, so the kept set does not depend on the order of arrival. No [nq, nb] matrix: memory is the tiles
+//    plus cap keys per query.
 // 3. Re-rank: one warp per query computes the candidates' exact distances (sum_t (double(q_t) -
 //    double(b_t))^2, t ascending, each operation rounded on its own: __dsub_rn / __dmul_rn / __dadd_rn, the
 //    same value as knn_exact_dist2), ranks them by (distance, index) and writes the best k.
@@ -29,7 +30,9 @@
 //    Subnormal inputs that the hardware flushes move a product by < 2^-126: the 1e-30 d term covers them.
 //    With |b|^2 <= 2|a|^2 + 2D, the row's true distance is >= (A - 3c|a|^2) / (1 + 3c). If that exceeds the
 //    k-th exact distance (with the double sum's own rounding allowed for, as knn.cc does), no row outside
-//    can enter the answer. A query that fails is redone by brute force (step 5).
+//    can enter the answer. A query that fails (rows tied or within rounding error at the k-th place) is
+//    redone by the float32 pass when tf32 ran first (~1e-7 instead of ~1e-3: it settles all but true near-
+//    ties, as knn.cc's float32 redo after bf16), then by brute force (step 5).
 // 5. Brute force: one warp per query over every base row, exact distances, a sorted list of k exact keys.
 //
 // Determinism: every reduction has a fixed order, the one atomic is a max (exact), and the kept sets are
@@ -204,30 +207,41 @@ __global__ void norm_kernel(const float* xp, int64_t n, int64_t dp, float* norm)
 
 // ---- candidate pass ---------------------------------------------------------------------------------------
 
-constexpr size_t kPassSmem = sizeof(float) * (2 * kBM * kLdAB + kBM * kLdS + kBM + kBN);
+constexpr size_t kPassSmem =
+    sizeof(float) * (2 * kBM * kLdAB + kBM * kLdS + kBM + kBN) + sizeof(int32_t) * kBM;
 
-// Queries [q0, q0 + nqc) (rows of xq, padded to whole BM tiles) against base rows [0, nb) of xb; list row
-// l = query q0 + l, cap keys each, filled with kEmptyPassKey beforehand.
+// The query row of problem position p: qrows[p] for a subset (the float32 redo), else p.
+__device__ inline int64_t query_row(const int32_t* qrows, int64_t p) {
+  return qrows == nullptr ? p : qrows[p];
+}
+
+// Problem positions [q0, q0 + nqc) (query rows: query_row) against base rows [0, nb) of xb (padded to whole
+// tiles); list row l = position q0 + l, cap keys each, filled with kEmptyPassKey beforehand.
 template <bool kTf32>
 __global__ void __launch_bounds__(kThreads)
-    candidate_pass_kernel(const float* xq, const float* qnorm, int64_t q0, int64_t nqc, const float* xb,
-                          const float* bnorm, int64_t nb, int64_t dp, bool exclude_self, int64_t cap,
-                          PassKey* lists) {
+    candidate_pass_kernel(const float* xq, const float* qnorm, const int32_t* qrows, int64_t q0, int64_t nqc,
+                          const float* xb, const float* bnorm, int64_t nb, int64_t dp, bool exclude_self,
+                          int64_t cap, PassKey* lists) {
   extern __shared__ __align__(128) unsigned char smem_bytes[];
-  float* As = reinterpret_cast<float*>(smem_bytes);  // [kBM][kLdAB]
-  float* Bs = As + kBM * kLdAB;                      // [kBN][kLdAB]
-  float* S = Bs + kBN * kLdAB;                       // [kBM][kLdS] dot products
-  float* qn = S + kBM * kLdS;                        // [kBM]
-  float* bn = qn + kBM;                              // [kBN]
+  float* As = reinterpret_cast<float*>(smem_bytes);    // [kBM][kLdAB]
+  float* Bs = As + kBM * kLdAB;                        // [kBN][kLdAB]
+  float* S = Bs + kBN * kLdAB;                         // [kBM][kLdS] dot products
+  float* qn = S + kBM * kLdS;                          // [kBM]
+  float* bn = qn + kBM;                                // [kBN]
+  int32_t* qi = reinterpret_cast<int32_t*>(bn + kBN);  // [kBM] query rows (past the last: the first's)
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int64_t l0 = static_cast<int64_t>(blockIdx.x) * kBM;  // first list row of the block
-  const int64_t row0 = q0 + l0;                               // its query row
   const int rows = nqc - l0 < kBM ? static_cast<int>(nqc - l0) : kBM;
-  for (int r = tid; r < kBM; r += kThreads) qn[r] = r < rows ? qnorm[row0 + r] : 0.0f;
+  for (int r = tid; r < kBM; r += kThreads) {
+    qi[r] = static_cast<int32_t>(query_row(qrows, q0 + l0 + (r < rows ? r : 0)));
+    qn[r] = r < rows ? qnorm[qi[r]] : 0.0f;
+  }
+  __syncthreads();
 
   for (int64_t j0 = 0; j0 < nb; j0 += kBN) {
     for (int c = tid; c < kBN; c += kThreads) bn[c] = j0 + c < nb ? bnorm[j0 + c] : 0.0f;
-    // The block's dot products, staged kBK features at a time (xq and xb are padded: whole tiles exist).
+    // The block's dot products, staged kBK features at a time (xb is padded: whole tiles exist; query rows
+    // past the block's last repeat its first, and their distances are never looked at).
     using namespace nvcuda;
     wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2][4];
     float sacc[8][8];
@@ -244,7 +258,7 @@ __global__ void __launch_bounds__(kThreads)
       for (int f = tid; f < kBM * kBK / 4; f += kThreads) {
         const int r = f / (kBK / 4), c4 = (f % (kBK / 4)) * 4;
         *reinterpret_cast<float4*>(As + r * kLdAB + c4) =
-            *reinterpret_cast<const float4*>(xq + (row0 + r) * dp + k0 + c4);
+            *reinterpret_cast<const float4*>(xq + static_cast<int64_t>(qi[r]) * dp + k0 + c4);
         *reinterpret_cast<float4*>(Bs + r * kLdAB + c4) =
             *reinterpret_cast<const float4*>(xb + (j0 + r) * dp + k0 + c4);
       }
@@ -290,7 +304,7 @@ __global__ void __launch_bounds__(kThreads)
     // the row's threshold (the cap-th key's distance; +inf while the list fills): only a warp with a
     // distance at or below it builds keys (<=: a tie may still win on the index).
     for (int r = warp; r < rows; r += kWarps) {
-      const int64_t i = row0 + r;
+      const int64_t i = qi[r];
       PassKey* list = lists + (l0 + r) * cap;
       PassKey last = list[cap - 1];
       float thr = threshold_of(last);
@@ -320,17 +334,17 @@ struct Certificate {
   double kth_slack;  // 1 + (d + 2) 2^-50: the double sum's own rounding
 };
 
-// One warp per query l of the chunk (query row q0 + l): exact distances of its cap candidates (to
-// exact[l * cap ...]), the best k by (distance, index) to out_*[l * k ...], and failed[l] = whether the
-// certificate fails (every row being a candidate certifies by itself).
-__global__ void rerank_kernel(const float* q, const float* b, int64_t d, int64_t q0, int64_t nqc,
-                              const PassKey* lists, int64_t cap, int64_t k, int64_t available,
+// One warp per list row l of the chunk (query row query_row(qrows, q0 + l)): exact distances of its cap
+// candidates (to exact[l * cap ...]), the best k by (distance, index) to out_*[l * k ...], and failed[l] =
+// whether the certificate fails (every row being a candidate certifies by itself).
+__global__ void rerank_kernel(const float* q, const float* b, int64_t d, const int32_t* qrows, int64_t q0,
+                              int64_t nqc, const PassKey* lists, int64_t cap, int64_t k, int64_t available,
                               const float* qnorm, Certificate cert, double* exact, int32_t* out_idx,
                               float* out_dist, uint8_t* failed) {
   const int lane = threadIdx.x & 31;
   const int64_t l = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   if (l >= nqc) return;  // whole warps leave together
-  const int64_t i = q0 + l;
+  const int64_t i = query_row(qrows, q0 + l);
   const PassKey* list = lists + l * cap;
   // Fewer than cap rows offered: cannot happen for cap <= available, but then nothing here is certain.
   if (list[cap - 1] == kEmptyPassKey) {
@@ -457,7 +471,6 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   const bool tf32 = options.tensor_cores;
   const int64_t dp = round_up(d, kBK);
   const int64_t available = nb - (exclude_self ? 1 : 0);
-  const int64_t cap = candidates_kept(tf32, d, k, available);
 
   // Upload; the frame from the base's statistics (make_frame's rule, frame.h).
   DeviceRows qr, br_own;
@@ -531,44 +544,72 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   map_rows(qr, nq);
   if (!self) map_rows(br, nb);
 
-  constexpr double kU = 0x1p-24, kUt = 0x1p-11;
-  const double c = tf32 ? 1.25 * (5.0 * d + 8.0) * kU + 2.5 * kUt : 1.25 * (2.0 * d + 8.0) * kU;
-  const Certificate cert{3.0 * c, 1.0 + 2.0 * d * kU, 1e-30 * d,
-                         static_cast<double>(scale) * static_cast<double>(scale), 1.0 + (d + 2.0) * 0x1p-50};
-
-  auto pass = tf32 ? candidate_pass_kernel<true> : candidate_pass_kernel<false>;
-  EOS_CUDA_CHECK(
-      cudaFuncSetAttribute(pass, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kPassSmem)));
-
-  // Queries in chunks whose lists and exact scratch fit the budget.
-  const int64_t per_query = cap * static_cast<int64_t>(sizeof(PassKey) + sizeof(double));
-  const int64_t chunk =
-      std::min(round_up(nq, kBM), std::max<int64_t>(kBM, kScratchBudget / per_query / kBM * kBM));
-  DeviceBuffer<PassKey> lists(chunk * cap);
-  DeviceBuffer<double> exact(chunk * cap);
-  DeviceBuffer<int32_t> d_idx(chunk * k);
-  DeviceBuffer<float> d_dist(chunk * k);
-  DeviceBuffer<uint8_t> d_failed(chunk);
-  std::vector<uint8_t> failed(chunk);
-  std::vector<int32_t> redo;
-  for (int64_t q0 = 0; q0 < nq; q0 += chunk) {
-    const int64_t nqc = std::min(chunk, nq - q0);
-    EOS_CUDA_CHECK(cudaMemset(lists.data(), 0xff, static_cast<size_t>(nqc * cap) * sizeof(PassKey)));
-    pass<<<static_cast<unsigned>(ceil_div(nqc, kBM)), kThreads, kPassSmem>>>(
-        qr.mapped.data(), qr.norm.data(), q0, nqc, br.mapped.data(), br.norm.data(), nb, dp, exclude_self,
-        cap, lists.data());
-    EOS_CUDA_CHECK_LAUNCH();
-    rerank_kernel<<<exact_grid(nqc * 32), kThreads>>>(qr.raw.data(), br.raw.data(), d, q0, nqc, lists.data(),
-                                                      cap, k, available, qr.norm.data(), cert, exact.data(),
-                                                      d_idx.data(), d_dist.data(), d_failed.data());
-    EOS_CUDA_CHECK_LAUNCH();
-    d_idx.download(out_idx + q0 * k, nqc * k);
-    d_dist.download(out_dist2 + q0 * k, nqc * k);
-    d_failed.download(failed.data(), nqc);
-    for (int64_t l = 0; l < nqc; ++l) {
-      if (failed[l]) redo.push_back(static_cast<int32_t>(q0 + l));
+  // One pass over the problem's queries: all of them (subset null), or the listed rows (host and device
+  // copies). Writes every query's answer; returns the rows whose certificate failed, ascending.
+  const double scale2 = static_cast<double>(scale) * static_cast<double>(scale);
+  auto run_pass = [&](bool use_tf32, const std::vector<int32_t>* subset) {
+    constexpr double kU = 0x1p-24, kUt = 0x1p-11;
+    const double c = use_tf32 ? 1.25 * (5.0 * d + 8.0) * kU + 2.5 * kUt : 1.25 * (2.0 * d + 8.0) * kU;
+    const Certificate cert{3.0 * c, 1.0 + 2.0 * d * kU, 1e-30 * d, scale2, 1.0 + (d + 2.0) * 0x1p-50};
+    const int64_t cap = candidates_kept(use_tf32, d, k, available);
+    const int64_t count = subset == nullptr ? nq : static_cast<int64_t>(subset->size());
+    DeviceBuffer<int32_t> d_subset;
+    if (subset != nullptr) {
+      d_subset.resize(count);
+      d_subset.upload(subset->data());
     }
-  }
+    auto pass = use_tf32 ? candidate_pass_kernel<true> : candidate_pass_kernel<false>;
+    EOS_CUDA_CHECK(
+        cudaFuncSetAttribute(pass, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kPassSmem)));
+    // Queries in chunks whose lists and exact scratch fit the budget.
+    const int64_t per_query = cap * static_cast<int64_t>(sizeof(PassKey) + sizeof(double));
+    const int64_t chunk =
+        std::min(round_up(count, kBM), std::max<int64_t>(kBM, kScratchBudget / per_query / kBM * kBM));
+    DeviceBuffer<PassKey> lists(chunk * cap);
+    DeviceBuffer<double> exact(chunk * cap);
+    DeviceBuffer<int32_t> d_idx(chunk * k);
+    DeviceBuffer<float> d_dist(chunk * k);
+    DeviceBuffer<uint8_t> d_failed(chunk);
+    std::vector<uint8_t> failed(chunk);
+    std::vector<int32_t> h_idx(subset != nullptr ? chunk * k : 0);
+    std::vector<float> h_dist(h_idx.size());
+    std::vector<int32_t> redo;
+    for (int64_t q0 = 0; q0 < count; q0 += chunk) {
+      const int64_t nqc = std::min(chunk, count - q0);
+      EOS_CUDA_CHECK(cudaMemset(lists.data(), 0xff, static_cast<size_t>(nqc * cap) * sizeof(PassKey)));
+      pass<<<static_cast<unsigned>(ceil_div(nqc, kBM)), kThreads, kPassSmem>>>(
+          qr.mapped.data(), qr.norm.data(), d_subset.data(), q0, nqc, br.mapped.data(), br.norm.data(), nb,
+          dp, exclude_self, cap, lists.data());
+      EOS_CUDA_CHECK_LAUNCH();
+      rerank_kernel<<<exact_grid(nqc * 32), kThreads>>>(
+          qr.raw.data(), br.raw.data(), d, d_subset.data(), q0, nqc, lists.data(), cap, k, available,
+          qr.norm.data(), cert, exact.data(), d_idx.data(), d_dist.data(), d_failed.data());
+      EOS_CUDA_CHECK_LAUNCH();
+      d_failed.download(failed.data(), nqc);
+      if (subset == nullptr) {
+        d_idx.download(out_idx + q0 * k, nqc * k);
+        d_dist.download(out_dist2 + q0 * k, nqc * k);
+      } else {
+        d_idx.download(h_idx.data(), nqc * k);
+        d_dist.download(h_dist.data(), nqc * k);
+      }
+      for (int64_t l = 0; l < nqc; ++l) {
+        const int64_t i = subset == nullptr ? q0 + l : (*subset)[q0 + l];
+        if (subset != nullptr) {
+          std::copy(h_idx.begin() + l * k, h_idx.begin() + (l + 1) * k, out_idx + i * k);
+          std::copy(h_dist.begin() + l * k, h_dist.begin() + (l + 1) * k, out_dist2 + i * k);
+        }
+        if (failed[l]) redo.push_back(static_cast<int32_t>(i));
+      }
+    }
+    return redo;
+  };
+
+  // The first pass over every query; float32 over those tf32 could not settle (as knn.cc redoes bf16's);
+  // brute force last.
+  std::vector<int32_t> redo = run_pass(tf32, nullptr);
+  const int64_t float32_rows = tf32 ? static_cast<int64_t>(redo.size()) : 0;
+  if (tf32 && !redo.empty()) redo = run_pass(false, &redo);
 
   // Brute force for the queries the pass could not certify, in groups whose lists fit the budget.
   const int64_t brute = static_cast<int64_t>(redo.size());
@@ -601,7 +642,8 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   }
   EOS_CUDA_CHECK(cudaDeviceSynchronize());
   if (stats != nullptr) {
-    stats->candidates = cap;
+    stats->candidates = candidates_kept(tf32, d, k, available);
+    stats->float32_rows = float32_rows;
     stats->brute_force_rows = brute;
     stats->kernel = tf32 ? "tf32" : "fp32";
   }

@@ -121,7 +121,8 @@ EOS_TEST(cuda_knn_matches_cpu) {
                 std::string("cuda knn ") + (tensor_cores ? "tf32" : "fp32") + " nq " + std::to_string(nq) +
                 " nb " + std::to_string(nb) + " d " + std::to_string(d) + " k " + std::to_string(k) +
                 (self ? " self" : " query x base") + (exclude_self ? ", excluding self" : "") + ", " +
-                kind_name(kind) + " (candidates " + std::to_string(stats.candidates) + ", brute force " +
+                kind_name(kind) + " (candidates " + std::to_string(stats.candidates) + ", float32 redo " +
+                std::to_string(stats.float32_rows) + ", brute force " +
                 std::to_string(stats.brute_force_rows) + ")";
             check(difference(got, want, k).empty(), what + ": equal to the CPU", difference(got, want, k));
             check(difference(again, got, k).empty(), what + ": two runs equal", difference(again, got, k));
@@ -131,6 +132,31 @@ EOS_TEST(cuda_knn_matches_cpu) {
       }
     }
   }
+}
+
+// Tight clusters (spread 0.05 around 20 centres): the tf32 pass's error (~1e-3 of |q|^2) exceeds the gaps
+// at the k-th place for every query, the float32 redo settles them; the answer is still the CPU's.
+EOS_TEST(cuda_knn_float32_redo_after_tf32) {
+  if (skip("cuda_knn_float32_redo_after_tf32")) return;
+  Rand rnd(8);
+  const int64_t n = 20000, d = 64, k = 10, clusters = 20;
+  const std::vector<float> centres = data(rnd, clusters, d, Kind::kGaussian);
+  std::vector<float> x(n * d);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = rnd.below(static_cast<int>(clusters));
+    for (int64_t t = 0; t < d; ++t)
+      x[i * d + t] = static_cast<float>(centres[c * d + t] + 0.05 * rnd.normal());
+  }
+  Answer want(n * k), got(n * k);
+  knn_search(x.data(), n, nullptr, n, d, k, true, want.idx.data(), want.dist.data());
+  cuda::KnnCudaStats stats;
+  cuda::knn_search(x.data(), n, nullptr, n, d, k, true, got.idx.data(), got.dist.data(), {}, &stats);
+  const std::string what = "cuda knn tf32, 20000 rows in 20 tight clusters (float32 redo " +
+                           std::to_string(stats.float32_rows) + ", brute force " +
+                           std::to_string(stats.brute_force_rows) + ")";
+  check(difference(got, want, k).empty(), what + ": equal to the CPU", difference(got, want, k));
+  check(stats.float32_rows > n / 2, what + ": the tf32 pass left most queries to the float32 redo");
+  check(stats.brute_force_rows < stats.float32_rows, what + ": the redo settled some");
 }
 
 // The pass and the re-rank on a shape with every tile partial and a query chunk of one block, and a
@@ -182,8 +208,10 @@ EOS_TEST(cuda_knn_million_rows_timed) {
     const auto t0 = std::chrono::steady_clock::now();
     cuda::knn_search(x.data(), n, nullptr, n, d, k, true, got.idx.data(), got.dist.data(), options, &stats);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("cuda knn %s self-search 1e6 x 64, k 11: %.3f s (target 1 s), brute force %lld rows\n",
-                stats.kernel, seconds, static_cast<long long>(stats.brute_force_rows));
+    std::printf(
+        "cuda knn %s self-search 1e6 x 64, k 11: %.3f s (target 1 s), float32 redo %lld, brute force %lld\n",
+        stats.kernel, seconds, static_cast<long long>(stats.float32_rows),
+        static_cast<long long>(stats.brute_force_rows));
     std::string detail;
     for (int64_t s = 0; s < samples && detail.empty(); ++s) {
       const int64_t i = sample[s];
