@@ -303,19 +303,26 @@ __global__ void __launch_bounds__(kThreads)
     // Selection: warp w scans rows w, w + 8, ...; lane covers columns lane + 32 q. Most distances lose to
     // the row's threshold (the cap-th key's distance; +inf while the list fills): only a warp with a
     // distance at or below it builds keys (<=: a tie may still win on the index).
+    // The lane's columns are the same for every row: their norms and bounds are read once.
+    constexpr int kCols = kBN / 32;
+    float bnv[kCols];
+    int32_t jv[kCols];  // base row of the column, or -1 past nb
+    for (int q = 0; q < kCols; ++q) {
+      const int64_t j = j0 + lane + 32 * q;
+      bnv[q] = bn[lane + 32 * q];
+      jv[q] = j < nb ? static_cast<int32_t>(j) : -1;
+    }
     for (int r = warp; r < rows; r += kWarps) {
-      const int64_t i = qi[r];
+      const int32_t self_row = exclude_self ? qi[r] : -1;  // no column is -1 and valid
       PassKey* list = lists + (l0 + r) * cap;
       PassKey last = list[cap - 1];
       float thr = threshold_of(last);
       const float qnr = qn[r];
-      for (int q = 0; q < kBN / 32; ++q) {
-        const int c = lane + 32 * q;
-        const int64_t j = j0 + c;
-        const float dist = fmaf(-2.0f, S[r * kLdS + c], qnr + bn[c]);
-        const bool near = dist <= thr && j < nb && !(exclude_self && j == i);
+      for (int q = 0; q < kCols; ++q) {
+        const float dist = fmaf(-2.0f, S[r * kLdS + lane + 32 * q], qnr + bnv[q]);
+        const bool near = dist <= thr && jv[q] >= 0 && jv[q] != self_row;
         if (__any_sync(kFull, near)) {
-          warp_offer(list, cap, pass_key(dist, static_cast<int32_t>(j)), near, last, lane);
+          warp_offer(list, cap, pass_key(dist, jv[q]), near, last, lane);
           thr = threshold_of(last);
         }
       }
