@@ -159,10 +159,9 @@ EOS_TEST(cuda_knn_float32_redo_after_tf32) {
   check(stats.brute_force_rows < stats.float32_rows, what + ": the redo settled some");
 }
 
-// The pass and the re-rank on a shape with every tile partial and a query chunk of one block, and a
-// refused argument: the device tiles are fixed.
-EOS_TEST(cuda_knn_small_tiles_and_arguments) {
-  if (skip("cuda_knn_small_tiles_and_arguments")) return;
+// The pass and the re-rank on a shape with every tile partial and a query chunk of one block.
+EOS_TEST(cuda_knn_partial_tiles) {
+  if (skip("cuda_knn_partial_tiles")) return;
   Rand rnd(5);
   const int64_t nq = 129, nb = 257, d = 33, k = 7;
   const std::vector<float> q = data(rnd, nq, d, Kind::kGaussian), b = data(rnd, nb, d, Kind::kGaussian);
@@ -171,15 +170,43 @@ EOS_TEST(cuda_knn_small_tiles_and_arguments) {
   cuda::knn_search(q.data(), nq, b.data(), nb, d, k, false, got.idx.data(), got.dist.data());
   check(difference(got, want, k).empty(), "cuda knn 129 x 257, d 33: equal to the CPU",
         difference(got, want, k));
-  cuda::KnnCudaOptions options;
-  options.tile_rows = 64;
-  bool threw = false;
+}
+
+// Host-side checks, with or without a device: bad arguments are std::invalid_argument naming what is wrong
+// (before any device work), and without a device a valid call is a std::runtime_error saying why.
+EOS_TEST(cuda_knn_arguments_and_no_device) {
+  const int64_t n = 10, d = 3;
+  std::vector<float> x(n * d, 1.0f);
+  Answer out(n * n);
+  auto refusal = [&](const char* what, int64_t nq, int64_t nb, int64_t k, bool exclude_self,
+                     const cuda::KnnCudaOptions& options, const char* needle) {
+    std::string message;
+    try {
+      cuda::knn_search(x.data(), nq, x.data(), nb, d, k, exclude_self, out.idx.data(), out.dist.data(),
+                       options);
+    } catch (const std::invalid_argument& e) {
+      message = e.what();
+    }
+    check(message.find(needle) != std::string::npos, std::string("cuda knn refuses ") + what,
+          "message: '" + message + "'");
+  };
+  cuda::KnnCudaOptions tiles;
+  tiles.tile_rows = 64;
+  refusal("tile_rows other than the device's", n, n, 2, false, tiles, "tile_rows");
+  refusal("k = 0", n, n, 0, false, {}, "k must be in [1, 10]");
+  refusal("k = nb with exclude_self", n, n, n, true, {}, "k must be in [1, 9]");
+  refusal("exclude_self with nq != nb", n, n - 1, 2, true, {}, "exclude_self needs nq == nb");
+
+  std::string why;
+  if (cuda::device_available(&why)) return;
+  std::string message;
   try {
-    cuda::knn_search(q.data(), nq, b.data(), nb, d, k, false, got.idx.data(), got.dist.data(), options);
-  } catch (const std::invalid_argument& e) {
-    threw = std::string(e.what()).find("tile_rows") != std::string::npos;
+    cuda::knn_search(x.data(), n, nullptr, n, d, 2, true, out.idx.data(), out.dist.data());
+  } catch (const std::runtime_error& e) {
+    message = e.what();
   }
-  check(threw, "cuda knn refuses tile_rows other than the device's, naming it");
+  check(message.find(why) != std::string::npos, "cuda knn without a device says why",
+        "message: '" + message + "'");
 }
 
 // The benchmark shape: self-search of 1e6 rows, d 64, k 11 (target: <= 1 s on an H200, printed, not
