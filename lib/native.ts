@@ -75,7 +75,10 @@ export interface KnnSearchOptions {
    * apply to the CPU only.
    */
   device?: KnnDevice;
-  /** device 'cuda': first pass on tensor cores in tf32 (default true), else float32; the answer is the same. */
+  /**
+   * device 'cuda': first pass on tensor cores (default true; tf32 with each value split in two halves,
+   * 'tf32x3'), else float32 FMAs. The answer is the same.
+   */
   tensorCores?: boolean;
 }
 
@@ -90,14 +93,14 @@ export interface KnnSearchResult {
   stats: {
     /** Candidates kept per query by the first pass before the exact re-ranking. */
     candidates: number;
-    /** Queries the bf16 first pass could not certify, redone in float32. */
+    /** Queries the bf16 (CPU) or tensor-core (CUDA) first pass could not certify, redone in float32. */
     float32Rows: number;
     /** Queries no pass could certify, recomputed by brute force. */
     bruteForceRows: number;
     /** Whether the self-search computed each pair once. */
     symmetric: boolean;
     /**
-     * First-pass distance kernel that ran: 'avx512bf16', 'avx512', 'avx2' or 'portable'; 'tf32' or 'fp32'
+     * First-pass distance kernel that ran: 'avx512bf16', 'avx512', 'avx2' or 'portable'; 'tf32x3' or 'fp32'
      * with device 'cuda'.
      */
     kernel: string;

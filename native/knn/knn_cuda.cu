@@ -3,18 +3,18 @@
 //
 // Legend: nq queries, nb base rows, d features (dp: d padded to kBK with zeros), k neighbours,
 // cap = k + m candidates kept per query; x' = a row in the frame (shifted by about the base mean and scaled
-// by a power of two, as frame.h explains); u = 2^-24 (float32), ut = 2^-11 (tf32); BM x BN = a block's tile.
+// by a power of two, as frame.h explains); u = 2^-24 (float32); BM x BN = a block's tile.
 //
 // 1. Frame (device): per-feature sums over fixed row chunks combined in order (deterministic), the shift as
 //    make_frame (frame.h) rounds it, the largest |x - shift| by an (exact, order-free) atomic max, then x'
 //    padded to [rows rounded up to BM, dp] with zeros, and |x'|^2 per row in float32.
 // 2. Candidate pass: a block owns BM queries (of all, or of a list of rows for a redo) and sweeps the base
-//    BN rows at a time. The BM x BN block of dot products is computed in shared memory (tf32 tensor cores
-//    via wmma m16n16k8, or float32 FMAs), then each query row is scanned by one warp: a distance |q|^2 +
-//    |b|^2 - 2 q.b that beats the row's cap-th key is inserted into the row's sorted list (global memory,
-//    only this warp touches it). Keys are (float distance, index) in one integer whose order is the pair
-//    order, so the kept set does not depend on the order of arrival. No [nq, nb] matrix: memory is the tiles
-//    plus cap keys per query.
+//    BN rows at a time. The BM x BN block of dot products is computed in shared memory (tensor cores via
+//    wmma m16n16k8 in tf32, each value split in two tf32 halves: "tf32x3"; or float32 FMAs), then each query
+//    row is scanned by one warp: a distance |q|^2 + |b|^2 - 2 q.b that beats the row's cap-th key is inserted
+//    into the row's sorted list (global memory, only this warp touches it). Keys are (float distance, index)
+//    in one integer whose order is the pair order, so the kept set does not depend on the order of arrival.
+//    No [nq, nb] matrix: memory is the tiles plus cap keys per query.
 // 3. Re-rank: one warp per query computes the candidates' exact distances (sum_t (double(q_t) -
 //    double(b_t))^2, t ascending, each operation rounded on its own: __dsub_rn / __dmul_rn / __dadd_rn, the
 //    same value as knn_exact_dist2), ranks them by (distance, index) and writes the best k.
@@ -23,16 +23,20 @@
 //    - float32 (sequential FMAs): dot product gamma_d |a||b| (2|a||b| <= |a|^2 + |b|^2), norms gamma_d,
 //      fl(na + nb) and the final FMA one rounding each, the frame's own rounding of x - shift (u per value:
 //      2u (|a|^2 + |b|^2) + u D): c = 1.25 (2d + 8) u, knn.cc's constant.
-//    - tf32: the inputs of the products are rounded to tf32 (relative ut each: (2ut + ut^2) |a_t b_t|); the
-//      products of two tf32 values are exact in float32, but the tensor cores' accumulation is not
-//      specified as IEEE round-to-nearest (truncation, aligned partial sums): allowed 4du instead of du.
-//      With the norms (du, float32, own kernel) and the roundings above: c = 1.25 (5d + 8) u + 2.5 ut.
+//    - tf32x3: x = hi + lo + e with hi, lo tf32 and |e| <= 2^-22 |x| = 4u |x|; hi hi + hi lo + lo hi differs
+//      from a_t b_t by at most (4u + 4u + 4u + tiny) |a_t b_t| (lo lo and the two e terms), each of the
+//      3d products of tf32 values is exact in float32, and their sum, as the tensor cores accumulate it
+//      (not specified as IEEE round-to-nearest: truncation, aligned partial sums), is allowed 2u per
+//      addition: (6d + 13) u |a||b| for the dot product. With the norms (du, float32, own kernel) and the
+//      roundings above (8u): c = 1.25 (7d + 24) u, 25% to spare as knn.cc's. (Plain tf32, one product of
+//      the rounded values, errs by 2^-10 of the norms: on clustered embeddings, whose neighbour distances
+//      are ~1/50 of the norms, it certified almost no query in a float64 emulation; tf32x3 nearly all.)
 //    Subnormal inputs that the hardware flushes move a product by < 2^-126: the 1e-30 d term covers them.
 //    With |b|^2 <= 2|a|^2 + 2D, the row's true distance is >= (A - 3c|a|^2) / (1 + 3c). If that exceeds the
 //    k-th exact distance (with the double sum's own rounding allowed for, as knn.cc does), no row outside
 //    can enter the answer. A query that fails (rows tied or within rounding error at the k-th place) is
-//    redone by the float32 pass when tf32 ran first (~1e-7 instead of ~1e-3: it settles all but true near-
-//    ties, as knn.cc's float32 redo after bf16), then by brute force (step 5).
+//    redone by the float32 pass when the tensor cores ran first (a 3.5 times tighter bound; as knn.cc's
+//    float32 redo after bf16), then by brute force (step 5).
 // 5. Brute force: one warp per query over every base row, exact distances, a sorted list of k exact keys.
 //
 // Determinism: every reduction has a fixed order, the one atomic is a max (exact), and the kept sets are
@@ -210,6 +214,17 @@ __global__ void norm_kernel(const float* xp, int64_t n, int64_t dp, float* norm)
 constexpr size_t kPassSmem =
     sizeof(float) * (2 * kBM * kLdAB + kBM * kLdS + kBM + kBN) + sizeof(int32_t) * kBM;
 
+// hi = x rounded to tf32, lo = the rest rounded to tf32 (x - hi is exact in float32), element by element.
+template <typename Frag>
+__device__ inline void split_tf32(Frag& hi, Frag& lo) {
+  for (int e = 0; e < hi.num_elements; ++e) {
+    const float x = hi.x[e];
+    const float h = nvcuda::wmma::__float_to_tf32(x);
+    hi.x[e] = h;
+    lo.x[e] = nvcuda::wmma::__float_to_tf32(__fsub_rn(x, h));
+  }
+}
+
 // The query row of problem position p: qrows[p] for a subset (the float32 redo), else p.
 __device__ inline int64_t query_row(const int32_t* qrows, int64_t p) {
   return qrows == nullptr ? p : qrows[p];
@@ -245,7 +260,7 @@ __global__ void __launch_bounds__(kThreads)
     using namespace nvcuda;
     wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2][4];
     float sacc[8][8];
-    const int wm = warp % 4, wn = warp / 4;  // tf32: the warp's 32 x 64 part of the tile
+    const int wm = warp % 4, wn = warp / 4;  // tensor cores: the warp's 32 x 64 part of the tile
     const int ty = tid / 16, tx = tid % 16;  // float32: rows ty + 16 i, columns tx + 16 j
     if constexpr (kTf32) {
       for (int a = 0; a < 2; ++a)
@@ -264,19 +279,27 @@ __global__ void __launch_bounds__(kThreads)
       }
       __syncthreads();
       if constexpr (kTf32) {
+        // Each value split into tf32 halves, x = hi + lo (+ 2^-22 |x| at most): products hi hi + hi lo +
+        // lo hi carry float32-like accuracy on tensor cores (lo lo, below 2^-22 of the product, is left out).
+        // The split is element-wise, so it does not depend on the fragments' (unspecified) layout.
+        using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
+        using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
         for (int kk = 0; kk < kBK; kk += 8) {
-          wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[2];
-          wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fb[4];
+          FragA a_hi[2], a_lo[2];
           for (int a = 0; a < 2; ++a) {
-            wmma::load_matrix_sync(fa[a], As + (32 * wm + 16 * a) * kLdAB + kk, kLdAB);
-            for (int e = 0; e < fa[a].num_elements; ++e) fa[a].x[e] = wmma::__float_to_tf32(fa[a].x[e]);
+            wmma::load_matrix_sync(a_hi[a], As + (32 * wm + 16 * a) * kLdAB + kk, kLdAB);
+            split_tf32(a_hi[a], a_lo[a]);
           }
           for (int b = 0; b < 4; ++b) {  // B(k, n) = base row n, feature k: column-major over the staged rows
-            wmma::load_matrix_sync(fb[b], Bs + (64 * wn + 16 * b) * kLdAB + kk, kLdAB);
-            for (int e = 0; e < fb[b].num_elements; ++e) fb[b].x[e] = wmma::__float_to_tf32(fb[b].x[e]);
+            FragB b_hi, b_lo;
+            wmma::load_matrix_sync(b_hi, Bs + (64 * wn + 16 * b) * kLdAB + kk, kLdAB);
+            split_tf32(b_hi, b_lo);
+            for (int a = 0; a < 2; ++a) {
+              wmma::mma_sync(acc[a][b], a_lo[a], b_hi, acc[a][b]);
+              wmma::mma_sync(acc[a][b], a_hi[a], b_lo, acc[a][b]);
+              wmma::mma_sync(acc[a][b], a_hi[a], b_hi, acc[a][b]);
+            }
           }
-          for (int a = 0; a < 2; ++a)
-            for (int b = 0; b < 4; ++b) wmma::mma_sync(acc[a][b], fa[a], fb[b], acc[a][b]);
         }
       } else {
         for (int kk = 0; kk < kBK; ++kk) {
@@ -439,12 +462,13 @@ struct DeviceRows {
   DeviceBuffer<float> norm;    // [n]
 };
 
-// Spare candidates beyond k. float32: knn.cc's 8 (its pass errs by ~1e-7). tf32 errs by ~1e-3 of the
-// norms; about k d delta / 2 rows lie within a relative band delta of the k-th distance (d-dimensional
-// data), and the certificate needs a band of ~0.01 clear: twice that count, plus 8.
-int64_t candidates_kept(bool tf32, int64_t d, int64_t k, int64_t available) {
+// Spare candidates beyond k. float32: knn.cc's 8 (its pass errs by ~1e-7 of the norms). The tensor-core
+// pass's bound is ~3.5 times wider; about k d delta / 2 rows lie within a relative band delta of the k-th
+// distance (d-dimensional data), and clustered data (norms ~50 times the neighbour distances, as
+// embeddings) need delta ~ 0.005 clear: twice that count plus 8, at least 16.
+int64_t candidates_kept(bool tensor_cores, int64_t d, int64_t k, int64_t available) {
   int64_t extra = 8;
-  if (tf32) extra = std::clamp<int64_t>(8 + ceil_div(k * d, 100), 16, std::max<int64_t>(64, k));
+  if (tensor_cores) extra = std::clamp<int64_t>(8 + ceil_div(k * d, 400), 16, std::max<int64_t>(64, k));
   return std::min(k + extra, available);
 }
 
@@ -555,8 +579,8 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   // copies). Writes every query's answer; returns the rows whose certificate failed, ascending.
   const double scale2 = static_cast<double>(scale) * static_cast<double>(scale);
   auto run_pass = [&](bool use_tf32, const std::vector<int32_t>* subset) {
-    constexpr double kU = 0x1p-24, kUt = 0x1p-11;
-    const double c = use_tf32 ? 1.25 * (5.0 * d + 8.0) * kU + 2.5 * kUt : 1.25 * (2.0 * d + 8.0) * kU;
+    constexpr double kU = 0x1p-24;
+    const double c = use_tf32 ? 1.25 * (7.0 * d + 24.0) * kU : 1.25 * (2.0 * d + 8.0) * kU;
     const Certificate cert{3.0 * c, 1.0 + 2.0 * d * kU, 1e-30 * d, scale2, 1.0 + (d + 2.0) * 0x1p-50};
     const int64_t cap = candidates_kept(use_tf32, d, k, available);
     const int64_t count = subset == nullptr ? nq : static_cast<int64_t>(subset->size());
@@ -652,7 +676,7 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
     stats->candidates = candidates_kept(tf32, d, k, available);
     stats->float32_rows = float32_rows;
     stats->brute_force_rows = brute;
-    stats->kernel = tf32 ? "tf32" : "fp32";
+    stats->kernel = tf32 ? "tf32x3" : "fp32";
   }
 }
 
