@@ -76,8 +76,9 @@ export interface KnnSearchOptions {
    */
   device?: KnnDevice;
   /**
-   * device 'cuda': first pass on tensor cores (default true; tf32 with each value split in two halves,
-   * 'tf32x3'), else float32 FMAs. The answer is the same.
+   * device 'cuda': first pass on tensor cores (default true; in tf32, or with each value split in two tf32
+   * halves, 'tf32x3', where tf32 cannot certify a sample of the queries), else float32 FMAs. The answer is the
+   * same.
    */
   tensorCores?: boolean;
 }
@@ -100,7 +101,7 @@ export interface KnnSearchResult {
     /** Whether the self-search computed each pair once. */
     symmetric: boolean;
     /**
-     * First-pass distance kernel that ran: 'avx512bf16', 'avx512', 'avx2' or 'portable'; 'tf32x3' or 'fp32'
+     * First-pass distance kernel that ran: 'avx512bf16', 'avx512', 'avx2' or 'portable'; 'tf32', 'tf32x3' or 'fp32'
      * with device 'cuda'.
      */
     kernel: string;

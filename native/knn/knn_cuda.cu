@@ -10,7 +10,8 @@
 //    padded to [rows rounded up to BM, dp] with zeros, and |x'|^2 per row in float32.
 // 2. Candidate pass: a block owns BM queries (of all, or of a list of rows for a redo) and sweeps the base
 //    BN rows at a time. The BM x BN block of dot products is computed in shared memory (tensor cores via
-//    wmma m16n16k8 in tf32, each value split in two tf32 halves: "tf32x3"; or float32 FMAs), then each query
+//    wmma m16n16k8 on tf32-rounded values, "tf32", or on values split in two tf32 halves, "tf32x3", which
+//    of the two decided by how tf32 does on a sample of the queries; or float32 FMAs), then each query
 //    row is scanned by one warp: a distance |q|^2 + |b|^2 - 2 q.b that beats the row's cap-th key is inserted
 //    into the row's sorted list (global memory, only this warp touches it). Keys are (float distance, index)
 //    in one integer whose order is the pair order, so the kept set does not depend on the order of arrival.
@@ -23,6 +24,9 @@
 //    - float32 (sequential FMAs): dot product gamma_d |a||b| (2|a||b| <= |a|^2 + |b|^2), norms gamma_d,
 //      fl(na + nb) and the final FMA one rounding each, the frame's own rounding of x - shift (u per value:
 //      2u (|a|^2 + |b|^2) + u D): c = 1.25 (2d + 8) u, knn.cc's constant.
+//    - tf32: the inputs of the products are rounded to tf32 (ut = 2^-11 relative each: (2ut + ut^2)
+//      |a_t b_t|), their products are exact in float32, the accumulation allowed 4du (see below):
+//      c = 1.25 (5d + 8) u + 2.5 ut.
 //    - tf32x3: x = hi + lo + e with hi, lo tf32 and |e| <= 2^-22 |x| = 4u |x|; hi hi + hi lo + lo hi differs
 //      from a_t b_t by at most (4u + 4u + 4u + tiny) |a_t b_t| (lo lo and the two e terms), each of the
 //      3d products of tf32 values is exact in float32, and their sum, as the tensor cores accumulate it
@@ -30,7 +34,8 @@
 //      addition: (6d + 13) u |a||b| for the dot product. With the norms (du, float32, own kernel) and the
 //      roundings above (8u): c = 1.25 (7d + 24) u, 25% to spare as knn.cc's. (Plain tf32, one product of
 //      the rounded values, errs by 2^-10 of the norms: on clustered embeddings, whose neighbour distances
-//      are ~1/50 of the norms, it certified almost no query in a float64 emulation; tf32x3 nearly all.)
+//      are ~1/50 of the norms, it certified almost no query in a float64 emulation; tf32x3 nearly all. On
+//      unclustered data both certify nearly all, and tf32 does a third of the arithmetic.)
 //    Subnormal inputs that the hardware flushes move a product by < 2^-126: the 1e-30 d term covers them.
 //    With |b|^2 <= 2|a|^2 + 2D, the row's true distance is >= (A - 3c|a|^2) / (1 + 3c). If that exceeds the
 //    k-th exact distance (with the double sum's own rounding allowed for, as knn.cc does), no row outside
@@ -69,6 +74,7 @@ constexpr int kLdS = kBN + 4;   // row stride of the dot-product tile
 constexpr unsigned kFull = 0xffffffffu;
 constexpr int64_t kScratchBudget = int64_t{1} << 30;  // bytes of per-query lists a chunk of queries may use
 constexpr int kFrameChunks = 256;                     // fixed row chunks of the frame's sums
+constexpr int64_t kSampleRows = 1024;                 // queries that judge whether plain tf32 certifies
 static_assert(kBM == kBN, "one loop stages both sides' rows, and self-search pads both sides alike");
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -214,6 +220,20 @@ __global__ void norm_kernel(const float* xp, int64_t n, int64_t dp, float* norm)
 constexpr size_t kPassSmem =
     sizeof(float) * (2 * kBM * kLdAB + kBM * kLdS + kBM + kBN) + sizeof(int32_t) * kBM;
 
+// The first-pass arithmetic: float32 FMAs, tensor cores on tf32-rounded values, or tensor cores on values
+// split in two tf32 halves (three products).
+enum class PassKind { kFp32, kTf32, kTf32x3 };
+
+const char* pass_name(PassKind kind) {
+  return kind == PassKind::kFp32 ? "fp32" : kind == PassKind::kTf32 ? "tf32" : "tf32x3";
+}
+
+// x rounded to tf32, element by element.
+template <typename Frag>
+__device__ inline void round_tf32(Frag& f) {
+  for (int e = 0; e < f.num_elements; ++e) f.x[e] = nvcuda::wmma::__float_to_tf32(f.x[e]);
+}
+
 // hi = x rounded to tf32, lo = the rest rounded to tf32 (x - hi is exact in float32), element by element.
 template <typename Frag>
 __device__ inline void split_tf32(Frag& hi, Frag& lo) {
@@ -232,7 +252,7 @@ __device__ inline int64_t query_row(const int32_t* qrows, int64_t p) {
 
 // Problem positions [q0, q0 + nqc) (query rows: query_row) against base rows [0, nb) of xb (padded to whole
 // tiles); list row l = position q0 + l, cap keys each, filled with kEmptyPassKey beforehand.
-template <bool kTf32>
+template <PassKind kPass>
 __global__ void __launch_bounds__(kThreads)
     candidate_pass_kernel(const float* xq, const float* qnorm, const int32_t* qrows, int64_t q0, int64_t nqc,
                           const float* xb, const float* bnorm, int64_t nb, int64_t dp, bool exclude_self,
@@ -262,7 +282,7 @@ __global__ void __launch_bounds__(kThreads)
     float sacc[8][8];
     const int wm = warp % 4, wn = warp / 4;  // tensor cores: the warp's 32 x 64 part of the tile
     const int ty = tid / 16, tx = tid % 16;  // float32: rows ty + 16 i, columns tx + 16 j
-    if constexpr (kTf32) {
+    if constexpr (kPass != PassKind::kFp32) {
       for (int a = 0; a < 2; ++a)
         for (int b = 0; b < 4; ++b) wmma::fill_fragment(acc[a][b], 0.0f);
     } else {
@@ -278,25 +298,36 @@ __global__ void __launch_bounds__(kThreads)
             *reinterpret_cast<const float4*>(xb + (j0 + r) * dp + k0 + c4);
       }
       __syncthreads();
-      if constexpr (kTf32) {
-        // Each value split into tf32 halves, x = hi + lo (+ 2^-22 |x| at most): products hi hi + hi lo +
-        // lo hi carry float32-like accuracy on tensor cores (lo lo, below 2^-22 of the product, is left out).
-        // The split is element-wise, so it does not depend on the fragments' (unspecified) layout.
+      if constexpr (kPass != PassKind::kFp32) {
+        // tf32x3: each value split into tf32 halves, x = hi + lo (+ 2^-22 |x| at most): products hi hi +
+        // hi lo + lo hi carry float32-like accuracy on tensor cores (lo lo, below 2^-22 of the product, is
+        // left out). The split is element-wise, so it does not depend on the fragments' (unspecified) layout.
+        constexpr bool kSplit = kPass == PassKind::kTf32x3;
         using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
         using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
         for (int kk = 0; kk < kBK; kk += 8) {
           FragA a_hi[2], a_lo[2];
           for (int a = 0; a < 2; ++a) {
             wmma::load_matrix_sync(a_hi[a], As + (32 * wm + 16 * a) * kLdAB + kk, kLdAB);
-            split_tf32(a_hi[a], a_lo[a]);
+            if constexpr (kSplit) {
+              split_tf32(a_hi[a], a_lo[a]);
+            } else {
+              round_tf32(a_hi[a]);
+            }
           }
           for (int b = 0; b < 4; ++b) {  // B(k, n) = base row n, feature k: column-major over the staged rows
             FragB b_hi, b_lo;
             wmma::load_matrix_sync(b_hi, Bs + (64 * wn + 16 * b) * kLdAB + kk, kLdAB);
-            split_tf32(b_hi, b_lo);
+            if constexpr (kSplit) {
+              split_tf32(b_hi, b_lo);
+            } else {
+              round_tf32(b_hi);
+            }
             for (int a = 0; a < 2; ++a) {
-              wmma::mma_sync(acc[a][b], a_lo[a], b_hi, acc[a][b]);
-              wmma::mma_sync(acc[a][b], a_hi[a], b_lo, acc[a][b]);
+              if constexpr (kSplit) {
+                wmma::mma_sync(acc[a][b], a_lo[a], b_hi, acc[a][b]);
+                wmma::mma_sync(acc[a][b], a_hi[a], b_lo, acc[a][b]);
+              }
               wmma::mma_sync(acc[a][b], a_hi[a], b_hi, acc[a][b]);
             }
           }
@@ -312,7 +343,7 @@ __global__ void __launch_bounds__(kThreads)
       }
       __syncthreads();
     }
-    if constexpr (kTf32) {
+    if constexpr (kPass != PassKind::kFp32) {
       for (int a = 0; a < 2; ++a)
         for (int b = 0; b < 4; ++b)
           wmma::store_matrix_sync(S + (32 * wm + 16 * a) * kLdS + 64 * wn + 16 * b, acc[a][b], kLdS,
@@ -462,14 +493,30 @@ struct DeviceRows {
   DeviceBuffer<float> norm;    // [n]
 };
 
-// Spare candidates beyond k. float32: knn.cc's 8 (its pass errs by ~1e-7 of the norms). The tensor-core
-// pass's bound is ~3.5 times wider; about k d delta / 2 rows lie within a relative band delta of the k-th
-// distance (d-dimensional data), and clustered data (norms ~50 times the neighbour distances, as
-// embeddings) need delta ~ 0.005 clear: twice that count plus 8, at least 16.
-int64_t candidates_kept(bool tensor_cores, int64_t d, int64_t k, int64_t available) {
-  int64_t extra = 8;
-  if (tensor_cores) extra = std::clamp<int64_t>(8 + ceil_div(k * d, 400), 16, std::max<int64_t>(64, k));
+// Spare candidates beyond k. float32: knn.cc's 8 (its pass errs by ~1e-7 of the norms). About k d delta / 2
+// rows lie within a relative band delta of the k-th distance (d-dimensional data); twice that count plus 8,
+// at least 16, for the band the certificate needs clear: tf32 (errs by ~1e-3 of the norms) ~0.01 on
+// unclustered data, tf32x3 (~3.5 times float32's bound) ~0.0025 on clustered data (norms ~50 times the
+// neighbour distances, as embeddings).
+int64_t candidates_kept(PassKind kind, int64_t d, int64_t k, int64_t available) {
+  const int64_t most = std::max<int64_t>(64, k);
+  const int64_t extra = kind == PassKind::kFp32   ? 8
+                        : kind == PassKind::kTf32 ? std::clamp<int64_t>(8 + ceil_div(k * d, 100), 16, most)
+                                                  : std::clamp<int64_t>(8 + ceil_div(k * d, 400), 16, most);
   return std::min(k + extra, available);
+}
+
+// The rounding-error constant c of the pass (the file's comment, step 4).
+double pass_error(PassKind kind, int64_t d) {
+  constexpr double kU = 0x1p-24, kUt = 0x1p-11;
+  switch (kind) {
+    case PassKind::kFp32:
+      return 1.25 * (2.0 * d + 8.0) * kU;
+    case PassKind::kTf32:
+      return 1.25 * (5.0 * d + 8.0) * kU + 2.5 * kUt;
+    default:
+      return 1.25 * (7.0 * d + 24.0) * kU;
+  }
 }
 
 void check_arguments(const float* queries, int64_t nq, int64_t nb, int64_t d, int64_t k, bool exclude_self,
@@ -499,7 +546,6 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   std::string why;
   if (!device_available(&why)) throw std::runtime_error("cuda::knn_search: " + why);
   EOS_CUDA_CHECK(cudaSetDevice(options.device));
-  const bool tf32 = options.tensor_cores;
   const int64_t dp = round_up(d, kBK);
   const int64_t available = nb - (exclude_self ? 1 : 0);
 
@@ -578,18 +624,19 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   // One pass over the problem's queries: all of them (subset null), or the listed rows (host and device
   // copies). Writes every query's answer; returns the rows whose certificate failed, ascending.
   const double scale2 = static_cast<double>(scale) * static_cast<double>(scale);
-  auto run_pass = [&](bool use_tf32, const std::vector<int32_t>* subset) {
-    constexpr double kU = 0x1p-24;
-    const double c = use_tf32 ? 1.25 * (7.0 * d + 24.0) * kU : 1.25 * (2.0 * d + 8.0) * kU;
-    const Certificate cert{3.0 * c, 1.0 + 2.0 * d * kU, 1e-30 * d, scale2, 1.0 + (d + 2.0) * 0x1p-50};
-    const int64_t cap = candidates_kept(use_tf32, d, k, available);
+  auto run_pass = [&](PassKind kind, const std::vector<int32_t>* subset) {
+    const double c = pass_error(kind, d);
+    const Certificate cert{3.0 * c, 1.0 + 2.0 * d * 0x1p-24, 1e-30 * d, scale2, 1.0 + (d + 2.0) * 0x1p-50};
+    const int64_t cap = candidates_kept(kind, d, k, available);
     const int64_t count = subset == nullptr ? nq : static_cast<int64_t>(subset->size());
     DeviceBuffer<int32_t> d_subset;
     if (subset != nullptr) {
       d_subset.resize(count);
       d_subset.upload(subset->data());
     }
-    auto pass = use_tf32 ? candidate_pass_kernel<true> : candidate_pass_kernel<false>;
+    auto pass = kind == PassKind::kFp32   ? candidate_pass_kernel<PassKind::kFp32>
+                : kind == PassKind::kTf32 ? candidate_pass_kernel<PassKind::kTf32>
+                                          : candidate_pass_kernel<PassKind::kTf32x3>;
     EOS_CUDA_CHECK(
         cudaFuncSetAttribute(pass, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kPassSmem)));
     // Queries in chunks whose lists and exact scratch fit the budget.
@@ -636,11 +683,29 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
     return redo;
   };
 
-  // The first pass over every query; float32 over those tf32 could not settle (as knn.cc redoes bf16's);
-  // brute force last.
-  std::vector<int32_t> redo = run_pass(tf32, nullptr);
-  const int64_t float32_rows = tf32 ? static_cast<int64_t>(redo.size()) : 0;
-  if (tf32 && !redo.empty()) redo = run_pass(false, &redo);
+  // The tensor-core pass: plain tf32 (a third of tf32x3's arithmetic) where it certifies, as judged on an
+  // evenly spread sample of the queries (most of them: unclustered data), else tf32x3 (clustered data,
+  // where tf32 certifies almost nothing). The choice depends on the data only: still deterministic.
+  PassKind first = PassKind::kFp32;
+  std::vector<int32_t> redo;
+  bool first_done = false;
+  if (options.tensor_cores) {
+    const int64_t samples = std::min(nq, kSampleRows);
+    std::vector<int32_t> sample(samples);
+    for (int64_t s = 0; s < samples; ++s) sample[s] = static_cast<int32_t>(s * nq / samples);
+    std::vector<int32_t> unsettled = run_pass(PassKind::kTf32, &sample);
+    const bool tf32_certifies = 4 * static_cast<int64_t>(unsettled.size()) <= samples;
+    first = tf32_certifies ? PassKind::kTf32 : PassKind::kTf32x3;
+    if (tf32_certifies && samples == nq) {  // the sample was every query: that pass was the first pass
+      redo = std::move(unsettled);
+      first_done = true;
+    }
+  }
+  // The first pass over every query; float32 over those the tensor cores could not settle (as knn.cc
+  // redoes bf16's); brute force last.
+  if (!first_done) redo = run_pass(first, nullptr);
+  const int64_t float32_rows = first != PassKind::kFp32 ? static_cast<int64_t>(redo.size()) : 0;
+  if (first != PassKind::kFp32 && !redo.empty()) redo = run_pass(PassKind::kFp32, &redo);
 
   // Brute force for the queries the pass could not certify, in groups whose lists fit the budget.
   const int64_t brute = static_cast<int64_t>(redo.size());
@@ -673,10 +738,10 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   }
   EOS_CUDA_CHECK(cudaDeviceSynchronize());
   if (stats != nullptr) {
-    stats->candidates = candidates_kept(tf32, d, k, available);
+    stats->candidates = candidates_kept(first, d, k, available);
     stats->float32_rows = float32_rows;
     stats->brute_force_rows = brute;
-    stats->kernel = tf32 ? "tf32x3" : "fp32";
+    stats->kernel = pass_name(first);
   }
 }
 
