@@ -103,7 +103,22 @@ export interface KnnSearchOptions {
    * every level.
    */
   maxIsa?: CpuIsaLevel;
+  /**
+   * Where the search runs (default 'cpu'). 'cuda' needs an addon built with CUDA and a usable GPU (else the
+   * call fails saying which is missing); the answer is the same. threads, tileRows, tileCols, bf16 and maxIsa
+   * apply to the CPU only.
+   */
+  device?: KnnDevice;
+  /**
+   * device 'cuda': first pass on tensor cores (default true; in tf32, or with each value split in two tf32
+   * halves, 'tf32x3', where tf32 cannot certify a sample of the queries), else float32 FMAs. The answer is the
+   * same.
+   */
+  tensorCores?: boolean;
 }
+
+/** The processors the k-NN search runs on. */
+export type KnnDevice = 'cpu' | 'cuda';
 
 export interface KnnSearchResult {
   /** nq x k row-major base row indices, nearest first, ties broken by the smaller index. */
@@ -113,13 +128,16 @@ export interface KnnSearchResult {
   stats: {
     /** Candidates kept per query by the first pass before the exact re-ranking. */
     candidates: number;
-    /** Queries the bf16 first pass could not certify, redone in float32. */
+    /** Queries the bf16 (CPU) or tensor-core (CUDA) first pass could not certify, redone in float32. */
     float32Rows: number;
     /** Queries no pass could certify, recomputed by brute force. */
     bruteForceRows: number;
     /** Whether the self-search computed each pair once. */
     symmetric: boolean;
-    /** First-pass distance micro-kernel that ran: 'avx512bf16', 'avx512', 'avx2' or 'portable'. */
+    /**
+     * First-pass distance kernel that ran: 'avx512bf16', 'avx512', 'avx2' or 'portable'; 'tf32', 'tf32x3' or 'fp32'
+     * with device 'cuda'.
+     */
     kernel: string;
   };
 }

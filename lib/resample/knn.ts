@@ -7,7 +7,7 @@
 // the thread count. Arguments are validated natively: bad ones throw (or reject with) a TypeError or
 // RangeError naming the argument (`queries` is `x`, `base` is `opts.base`).
 
-import { type KnnSearchOptions, native } from '../native.js';
+import { type KnnDevice, type KnnSearchOptions, native } from '../native.js';
 
 export interface KNearestOptions {
   /** Rows to search in (m x d). Absent: the rows of x themselves. */
@@ -16,6 +16,8 @@ export interface KNearestOptions {
   excludeSelf?: boolean;
   /** Threads for the search (absent or 0: OpenMP's default). */
   threads?: number;
+  /** Where the search runs (default 'cpu'; 'cuda' needs a CUDA build and a GPU). The answer is the same. */
+  device?: KnnDevice;
 }
 
 export interface KNearestResult {
@@ -29,6 +31,7 @@ function nativeOptions(opts: KNearestOptions): KnnSearchOptions {
   const options: KnnSearchOptions = {};
   if (opts.excludeSelf !== undefined) options.excludeSelf = opts.excludeSelf;
   if (opts.threads !== undefined) options.threads = opts.threads;
+  if (opts.device !== undefined) options.device = opts.device;
   return options;
 }
 

@@ -2,10 +2,14 @@
 //
 // JS: knnSearch(queries: Float32Array, base: Float32Array | null, d: number, k: number,
 //               options?: { excludeSelf?: false, threads?: 0, tileRows?: auto, tileCols?: auto, bf16?: true,
-//                           maxIsa?: 'portable' | 'avx2' | 'avx512' | 'avx512_bf16' (no cap) })
+//                           maxIsa?: 'portable' | 'avx2' | 'avx512' | 'avx512_bf16' (no cap),
+//                           device?: 'cpu' | 'cuda', tensorCores?: true })
 //       -> Promise<{ indices: Int32Array, distances: Float32Array, stats }>   (nq x k, nearest first)
 //     knnSearchSync(...same arguments) -> { indices, distances, stats }
-// base null (or undefined) searches the queries among themselves. The promise form runs in an AsyncWorker
+// base null (or undefined) searches the queries among themselves. device 'cuda' runs knn/knn_cuda.h (the same
+// answer; threads, tileRows, tileCols, bf16 and maxIsa are the CPU's and do not apply there, tensorCores is
+// the GPU's); an addon built without CUDA refuses it when the arguments are parsed, and one without a usable
+// GPU when the search starts (a rejection saying what is missing). The promise form runs in an AsyncWorker
 // and holds references to every buffer it reads or writes until it settles; the scan for non-finite values
 // runs there too (it reads every value), so its RangeError comes back as a rejection.
 #include <napi.h>
@@ -21,6 +25,10 @@
 #include "addon/promise_worker.h"
 #include "core/cpu_level.h"
 #include "knn/knn.h"
+#ifdef EOS_HAVE_CUDA
+#include "core/device_buffer.h"
+#include "knn/knn_cuda.h"
+#endif
 
 namespace eos::addon {
 namespace {
@@ -41,6 +49,24 @@ CpuLevel max_isa_arg(const Napi::Value& v) {
   throw_range(v.Env(), std::string(expected) + ", got '" + name + "'");
 }
 
+// options.device: true for 'cuda', false for 'cpu' (the default). An addon built without CUDA refuses 'cuda'
+// here, before any work starts.
+bool device_arg(const Napi::Value& v) {
+  if (v.IsUndefined()) return false;
+  const char* expected = "options.device must be 'cpu' or 'cuda'";
+  if (!v.IsString()) throw_type(v.Env(), expected);
+  const std::string name = v.As<Napi::String>().Utf8Value();
+  if (name == "cpu") return false;
+  if (name != "cuda") throw_range(v.Env(), std::string(expected) + ", got '" + name + "'");
+#ifndef EOS_HAVE_CUDA
+  throw Napi::Error::New(
+      v.Env(),
+      "options.device 'cuda': this addon was built without CUDA (rebuild it with EOS_CUDA=ON "
+      "where nvcc is installed), use device 'cpu'");
+#endif
+  return true;
+}
+
 struct KnnJob {
   const float* queries = nullptr;
   int64_t nq = 0;
@@ -49,6 +75,8 @@ struct KnnJob {
   int64_t d = 0, k = 0;
   bool exclude_self = false;
   KnnTiling tiling;
+  bool cuda = false;  // device 'cuda'
+  bool tensor_cores = true;
   int32_t* out_idx = nullptr;
   float* out_dist = nullptr;
   KnnStats stats;
@@ -71,6 +99,24 @@ std::string run_job(KnnJob& job) {
   std::string bad = non_finite_message("queries", job.queries, job.nq, job.d);
   if (bad.empty() && job.base != nullptr) bad = non_finite_message("base", job.base, job.nb, job.d);
   if (!bad.empty()) return bad;
+  if (job.cuda) {
+#ifdef EOS_HAVE_CUDA
+    std::string why;
+    if (!cuda::device_available(&why)) throw std::runtime_error("device 'cuda': " + why);
+    cuda::KnnCudaOptions options;
+    options.tensor_cores = job.tensor_cores;
+    cuda::KnnCudaStats stats;
+    cuda::knn_search(job.queries, job.nq, job.base, job.nb, job.d, job.k, job.exclude_self, job.out_idx,
+                     job.out_dist, options, &stats);
+    job.stats.candidates = stats.candidates;
+    job.stats.float32_rows = stats.float32_rows;
+    job.stats.brute_force_rows = stats.brute_force_rows;
+    job.stats.kernel = stats.kernel;
+    return "";
+#else
+    throw std::logic_error("device 'cuda' reached a search built without CUDA");  // parse() refuses it
+#endif
+  }
   knn_search(job.queries, job.nq, job.base, job.nb, job.d, job.k, job.exclude_self, job.out_idx, job.out_dist,
              job.tiling, &job.stats);
   return "";
@@ -146,6 +192,9 @@ KnnJob parse(const Napi::CallbackInfo& info, Napi::TypedArrayOf<float>* queries,
   job.tiling.tile_cols = cols.IsUndefined() ? 0 : integer_arg(cols, "options.tileCols", 1, kMaxTile);
   const Napi::Value max_isa = option(options, "maxIsa");
   if (!max_isa.IsUndefined()) job.tiling.max_level = max_isa_arg(max_isa);
+  job.cuda = device_arg(option(options, "device"));
+  const Napi::Value tensor_cores = option(options, "tensorCores");
+  job.tensor_cores = tensor_cores.IsUndefined() ? true : bool_arg(tensor_cores, "options.tensorCores");
   return job;
 }
 

@@ -11,16 +11,19 @@
 namespace eos::cuda {
 
 struct KnnCudaOptions {
-  int device = 0;          // CUDA device ordinal
-  int64_t tile_rows = 0;   // 0: automatic
-  int64_t tile_cols = 0;   // 0: automatic
-  bool tensor_cores = true;  // first pass on tensor cores (tf32); false: fp32 FMAs
+  int device = 0;         // CUDA device ordinal
+  int64_t tile_rows = 0;  // 0 or 128: the kernels' tiles are fixed (other values: std::invalid_argument)
+  int64_t tile_cols = 0;  // 0 or 128
+  // First pass on tensor cores (tf32, or tf32x3 = split tf32 products where a sample of the queries shows
+  // tf32 cannot certify them); false: fp32 FMAs.
+  bool tensor_cores = true;
 };
 
 struct KnnCudaStats {
-  int64_t candidates = 0;        // kept per query before the exact re-rank
-  int64_t brute_force_rows = 0;  // queries the first pass could not certify
-  const char* kernel = "";       // "tf32" or "fp32"
+  int64_t candidates = 0;        // kept per query by the first pass before the exact re-rank
+  int64_t float32_rows = 0;      // queries the tensor-core pass could not certify, redone in float32
+  int64_t brute_force_rows = 0;  // queries no pass could certify
+  const char* kernel = "";       // the first pass: "tf32", "tf32x3" or "fp32"
 };
 
 // Same arguments and preconditions as eos::knn_search (knn.h). Throws std::runtime_error naming the CUDA
