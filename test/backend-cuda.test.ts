@@ -20,6 +20,10 @@ const gpu = info.cuda && (info.cudaInfo?.devices.length ?? 0) > 0;
 const refusal = info.cuda
   ? /backend 'cuda': no CUDA device found.*; use 'auto'/
   : /backend 'cuda': this addon was built without CUDA \(rebuild it with npx cmake-js compile --CDEOS_CUDA=ON; nvcc needed\); use 'auto'/;
+// The CLI says it before loading any data, naming the flag (lib/pipeline/check-run-start.ts).
+const cliRefusal = info.cuda
+  ? /--backend cuda: no (usable )?CUDA device.*; use auto, /
+  : /--backend cuda: this addon was built without CUDA \(rebuild it with npx cmake-js compile --CDEOS_CUDA=ON; nvcc needed\); use auto, /;
 const SPEC = {
   depth: 8,
   inChannels: 1,
@@ -75,7 +79,7 @@ test("'auto' runs cuda exactly where a GPU is found, else the fastest CPU backen
     const err = await t.throwsAsync(
       run(process.execPath, [eos, 'run', ...flags, '--backend', 'cuda', '--out', out]),
     );
-    t.regex(String((err as { stderr?: string }).stderr), refusal);
+    t.regex(String((err as { stderr?: string }).stderr), cliRefusal);
     rmSync(dirname(out), { recursive: true, force: true });
     const bad = await t.throwsAsync(run(process.execPath, [eos, 'run', '--backend', 'tpu']));
     t.regex(String((bad as { stderr?: string }).stderr), /Allowed choices are auto, cuda, dnnl, ref/);
