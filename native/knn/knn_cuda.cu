@@ -486,6 +486,23 @@ unsigned exact_grid(int64_t threads) {
   return static_cast<unsigned>(std::max<int64_t>(1, blocks));
 }
 
+// Makes `device` the calling thread's current device until the search returns or throws, then restores the
+// previous one: the current device is per thread, and a worker thread that later builds an engine takes
+// the current device as its own (CudaEngine's constructor), so a search on another GPU must not leave it set.
+class CurrentDevice {
+ public:
+  explicit CurrentDevice(int device) {
+    EOS_CUDA_CHECK(cudaGetDevice(&previous_));
+    EOS_CUDA_CHECK(cudaSetDevice(device));
+  }
+  ~CurrentDevice() { cudaSetDevice(previous_); }
+  CurrentDevice(const CurrentDevice&) = delete;
+  CurrentDevice& operator=(const CurrentDevice&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
 // The rows of one side of the search on the device: as given, and in the frame.
 struct DeviceRows {
   DeviceBuffer<float> raw;     // [n, d]
@@ -545,7 +562,7 @@ void knn_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   check_arguments(queries, nq, nb, d, k, exclude_self, options);
   std::string why;
   if (!device_available(&why)) throw std::runtime_error("cuda::knn_search: " + why);
-  EOS_CUDA_CHECK(cudaSetDevice(options.device));
+  const CurrentDevice on_device(options.device);
   const int64_t dp = round_up(d, kBK);
   const int64_t available = nb - (exclude_self ? 1 : 0);
 

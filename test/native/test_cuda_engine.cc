@@ -296,6 +296,11 @@ EOS_TEST(cuda_a_diverging_epoch_reports_as_the_ref_engine) {
   check(std::isfinite(b.loss_sum) && std::fabs(b.loss_sum - a.loss_sum) <= 1e-4 * std::max(1.0, a.loss_sum),
         "cuda: the loss sums only the finite batches", num(b.loss_sum) + " vs " + num(a.loss_sum));
   check(seen_gpu == seen_ref, "cuda: progress reported for the same batches (none for the diverged one)");
+  // The documented difference: steps already queued behind the diverged one ran their forward passes.
+  const int64_t tracked_ref = ref->num_batches_tracked()[0], tracked_gpu = gpu->num_batches_tracked()[0];
+  check(tracked_gpu >= tracked_ref && tracked_gpu <= tracked_ref + cuda::CudaEngine::kInFlight - 1,
+        "cuda: num_batches_tracked counts the diverged batch and at most kInFlight - 1 queued after it",
+        std::to_string(tracked_gpu) + " vs the ref's " + std::to_string(tracked_ref));
 
   Problem ok = make_problem(1, 10, 3, 11, 4, HeadKind::kLinear, 0);
   std::unique_ptr<Engine> fine = make_engine("cuda", ok.spec);
@@ -308,6 +313,21 @@ EOS_TEST(cuda_stop_requests_are_honoured) {
   Problem p = make_problem(3, 13, 4, 40, 4, HeadKind::kLinear, 0);  // ten batches
   std::unique_ptr<Engine> gpu = make_engine("cuda", p.spec);
   const std::vector<float> before = parameters(*gpu);
+  // HostEngine's progress cadence: every third batch and the last (3, 6, 9, 10), with its counts.
+  p.cfg.progress_every = 3;
+  std::vector<std::vector<int64_t>> seen_ref, seen_gpu;
+  std::unique_ptr<Engine> ref = make_engine("ref", p.spec);
+  auto recorder = [](std::vector<std::vector<int64_t>>& seen) {
+    return [&seen](const EpochProgress& q) {
+      seen.push_back({q.batches_done, q.batches_total, q.images_done});
+    };
+  };
+  run_epoch(*ref, p, recorder(seen_ref));
+  std::unique_ptr<Engine> paced = make_engine("cuda", p.spec);
+  run_epoch(*paced, p, recorder(seen_gpu));
+  check(seen_ref.size() == 4 && seen_gpu == seen_ref,
+        "cuda: progress every 3 batches and at the last, with the ref engine's counts");
+  p.cfg.progress_every = 0;
   int polls = 0;
   const EpochProgress none = run_epoch(*gpu, p, {}, [] { return true; });
   check(none.batches_done == 0 && parameters(*gpu) == before,
@@ -331,17 +351,24 @@ EOS_TEST(cuda_stop_requests_are_honoured) {
 EOS_TEST(cuda_same_seed_same_bytes) {
   if (!have_device("cuda_same_seed_same_bytes")) return;
   Problem p = make_problem(3, 13, 4, 29, 8, HeadKind::kLinear, 0);
-  auto run = [&] {
+  // With predict_between, an eval pass in batches larger than the training batch comes between the epochs:
+  // it regrows the arena (the captured step's addresses go stale) and must leave the training state alone.
+  auto run = [&](bool predict_between) {
     std::unique_ptr<Engine> e = make_engine("cuda", p.spec);
     run_epoch(*e, p);
+    if (predict_between) {
+      std::vector<float> logits(29 * 4);
+      e->predict(p.images.data(), nullptr, 29, 16, p.cfg.augment, logits.data(), nullptr, {});
+    }
     p.cfg.augment.epoch = 1;  // a second epoch: other crops, so a new capture of the step
     run_epoch(*e, p);
     p.cfg.augment.epoch = 0;
     return e;
   };
-  std::unique_ptr<Engine> a = run(), b = run();
+  std::unique_ptr<Engine> a = run(false), b = run(true);
   check(parameters(*a) == parameters(*b) && momentum(*a) == momentum(*b) && buffers(*a) == buffers(*b),
-        "cuda: two fresh engines, the same seed and data: the same bytes after two epochs");
+        "cuda: two fresh engines, the same seed and data: the same bytes after two epochs (one with a "
+        "larger-batch predict between them)");
   a->initialize(p.spec.seed);
   std::unique_ptr<Engine> fresh = make_engine("cuda", p.spec);
   check(parameters(*a) == parameters(*fresh) && momentum(*a) == momentum(*fresh) &&
