@@ -102,7 +102,8 @@ __device__ double sample_loss(const DeviceLoss& cfg, int64_t k, const float* log
     const bool asl = cfg.kind == LossKind::kAsl;
     double gsum = 0;
     if (asl) {
-      for (int64_t j = 0; j < k; ++j) gsum += asl_term(cfg, row, j, k).g * w;
+      // Rounded product, then the add: losses.cc sums g[j] = g * w after rounding it.
+      for (int64_t j = 0; j < k; ++j) gsum = __dadd_rn(gsum, __dmul_rn(asl_term(cfg, row, j, k).g, w));
     } else {
       // losses.cc sums its whole g vector, zeros included; adding zeros changes nothing but the sign of a
       // zero, which the product below makes irrelevant.
