@@ -684,6 +684,19 @@ EOS_TEST(cuda_loss_matches_ref_for_every_kind) {
   }
 }
 
+// The refusal happens on the host before any launch, so this one runs without a GPU too.
+EOS_TEST(cuda_loss_refuses_ldam_without_margins) {
+  cuda::DeviceLoss cfg;
+  cfg.kind = LossKind::kLdam;
+  bool threw = false;
+  try {
+    cuda::loss_forward_backward(cfg, 1, 3, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+  } catch (const std::invalid_argument& e) {
+    threw = std::string(e.what()).find("ldam_margins") != std::string::npos;
+  }
+  check(threw, "cuda loss: ldam without margins is refused with an error naming ldam_margins");
+}
+
 // --- SGD -------------------------------------------------------------------------------------------------
 
 // Bitwise: sgd.cu rounds after every multiply and add (__fmul_rn / __fadd_rn), as sgd.cc does on the CPU in

@@ -12,6 +12,8 @@
 // CPU's separate multiply and add; every product that is not exact and feeds an addition is written with
 // __dmul_rn / __dadd_rn / __dsub_rn (never fused), so the only differences from losses.cc are the device's
 // exp / log / pow (within an ulp or two of glibc's) and the order of the batch sums.
+#include <stdexcept>
+
 #include "core/cuda_check.h"
 #include "nn/cuda/common_kernels.cuh"
 #include "nn/cuda/ops.h"
@@ -144,6 +146,10 @@ int64_t loss_workspace_bytes(int64_t n, int64_t k) { return 0; }  // shared memo
 void loss_forward_backward(const DeviceLoss& cfg, int64_t n, int64_t k, const float* logits,
                            const int32_t* labels, float* dlogits, double* loss, void* workspace,
                            cudaStream_t stream) {
+  // The kernel reads ldam_margins[label] unguarded: a null pointer there would fault the whole context.
+  if (cfg.kind == LossKind::kLdam && cfg.ldam_margins == nullptr) {
+    throw std::invalid_argument("cuda loss: ldam needs cfg.ldam_margins (device, one per class)");
+  }
   loss_kernel<<<1, kBlock, 0, stream>>>(cfg, n, k, logits, labels, dlogits, loss);
   EOS_CUDA_CHECK_LAUNCH();
 }
