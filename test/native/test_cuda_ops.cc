@@ -233,12 +233,8 @@ EOS_TEST(cuda_conv3x3_matches_ref) {
   }
 }
 
+// The checks run on the host before any launch, so this test needs no GPU.
 EOS_TEST(cuda_conv3x3_refuses_bad_dims) {
-  std::string why;
-  if (!eos::cuda::device_available(&why)) {
-    check(true, "cuda skipped: " + why);
-    return;
-  }
   ConvDims d = conv3x3_dims(1, 3, 8, 8, 4, 3);  // stride 3
   bool threw = false;
   try {
@@ -256,6 +252,23 @@ EOS_TEST(cuda_conv3x3_refuses_bad_dims) {
     threw = std::string(e.what()).find("output size") != std::string::npos;
   }
   check(threw, "cuda conv3x3: an output size that does not fit is refused");
+  // A zero size, through every pass (the weight gradient once divided by it before checking).
+  for (int pass = 0; pass < 3; ++pass) {
+    d = conv3x3_dims(1, 0, 8, 8, 4, 1);
+    threw = false;
+    try {
+      if (pass == 0) cuda::conv3x3_forward(d, nullptr, nullptr, nullptr, MathMode::kFp32, nullptr, nullptr);
+      if (pass == 1) {
+        cuda::conv3x3_backward_data(d, nullptr, nullptr, nullptr, false, MathMode::kFp32, nullptr, nullptr);
+      }
+      if (pass == 2) {
+        cuda::conv3x3_backward_weights(d, nullptr, nullptr, nullptr, MathMode::kFp32, nullptr, nullptr);
+      }
+    } catch (const std::invalid_argument& e) {
+      threw = std::string(e.what()).find("dims") != std::string::npos;
+    }
+    check(threw, "cuda conv3x3: c = 0 is refused by pass " + std::to_string(pass) + ", naming the dims");
+  }
 }
 
 // --- batch norm ------------------------------------------------------------------------------------------
