@@ -233,12 +233,8 @@ EOS_TEST(cuda_conv3x3_matches_ref) {
   }
 }
 
+// The checks run on the host before any launch, so this test needs no GPU.
 EOS_TEST(cuda_conv3x3_refuses_bad_dims) {
-  std::string why;
-  if (!eos::cuda::device_available(&why)) {
-    check(true, "cuda skipped: " + why);
-    return;
-  }
   ConvDims d = conv3x3_dims(1, 3, 8, 8, 4, 3);  // stride 3
   bool threw = false;
   try {
@@ -256,6 +252,23 @@ EOS_TEST(cuda_conv3x3_refuses_bad_dims) {
     threw = std::string(e.what()).find("output size") != std::string::npos;
   }
   check(threw, "cuda conv3x3: an output size that does not fit is refused");
+  // A zero size, through every pass (the weight gradient once divided by it before checking).
+  for (int pass = 0; pass < 3; ++pass) {
+    d = conv3x3_dims(1, 0, 8, 8, 4, 1);
+    threw = false;
+    try {
+      if (pass == 0) cuda::conv3x3_forward(d, nullptr, nullptr, nullptr, MathMode::kFp32, nullptr, nullptr);
+      if (pass == 1) {
+        cuda::conv3x3_backward_data(d, nullptr, nullptr, nullptr, false, MathMode::kFp32, nullptr, nullptr);
+      }
+      if (pass == 2) {
+        cuda::conv3x3_backward_weights(d, nullptr, nullptr, nullptr, MathMode::kFp32, nullptr, nullptr);
+      }
+    } catch (const std::invalid_argument& e) {
+      threw = std::string(e.what()).find("dims") != std::string::npos;
+    }
+    check(threw, "cuda conv3x3: c = 0 is refused by pass " + std::to_string(pass) + ", naming the dims");
+  }
 }
 
 // --- batch norm ------------------------------------------------------------------------------------------
@@ -512,8 +525,7 @@ EOS_TEST(cuda_linear_matches_ref) {
       check(same_bytes(y[0], y[1]) && same_bytes(dx[0], dx[1]) && same_bytes(dw[0], dw[1]),
             nm + ": two runs give identical bytes");
     }
-    // dx null: dw still right, dx untouched
-    poison(dx_d);
+    // dx null: dw still right (and nothing written through the null pointer, or the run would fault)
     poison(dw_d);
     cuda::linear_backward(n, in, out, x_d.data(), w_d.data(), dy_d.data(), nullptr, dw_d.data(), nullptr,
                           nullptr);
@@ -682,6 +694,19 @@ EOS_TEST(cuda_loss_matches_ref_for_every_kind) {
       }
     }
   }
+}
+
+// The refusal happens on the host before any launch, so this one runs without a GPU too.
+EOS_TEST(cuda_loss_refuses_ldam_without_margins) {
+  cuda::DeviceLoss cfg;
+  cfg.kind = LossKind::kLdam;
+  bool threw = false;
+  try {
+    cuda::loss_forward_backward(cfg, 1, 3, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+  } catch (const std::invalid_argument& e) {
+    threw = std::string(e.what()).find("ldam_margins") != std::string::npos;
+  }
+  check(threw, "cuda loss: ldam without margins is refused with an error naming ldam_margins");
 }
 
 // --- SGD -------------------------------------------------------------------------------------------------

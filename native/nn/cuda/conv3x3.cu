@@ -707,8 +707,9 @@ void conv3x3_backward_data(const ConvDims& d, const float* w, const float* dy, f
 
 void conv3x3_backward_weights(const ConvDims& d, const float* x, const float* dy, float* dw, MathMode mode,
                               void* workspace, cudaStream_t stream) {
+  const Geometry g = checked_geometry(d);  // first: weight_split divides by sizes that must be >= 1
   const WeightSplit split = weight_split(d);
-  const WeightArgs a{checked_geometry(d), x, dy, static_cast<float*>(workspace), split.tiles_per_chunk};
+  const WeightArgs a{g, x, dy, static_cast<float*>(workspace), split.tiles_per_chunk};
   const int bm = tile_m(d.k);
   switch (mode) {
     case MathMode::kFp32:

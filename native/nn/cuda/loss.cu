@@ -12,6 +12,8 @@
 // CPU's separate multiply and add; every product that is not exact and feeds an addition is written with
 // __dmul_rn / __dadd_rn / __dsub_rn (never fused), so the only differences from losses.cc are the device's
 // exp / log / pow (within an ulp or two of glibc's) and the order of the batch sums.
+#include <stdexcept>
+
 #include "core/cuda_check.h"
 #include "nn/cuda/common_kernels.cuh"
 #include "nn/cuda/ops.h"
@@ -102,7 +104,8 @@ __device__ double sample_loss(const DeviceLoss& cfg, int64_t k, const float* log
     const bool asl = cfg.kind == LossKind::kAsl;
     double gsum = 0;
     if (asl) {
-      for (int64_t j = 0; j < k; ++j) gsum += asl_term(cfg, row, j, k).g * w;
+      // Rounded product, then the add: losses.cc sums g[j] = g * w after rounding it.
+      for (int64_t j = 0; j < k; ++j) gsum = __dadd_rn(gsum, __dmul_rn(asl_term(cfg, row, j, k).g, w));
     } else {
       // losses.cc sums its whole g vector, zeros included; adding zeros changes nothing but the sign of a
       // zero, which the product below makes irrelevant.
@@ -143,6 +146,10 @@ int64_t loss_workspace_bytes(int64_t n, int64_t k) { return 0; }  // shared memo
 void loss_forward_backward(const DeviceLoss& cfg, int64_t n, int64_t k, const float* logits,
                            const int32_t* labels, float* dlogits, double* loss, void* workspace,
                            cudaStream_t stream) {
+  // The kernel reads ldam_margins[label] unguarded: a null pointer there would fault the whole context.
+  if (cfg.kind == LossKind::kLdam && cfg.ldam_margins == nullptr) {
+    throw std::invalid_argument("cuda loss: ldam needs cfg.ldam_margins (device, one per class)");
+  }
   loss_kernel<<<1, kBlock, 0, stream>>>(cfg, n, k, logits, labels, dlogits, loss);
   EOS_CUDA_CHECK_LAUNCH();
 }
