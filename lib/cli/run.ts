@@ -125,7 +125,11 @@ export function configFromFlags(f: RunFlags): RunConfig {
 /** The configuration of the flags, checked as a run checks it before any work, with the flags' names. */
 export function checkedConfig(flags: RunFlags): RunConfig {
   const config = configFromFlags(flags);
-  checkRunStart(config, { resume: flags.resume }, { outDir: '--out', resume: '--resume', backend: '--backend' });
+  checkRunStart(
+    config,
+    { resume: flags.resume },
+    { outDir: '--out', resume: '--resume', backend: '--backend' },
+  );
   return config;
 }
 

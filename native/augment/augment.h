@@ -39,8 +39,8 @@ EOS_HD inline AugmentDraw augment_draw_of(uint64_t seed, uint64_t epoch, int pad
   const CounterRng rng(seed, kAugmentStreamTag ^ (epoch << 48));
   const Philox4x32 r = rng.block(static_cast<uint64_t>(index));
   const uint32_t span = static_cast<uint32_t>(2 * pad + 1);
-  return AugmentDraw{static_cast<int>(uniform_below(r.v[0], span)), static_cast<int>(uniform_below(r.v[1], span)),
-                     flip && (r.v[2] >> 31) != 0};
+  return AugmentDraw{static_cast<int>(uniform_below(r.v[0], span)),
+                     static_cast<int>(uniform_below(r.v[1], span)), flip && (r.v[2] >> 31) != 0};
 }
 
 inline AugmentDraw augment_draw(const AugmentParams& p, int64_t index) {

@@ -27,9 +27,9 @@ struct DeviceAugment {
 DeviceAugment device_augment(const AugmentParams& p, bool augment);
 
 // images: device [N, C, H, W] uint8; rows: device [R] image indices; out: device [B, C, H, W] float32.
-// Batch row b takes image rows[b + offset] where offset = *row_offset (device int64; null: 0), so one captured
-// graph can walk an epoch's visiting order by advancing a device counter.
-// labels/out_labels (optional, device): out_labels[b] = labels[rows[b + offset]].
+// Batch row b takes image rows[b + offset] where offset = *row_offset (device int64; null: 0), so one
+// captured graph can walk an epoch's visiting order by advancing a device counter. labels/out_labels
+// (optional, device): out_labels[b] = labels[rows[b + offset]].
 void augment_batch(const uint8_t* images, const int32_t* rows, const int64_t* row_offset, int64_t batch,
                    const DeviceAugment& p, float* out, const int32_t* labels, int32_t* out_labels,
                    cudaStream_t stream);

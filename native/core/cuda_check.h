@@ -17,12 +17,12 @@ namespace eos::cuda {
 
 }  // namespace eos::cuda
 
-#define EOS_CUDA_CHECK(call)                                                            \
-  do {                                                                                  \
-    const cudaError_t eos_cuda_status_ = (call);                                        \
-    if (eos_cuda_status_ != cudaSuccess) {                                              \
-      ::eos::cuda::throw_cuda_error(eos_cuda_status_, #call, __FILE__, __LINE__);       \
-    }                                                                                   \
+#define EOS_CUDA_CHECK(call)                                                      \
+  do {                                                                            \
+    const cudaError_t eos_cuda_status_ = (call);                                  \
+    if (eos_cuda_status_ != cudaSuccess) {                                        \
+      ::eos::cuda::throw_cuda_error(eos_cuda_status_, #call, __FILE__, __LINE__); \
+    }                                                                             \
   } while (0)
 
 // After a kernel launch: a bad launch configuration shows up here, not at the next synchronisation.

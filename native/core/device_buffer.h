@@ -18,8 +18,9 @@ inline bool device_available(std::string* why = nullptr) {
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {
-    if (why) *why = std::string("no usable CUDA device (") + cudaGetErrorName(status) + ": " +
-                    cudaGetErrorString(status) + ")";
+    if (why)
+      *why = std::string("no usable CUDA device (") + cudaGetErrorName(status) + ": " +
+             cudaGetErrorString(status) + ")";
     cudaGetLastError();  // clear the sticky error so later checks start clean
     return false;
   }
@@ -38,7 +39,8 @@ class DeviceBuffer {
   ~DeviceBuffer() { release(); }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), count_(std::exchange(o.count_, 0)) {}
+  DeviceBuffer(DeviceBuffer&& o) noexcept
+      : ptr_(std::exchange(o.ptr_, nullptr)), count_(std::exchange(o.count_, 0)) {}
   DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
     if (this != &o) {
       release();
@@ -70,11 +72,13 @@ class DeviceBuffer {
   // Synchronous copies of `count` elements (default: all) from / to host memory.
   void upload(const T* host, int64_t count = -1) {
     if (count < 0) count = count_;
-    if (count > 0) EOS_CUDA_CHECK(cudaMemcpy(ptr_, host, static_cast<size_t>(count) * sizeof(T), cudaMemcpyHostToDevice));
+    if (count > 0)
+      EOS_CUDA_CHECK(cudaMemcpy(ptr_, host, static_cast<size_t>(count) * sizeof(T), cudaMemcpyHostToDevice));
   }
   void download(T* host, int64_t count = -1) const {
     if (count < 0) count = count_;
-    if (count > 0) EOS_CUDA_CHECK(cudaMemcpy(host, ptr_, static_cast<size_t>(count) * sizeof(T), cudaMemcpyDeviceToHost));
+    if (count > 0)
+      EOS_CUDA_CHECK(cudaMemcpy(host, ptr_, static_cast<size_t>(count) * sizeof(T), cudaMemcpyDeviceToHost));
   }
 
  private:

@@ -8,8 +8,8 @@
 #include <cmath>
 #include <cstdint>
 
-// Callable from CUDA kernels too (nvcc defines __CUDACC__): the CPU and the GPU draw the same numbers from the
-// same code.
+// Callable from CUDA kernels too (nvcc defines __CUDACC__): the CPU and the GPU draw the same numbers from
+// the same code.
 #ifdef __CUDACC__
 #define EOS_HD __host__ __device__
 #else
@@ -23,7 +23,8 @@ struct Philox4x32 {
 };
 
 // One Philox4x32-10 block: 128 random bits from a 128-bit counter and a 64-bit key.
-EOS_HD inline Philox4x32 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1) {
+EOS_HD inline Philox4x32 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
+                                    uint32_t k1) {
   constexpr uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
   constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
   for (int round = 0; round < 10; ++round) {

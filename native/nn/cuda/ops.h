@@ -50,8 +50,8 @@ void batchnorm_forward_train(int64_t n, int64_t c, int64_t s, const float* x, co
                              float* running_var, double momentum, double eps, bool relu, void* workspace,
                              cudaStream_t stream);
 void batchnorm_forward_eval(int64_t n, int64_t c, int64_t s, const float* x, const float* gamma,
-                            const float* beta, const float* running_mean, const float* running_var, double eps,
-                            bool relu, float* y, cudaStream_t stream);
+                            const float* beta, const float* running_mean, const float* running_var,
+                            double eps, bool relu, float* y, cudaStream_t stream);
 // dx may alias dy. relu_output: the forward's output when it ran with relu (dy is masked where it is <= 0),
 // or null.
 void batchnorm_backward(int64_t n, int64_t c, int64_t s, const float* x, const float* dy,
@@ -102,7 +102,8 @@ void loss_forward_backward(const DeviceLoss& cfg, int64_t n, int64_t k, const fl
 
 // --- SGD with momentum over one flat buffer (nn/sgd.h, PyTorch's order of operations). The learning rate is
 // read from device memory (*lr) so that a captured step follows the schedule without re-capture; `skip`
-// (device flag, may be null) makes the kernel do nothing when it is non-zero (a diverged epoch stops updating).
+// (device flag, may be null) makes the kernel do nothing when it is non-zero (a diverged epoch stops
+// updating).
 void sgd_step(int64_t count, float* params, const float* grads, float* momentum, const SgdConfig& cfg,
               const double* lr, const int32_t* skip, cudaStream_t stream);
 
