@@ -11,6 +11,10 @@
 #include <oneapi/dnnl/dnnl.h>
 #endif
 
+#ifdef EOS_HAVE_FAISS
+#include <faiss/Index.h>
+#endif
+
 #ifndef EOS_BUILD_SYSTEM
 #define EOS_BUILD_SYSTEM "unknown"
 #endif
@@ -70,6 +74,15 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("cuda", true);
 #else
   out.Set("cuda", false);
+#endif
+  // Approximate nearest neighbours (approxKnnSearch) need libfaiss, linked by the CMake build when found.
+#ifdef EOS_HAVE_FAISS
+  out.Set("faiss", true);
+  out.Set("faissVersion", std::to_string(FAISS_VERSION_MAJOR) + "." + std::to_string(FAISS_VERSION_MINOR) +
+                              "." + std::to_string(FAISS_VERSION_PATCH));
+#else
+  out.Set("faiss", false);
+  out.Set("faissVersion", env.Null());
 #endif
   // Our own SIMD kernels (kNN, ...) run at cpuIsa: the detected level lowered by EOS_MAX_ISA.
   out.Set("cpuIsa", cpu_level_name(cpu_level()));
