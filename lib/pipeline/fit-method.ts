@@ -8,9 +8,14 @@ import { headKindFor } from './head-kind.js';
 import { type RunSamplerSettings, resampleWith, type SamplerChoice, type SamplerName } from './samplers.js';
 import type { FittedMethod, RunEmbeddings, RunLabels, ScoredMethod } from './types.js';
 
-/** What the run gives every sampler: its seed, neighbour count and threads. */
+/** What the run gives every sampler: its seed, neighbour count, threads and nearest-neighbour search. */
 export function samplerSettings(config: RunConfig<string>): RunSamplerSettings {
-  return { seed: config.seed, kNeighbors: config.kNeighbors, threads: config.threads || undefined };
+  return {
+    seed: config.seed,
+    kNeighbors: config.kNeighbors,
+    threads: config.threads || undefined,
+    ...(config.knn === undefined ? {} : { knn: config.knn }),
+  };
 }
 
 export async function fitMethod(
@@ -67,6 +72,7 @@ export async function fitAndScoreMethod(
       name,
       synthetic: resampled.y.length - train.labels.length,
       fallbacks: resampled.fallbacks.map((f) => f.message),
+      ...(resampled.searches ? { knn: resampled.searches } : {}),
       seconds,
       test: scoreLogits(headLogits(head, embeddings.test), test.labels, classes),
       validation:

@@ -3,6 +3,7 @@
 // the threads and the neighbour count (`--k-neighbors`), which a sampler's own kNeighbors option overrides.
 import { K_NEIGHBORS } from '../defaults.js';
 import { ADASYN, BorderlineSMOTE, EOS, type EOSOptions, ROS, SMOTE } from '../resample/index.js';
+import type { KnnChoice } from '../resample/knn-method.js';
 import type { ResampleResult } from '../resample/types.js';
 import { isSamplerName, type SamplerName, samplerNameError } from './sampler-names.js';
 
@@ -30,6 +31,8 @@ export interface RunSamplerSettings {
   /** Neighbours (`--k-neighbors`); default: each sampler's own (K_NEIGHBORS). */
   kNeighbors?: number;
   threads?: number;
+  /** The nearest-neighbour search (`--knn`; default exact). */
+  knn?: KnnChoice;
 }
 
 interface Resampler {
@@ -60,11 +63,13 @@ export const SAMPLERS: {
 } = {
   none: () => identity,
   ros: ({ seed, threads }) => new ROS({ seed, threads }),
-  smote: (run, o) => new SMOTE({ seed: run.seed, threads: run.threads, kNeighbors: k('smote', run, o) }),
+  smote: (run, o) =>
+    new SMOTE({ seed: run.seed, threads: run.threads, knn: run.knn, kNeighbors: k('smote', run, o) }),
   bsmote1: (run, o) =>
     new BorderlineSMOTE({
       seed: run.seed,
       threads: run.threads,
+      knn: run.knn,
       kNeighbors: k('bsmote1', run, o),
       kind: 'borderline-1',
     }),
@@ -72,11 +77,14 @@ export const SAMPLERS: {
     new BorderlineSMOTE({
       seed: run.seed,
       threads: run.threads,
+      knn: run.knn,
       kNeighbors: k('bsmote2', run, o),
       kind: 'borderline-2',
     }),
-  adasyn: (run, o) => new ADASYN({ seed: run.seed, threads: run.threads, nNeighbors: k('adasyn', run, o) }),
-  eos: (run, o) => new EOS({ seed: run.seed, threads: run.threads, ...o, kNeighbors: k('eos', run, o) }),
+  adasyn: (run, o) =>
+    new ADASYN({ seed: run.seed, threads: run.threads, knn: run.knn, nNeighbors: k('adasyn', run, o) }),
+  eos: (run, o) =>
+    new EOS({ seed: run.seed, threads: run.threads, knn: run.knn, ...o, kNeighbors: k('eos', run, o) }),
 };
 
 /** A sampler by name (none of its own settings), or with its settings. */
