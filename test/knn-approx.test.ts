@@ -3,13 +3,14 @@
 // exact fallback, abort, bad parameters named, method 'exact' unchanged, the --knn flag, and the refusal on a
 // build without libfaiss (through the info flag the refusal reads).
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import test from 'ava';
 import { InvalidArgumentError } from 'commander';
 import { knnChoice } from '../lib/cli/option-parsers.js';
 import { KNN } from '../lib/defaults.js';
 import { recallAtK } from '../lib/metrics/knn-recall.js';
-import { native, packageRoot } from '../lib/native.js';
+import { loadNative, native, packageRoot } from '../lib/native.js';
 import { Xoshiro128 } from '../lib/random.js';
 import { EOS } from '../lib/resample/eos.js';
 import { kNearest, kNearestRecorded } from '../lib/resample/knn.js';
@@ -282,6 +283,26 @@ test('a build without libfaiss: ivf and hnsw refused saying so, auto stays exact
   });
   t.is(typeof native().info().faiss, 'boolean');
 });
+
+// The portable node-gyp build (npm run build:gyp) never links libfaiss: its addon says so and refuses.
+const gypBuild = resolve(packageRoot, 'build/Release/eos_native.node');
+(existsSync(gypBuild) ? test : test.skip)(
+  'the node-gyp build has no libfaiss and refuses approxKnnSearch saying so',
+  (t) => {
+    const { addon } = loadNative([gypBuild]);
+    t.false(addon.info().faiss);
+    t.is(addon.info().faissVersion, null);
+    t.throws(
+      () => addon.approxKnnSearch(fixture.x, null, D, K, { method: 'hnsw', seed: 0, hnsw: KNN.hnsw }),
+      {
+        message:
+          /approxKnnSearch: this build of the addon has no libfaiss \(info\(\)\.faiss is false\).*libfaiss-dev/,
+      },
+    );
+  },
+);
+if (!existsSync(gypBuild))
+  console.log(`knn-approx: node-gyp refusal test skipped: ${gypBuild} not built (npm run build:gyp)`);
 
 test("method 'exact' is the exact search, bitwise, and EOS with it is EOS without the option", async (t) => {
   const plain = await kNearest(fixture.x, D, K, { excludeSelf: true });

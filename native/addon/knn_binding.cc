@@ -10,7 +10,6 @@
 // runs there too (it reads every value), so its RangeError comes back as a rejection.
 #include <napi.h>
 
-#include <cmath>
 #include <exception>
 #include <memory>
 #include <stdexcept>

@@ -10,7 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
+#include <exception>
 #include <vector>
 
 #include "knn/knn.h"
@@ -153,6 +153,35 @@ bool search_in_tiles(const float* queries, int64_t nq, const float* base, int64_
   return true;
 }
 
+// One tile of IVF queries: each query's nprobe nearest lists found exactly, then faiss's scan of those lists.
+// The scan runs in chunks of queries on every thread: faiss's default IVF mode parallelises over queries in
+// search(), and search_preassigned(), which we call instead, then scans serially.
+void ivf_scan_tile(const faiss::IndexIVFFlat& index, const float* centroids, const float* q, int64_t n,
+                   int64_t kk, const ApproxKnnParams& params, std::vector<float>& coarse_dist,
+                   std::vector<idx_t>& coarse_list, float* distances, idx_t* labels) {
+  const int64_t d = index.d, nprobe = params.nprobe;
+  coarse_dist.resize(static_cast<size_t>(n * nprobe));
+  coarse_list.resize(coarse_dist.size());
+  exact_search(q, n, centroids, params.nlist, d, nprobe, params.threads, coarse_dist.data(),
+               coarse_list.data());
+  const int64_t chunks = (n + kIvfScanChunk - 1) / kIvfScanChunk;
+  // An exception may not leave an OpenMP region: the first one is kept and rethrown after it.
+  std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t c = 0; c < chunks; c++) {
+    const int64_t i0 = c * kIvfScanChunk, m = std::min(kIvfScanChunk, n - i0);
+    try {
+      index.search_preassigned(m, q + i0 * d, kk, coarse_list.data() + i0 * nprobe,
+                               coarse_dist.data() + i0 * nprobe, distances + i0 * kk, labels + i0 * kk,
+                               false);
+    } catch (...) {
+#pragma omp critical(eos_approx_knn_failure)
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
 bool ivf_search(const float* queries, int64_t nq, const float* base, int64_t nb, int64_t d, int64_t k,
                 bool exclude_self, const ApproxKnnParams& params, int32_t* out_idx, float* out_dist2,
                 const std::function<bool()>& stop, ApproxKnnStats* stats) {
@@ -188,29 +217,15 @@ bool ivf_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   stats->build_seconds = seconds_since(t0);
 
   const auto t1 = std::chrono::steady_clock::now();
-  const int64_t nprobe = params.nprobe;
-  index.nprobe = static_cast<size_t>(nprobe);
+  // search_preassigned reads the coarse lists with a stride of index.nprobe.
+  index.nprobe = static_cast<size_t>(params.nprobe);
   std::vector<float> coarse_dist;
   std::vector<idx_t> coarse_list;
-  const bool done =
-      search_in_tiles(queries, nq, base, nb, d, k, exclude_self, params, out_idx, out_dist2, stop, stats,
-                      [&](const float* q, int64_t n, int64_t kk, float* distances, idx_t* labels) {
-                        coarse_dist.resize(static_cast<size_t>(n * nprobe));
-                        coarse_list.resize(coarse_dist.size());
-                        exact_search(q, n, centroids, params.nlist, d, nprobe, params.threads,
-                                     coarse_dist.data(), coarse_list.data());
-                        // faiss's default IVF mode parallelises over queries in search(), not in
-                        // search_preassigned(), which then scans serially: split the tile into chunks of
-                        // queries ourselves.
-                        const int64_t chunks = (n + kIvfScanChunk - 1) / kIvfScanChunk;
-#pragma omp parallel for schedule(dynamic, 1)
-                        for (int64_t c = 0; c < chunks; c++) {
-                          const int64_t i0 = c * kIvfScanChunk, m = std::min(kIvfScanChunk, n - i0);
-                          index.search_preassigned(m, q + i0 * d, kk, coarse_list.data() + i0 * nprobe,
-                                                   coarse_dist.data() + i0 * nprobe, distances + i0 * kk,
-                                                   labels + i0 * kk, false);
-                        }
-                      });
+  const bool done = search_in_tiles(
+      queries, nq, base, nb, d, k, exclude_self, params, out_idx, out_dist2, stop, stats,
+      [&](const float* q, int64_t n, int64_t kk, float* distances, idx_t* labels) {
+        ivf_scan_tile(index, centroids, q, n, kk, params, coarse_dist, coarse_list, distances, labels);
+      });
   stats->search_seconds = seconds_since(t1);
   return done;
 }
