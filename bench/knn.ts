@@ -26,6 +26,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CPU_ISA_LEVELS, type CpuIsaLevel, native } from '../lib/native.js';
+import { type Outcome, option, type Run, randomRows, readIndices, spawnJson } from './knn-helpers.js';
 
 const K = 11;
 const SEED = 0;
@@ -45,35 +46,6 @@ const OPENBLAS_CORE: Record<CpuIsaLevel, string> = {
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const outDir = `${root}bench/out`;
-
-interface Run {
-  seconds: number;
-  rssBefore: number;
-  peakRss: number;
-  version?: string;
-  kernel?: string;
-  symmetric?: boolean;
-  float32Rows?: number;
-  bruteForceRows?: number;
-}
-type Outcome = Run | { error: string };
-
-/** Seeded N(0, 1) float32 rows (mulberry32 + Box-Muller). */
-function randomRows(n: number, d: number, seed: number): Float32Array {
-  let s = (seed + 0x9e3779b9) >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const x = new Float32Array(n * d);
-  for (let i = 0; i < x.length; i++) {
-    x[i] = Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  }
-  return x;
-}
 
 /** Child mode: one of our searches, reported as JSON on stdout. */
 async function childOurs(args: string[]): Promise<void> {
@@ -95,16 +67,6 @@ async function childOurs(args: string[]): Promise<void> {
   process.stdout.write(JSON.stringify(run));
 }
 
-function spawnJson(command: string, args: string[], env: NodeJS.ProcessEnv): Outcome {
-  const child = spawnSync(command, args, { env, encoding: 'utf8', maxBuffer: 1 << 20 });
-  if (child.status !== 0) {
-    return {
-      error: `${command} ${args.join(' ')} failed (${child.error?.message ?? `exit ${child.status}`}): ${child.stderr}`,
-    };
-  }
-  return JSON.parse(child.stdout) as Outcome;
-}
-
 /** Rows whose neighbour sets are equal (order ignored: ties may be ordered differently). */
 function agreement(a: Int32Array, b: Int32Array, k: number): number {
   let same = 0;
@@ -115,20 +77,6 @@ function agreement(a: Int32Array, b: Int32Array, k: number): number {
     if (sa.every((v, j) => v === sb[j])) same++;
   }
   return same / rows;
-}
-
-function readIndices(path: string): Int32Array | null {
-  try {
-    const bytes = readFileSync(path);
-    return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
-  } catch {
-    return null;
-  }
-}
-
-function option(name: string, fallback: string): string {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return arg ? arg.slice(name.length + 3) : fallback;
 }
 
 /** The levels --isa asks for, highest first; only levels this CPU has. */

@@ -64,6 +64,9 @@ export interface NativeInfo {
   cuda: boolean;
   /** Null in a build without CUDA. */
   cudaInfo: NativeCudaInfo | null;
+  /** Linked with libfaiss: approxKnnSearch works (the CMake build, where Debian's libfaiss-dev was found). */
+  faiss: boolean;
+  faissVersion: string | null;
   /** ISA level of our own SIMD kernels: the detected level, lowered by EOS_MAX_ISA when set. */
   cpuIsa: CpuIsaLevel;
   /** What the CPU supports (ignoring EOS_MAX_ISA). */
@@ -139,6 +142,44 @@ export interface KnnSearchResult {
      * with device 'cuda'.
      */
     kernel: string;
+  };
+}
+
+/** The parameters of an approximate index (native/knn/approx_knn.h): all required, lib/defaults.ts chooses them. */
+export interface ApproxKnnParameters {
+  ivf: { nlist: number; nprobe: number };
+  hnsw: { m: number; efConstruction: number; efSearch: number };
+}
+
+export type ApproxKnnSearchOptions = {
+  /** Seeds the k-means sample and initial centroids (ivf) or the nodes' layers (hnsw); in [0, 2^32 - 1]. */
+  seed: number;
+  excludeSelf?: boolean;
+  threads?: number;
+  /** Queries per search tile (default 16,384): memory is the index plus one tile's candidates. */
+  tileRows?: number;
+} & (
+  | { method: 'ivf'; ivf: ApproxKnnParameters['ivf'] }
+  | { method: 'hnsw'; hnsw: ApproxKnnParameters['hnsw'] }
+);
+
+export interface ApproxKnnSearchResult {
+  /** nq x k row-major base row indices, nearest first as the index ranks them. */
+  indices: Int32Array;
+  /** Squared Euclidean distances matching `indices` (faiss's float32 sums). */
+  distances: Float32Array;
+  stats: {
+    method: 'ivf' | 'hnsw';
+    /** ivf only; trainRows: the rows k-means trained on (a seeded sample of at most 64 per list). */
+    ivf?: { nlist: number; nprobe: number; trainRows: number };
+    hnsw?: ApproxKnnParameters['hnsw'];
+    seed: number;
+    tiles: number;
+    tileRows: number;
+    /** Queries the index left short of k rows, answered by the exact search instead. */
+    exactFallbackRows: number;
+    buildSeconds: number;
+    searchSeconds: number;
   };
 }
 
@@ -315,6 +356,18 @@ export interface NativeAddon {
     k: number,
     options?: KnnSearchOptions,
   ): Promise<KnnSearchResult>;
+  /**
+   * Approximate k nearest neighbours over libfaiss (IVF-Flat or HNSW-Flat), built and searched in a worker,
+   * tile by tile; the stop flag is polled between tiles. Throws where info().faiss is false.
+   */
+  approxKnnSearch(
+    queries: Float32Array,
+    base: Float32Array | null,
+    d: number,
+    k: number,
+    options: ApproxKnnSearchOptions,
+    stopFlag?: Int32Array,
+  ): Promise<ApproxKnnSearchResult>;
   /** knnSearch on the calling thread, for small inputs. */
   knnSearchSync(
     queries: Float32Array,

@@ -8,7 +8,7 @@
 # only this machine's Node binary and npm, clones the commit under test, and runs as a new user would:
 #   node scripts/setup.mjs    (apt-get installs SYSTEM_PACKAGES, npm ci)
 #   npm run build             (cmake-js addon + TypeScript)
-#   eos info --json           (must report the dnnl backend: a silent fallback to ref fails the check)
+#   eos info --json           (must report the dnnl backend and libfaiss: a silent fallback fails the check)
 #   eos run --depth 8 ...     (a small end-to-end run of the real pipeline on Debian's Fashion-MNIST)
 # Each failure ends with one line "fresh-root-check: FAILED at step '<step>': <why>"; wall times are printed per
 # step and in total.
@@ -305,8 +305,9 @@ summary="$(printf '%s' "$info_json" | node -e '
   const problems = [];
   if (i.addon?.backend !== "dnnl") problems.push(`backend is ${i.addon?.backend}, not dnnl (the fast one)`);
   if (i.addon?.buildSystem !== "cmake-js") problems.push(`addon built by ${i.addon?.buildSystem}, not cmake-js`);
+  if (i.addon?.faiss !== true) problems.push("no libfaiss in the addon (--knn ivf|hnsw would be refused)");
   if (!i.dataset?.installed) problems.push(`data set ${i.dataset?.name} not installed (missing ${i.dataset?.missing})`);
-  console.log(problems.length ? `BAD ${problems.join("; ")}` : `OK backend dnnl, oneDNN ${i.addon.dnnlVersion}, ISA ${i.addon.dnnlIsa}`);
+  console.log(problems.length ? `BAD ${problems.join("; ")}` : `OK backend dnnl, oneDNN ${i.addon.dnnlVersion}, ISA ${i.addon.dnnlIsa}, faiss ${i.addon.faissVersion}`);
 ')" || fail "could not read eos info --json"
 case "$summary" in
   OK*) echo "$PREFIX: eos info: ${summary#OK }" ;;

@@ -20,6 +20,9 @@ const SYSTEM_PACKAGES = [
   'libdnnl-dev',
   // oneDNN's CMake config (dnnl-config.cmake) calls find_package(OpenCL); libdnnl-dev only recommends it.
   'ocl-icd-opencl-dev',
+  // Approximate nearest-enemy search (--knn ivf|hnsw; native/knn/approx_knn.h) links libfaiss; it pulls in the
+  // BLAS and LAPACK it links.
+  'libfaiss-dev',
   'dataset-fashion-mnist',
 ];
 // Benchmark peers (bench/), never needed by the build, the tests or `npm start`.

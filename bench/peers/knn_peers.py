@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Exact k-NN peers for bench/knn.ts (run by it, one case per process; prints one JSON object on stdout).
 
-Usage: knn_peers.py faiss|sklearn DATA.f32 N D K REPEATS THREADS INDICES_OUT.i32
+Usage: knn_peers.py faiss|sklearn DATA.f32 N D K REPEATS THREADS INDICES_OUT.i32 [QUERIES]
 
 Self-search of the N x D float32 rows in DATA.f32 (each row is among its own K neighbours, as
 faiss's search(x, K) and scikit-learn's kneighbors(x) return it):
@@ -10,6 +10,8 @@ faiss's search(x, K) and scikit-learn's kneighbors(x) return it):
 Reports the best wall time of REPEATS searches (index construction included: both are trivial for a flat
 index), the resident memory before the search and the peak after it (ru_maxrss), and writes the last
 search's indices (int32, N x K) to INDICES_OUT.i32 for the neighbour-agreement check.
+QUERIES (bench/knn-approx.ts, where a full search would take too long): only the first QUERIES rows are
+searched, among all N (the indices file is then QUERIES x K).
 """
 import json
 import resource
@@ -26,11 +28,13 @@ def rss_bytes():
 
 def main():
     peer, data_path, n, d, k, repeats, threads, out_path = sys.argv[1:9]
+    queries = int(sys.argv[9]) if len(sys.argv) > 9 else int(n)
     n, d, k, repeats, threads = int(n), int(d), int(k), int(repeats), int(threads)
     x = np.fromfile(data_path, dtype=np.float32)
     if x.size != n * d:
         raise SystemExit(f'{data_path}: {x.size} floats, expected {n} x {d}')
     x = x.reshape(n, d)
+    q = x[:queries]
 
     if peer == 'faiss':
         import faiss
@@ -41,7 +45,7 @@ def main():
         def search():
             index = faiss.IndexFlatL2(d)
             index.add(x)
-            return index.search(x, k)[1]
+            return index.search(q, k)[1]
     elif peer == 'sklearn':
         import sklearn
         from sklearn.neighbors import NearestNeighbors
@@ -50,7 +54,7 @@ def main():
 
         def search():
             model = NearestNeighbors(n_neighbors=k, algorithm='brute', n_jobs=threads).fit(x)
-            return model.kneighbors(x, return_distance=False)
+            return model.kneighbors(q, return_distance=False)
     else:
         raise SystemExit(f'unknown peer {peer!r}: expected faiss or sklearn')
 

@@ -22,8 +22,18 @@ import { parseShard, type Shard, shardBackbones, shardLabel } from '../harness/s
 import { checkOutputDirectory } from '../io/output-dir.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../native.js';
 import type { PresetName } from '../pipeline/config.js';
+import type { KnnChoice } from '../resample/knn-method.js';
 import type { LossName } from '../train/loss-config.js';
-import { atLeastOne, int, learningRate, listOf, nonNegative, sgdOption, threads } from './option-parsers.js';
+import {
+  atLeastOne,
+  int,
+  knnChoice,
+  learningRate,
+  listOf,
+  nonNegative,
+  sgdOption,
+  threads,
+} from './option-parsers.js';
 import { configFromFlags } from './run.js';
 
 const samplerList = (flag: string) => listOf<MethodKey>(flag, METHOD_KEYS, isMethodKey);
@@ -46,6 +56,7 @@ interface CompareFlags {
   warmup?: number;
   focalGamma?: number;
   kNeighbors?: number;
+  knn?: KnnChoice;
   headEpochs?: number;
   headLr?: number;
   headMomentum?: number;
@@ -86,6 +97,7 @@ export function settingsFromFlags(f: CompareFlags): ComparisonSettings {
     warmup: f.warmup,
     focalGamma: f.focalGamma,
     kNeighbors: f.kNeighbors,
+    knn: f.knn,
     headEpochs: f.headEpochs,
     headLr: f.headLr,
     headMomentum: f.headMomentum,
@@ -138,6 +150,7 @@ export function addCompareCommand(program: Command): void {
       "neighbours for the samplers (default: each method's own; eos-k5 and eos-k20 always use their own k)",
       int('--k-neighbors'),
     )
+    .option('--knn <method>', "the samplers' nearest-neighbour search, as eos run --knn", knnChoice('--knn'))
     .option('--head-epochs <n>', 'phase-3 epochs (every sampler)', int('--head-epochs', 1, LIMITS.epochs))
     .option('--head-lr <x>', 'phase-3 learning rate', learningRate('--head-lr'))
     .addOption(sgdOption('momentum', 3))

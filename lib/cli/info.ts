@@ -67,6 +67,7 @@ export function formatInfo(r: InfoReport): string {
     `own kernels     ${a.cpuIsa}${a.cpuIsa === a.cpuIsaDetected ? '' : ` (capped by EOS_MAX_ISA; the CPU has ${a.cpuIsaDetected})`}`,
     `threads         ${a.defaultThreads} (default; set with --threads or OMP_NUM_THREADS)`,
     ...cudaLines(a),
+    `faiss           ${a.faiss ? `${a.faissVersion} (--knn ivf|hnsw)` : 'not built in (exact nearest neighbours only; apt-get install libfaiss-dev and npm run build:native)'}`,
     `default data    fashion-mnist at ${r.dataset.dir}: ${
       r.dataset.installed
         ? 'installed'

@@ -3,6 +3,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { LIMITS, maxThreads, SGD } from '../defaults.js';
 import { formatHyperparameter } from '../harness/schedule.js';
+import { isKnnMethodName, KNN_METHODS, type KnnChoice } from '../resample/knn-method.js';
 
 // Plain decimal notation only: Number() would also take '0x2', '0b1', '1e3' for an integer, ' ' or '' (as 0)
 // and 'Infinity', none of which a user means as a count or a rate.
@@ -101,6 +102,44 @@ export function oneOf<T extends string>(
 }
 
 export const port = int('--port', 0, 65535);
+
+// The parameters `--knn METHOD:NAME=VALUE,...` takes per method, with their bounds.
+const KNN_PARAMETERS = {
+  ivf: { nlist: [1, LIMITS.integer], nprobe: [1, LIMITS.integer] },
+  hnsw: { m: [2, LIMITS.hnswM], efConstruction: [1, LIMITS.hnswEf], efSearch: [1, LIMITS.hnswEf] },
+} as const;
+
+/**
+ * The samplers' nearest-neighbour search: exact, ivf, hnsw or auto, an approximate method optionally with
+ * parameters after a colon (`hnsw:m=16,efSearch=128`, `ivf:nlist=1024,nprobe=32`).
+ */
+export function knnChoice(flag: string) {
+  return (v: string): KnnChoice => {
+    const [method, params, ...rest] = v.split(':');
+    if (!isKnnMethodName(method) || rest.length > 0) {
+      throw new InvalidArgumentError(
+        `${flag} must be one of ${KNN_METHODS.join(', ')}, optionally followed by :name=value,... for ivf or hnsw; got '${v}'.`,
+      );
+    }
+    if (params === undefined) return { method };
+    if (method !== 'ivf' && method !== 'hnsw')
+      throw new InvalidArgumentError(`${flag}: ${method} takes no parameters, got '${v}'.`);
+    const allowed: Record<string, readonly [number, number]> = KNN_PARAMETERS[method];
+    const values: Record<string, number> = {};
+    for (const pair of params.split(',')) {
+      const [name, value, ...more] = pair.split('=');
+      const bounds = allowed[name];
+      if (bounds === undefined || value === undefined || more.length > 0) {
+        throw new InvalidArgumentError(
+          `${flag}: ${method} takes ${Object.keys(allowed).join(', ')} as name=value, got '${pair}'.`,
+        );
+      }
+      if (name in values) throw new InvalidArgumentError(`${flag}: ${name} is given twice.`);
+      values[name] = int(`${flag} ${method} ${name}`, bounds[0], bounds[1])(value);
+    }
+    return method === 'ivf' ? { method, ivf: values } : { method, hnsw: values };
+  };
+}
 
 /**
  * A comma-separated list of distinct names from `valid`. `explain` may say more about a name that is not

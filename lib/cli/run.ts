@@ -4,9 +4,9 @@ import { SingleBar } from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
 import type { ImbalanceType } from '../data/imbalance.js';
-import { FOLDER, LIMITS } from '../defaults.js';
+import { FOLDER, KNN, LIMITS } from '../defaults.js';
 import { ablationHint } from '../harness/methods.js';
-import { BACKEND_CHOICES, type BackendChoice, isAbortError } from '../native.js';
+import { BACKEND_CHOICES, type BackendChoice, isAbortError, native } from '../native.js';
 import { checkRunStart } from '../pipeline/check-run-start.js';
 import { PRESETS, type PresetName, type RunConfig, validateConfig } from '../pipeline/config.js';
 import { formatSummary } from '../pipeline/report.js';
@@ -15,6 +15,7 @@ import { runPhase1Only } from '../pipeline/run-phase1-only.js';
 import { runThreePhase } from '../pipeline/run-three-phase.js';
 import { isSamplerName, SAMPLER_NAMES, type SamplerId } from '../pipeline/samplers.js';
 import type { PipelineEvent } from '../pipeline/types.js';
+import { type KnnChoice, requireKnnSupport } from '../resample/knn-method.js';
 import type { TrainRule } from '../train/class-weights.js';
 import type { LossName } from '../train/loss-config.js';
 import { type FolderFlags, folderConfig, folderOption } from './folder-options.js';
@@ -23,6 +24,7 @@ import {
   atLeastOne,
   fraction,
   int,
+  knnChoice,
   learningRate,
   listOf,
   nonNegative,
@@ -61,6 +63,7 @@ export interface RunFlags extends FolderFlags {
   sampler?: SamplerId;
   compare?: SamplerId[];
   kNeighbors?: number;
+  knn?: KnnChoice;
   headEpochs?: number;
   headLr?: number;
   headMomentum?: number;
@@ -76,6 +79,7 @@ export interface RunFlags extends FolderFlags {
 export function configFromFlags(f: RunFlags): RunConfig {
   const base = structuredClone(PRESETS[f.preset]);
   const folder = folderConfig(f) ?? base.folder;
+  const knn = f.knn ?? base.knn;
   const c: RunConfig = {
     ...base,
     dataset: f.dataset ?? base.dataset,
@@ -106,6 +110,7 @@ export function configFromFlags(f: RunFlags): RunConfig {
     sampler: f.sampler ?? base.sampler,
     compareWith: f.compare ?? base.compareWith,
     kNeighbors: f.kNeighbors ?? base.kNeighbors,
+    ...(knn === undefined ? {} : { knn }),
     phase3: {
       epochs: f.headEpochs ?? base.phase3.epochs,
       batch: f.headBatch ?? base.phase3.batch,
@@ -130,6 +135,8 @@ export function checkedConfig(flags: RunFlags): RunConfig {
     { resume: flags.resume },
     { outDir: '--out', resume: '--resume', backend: '--backend' },
   );
+  // Before phase 1, not after it: an approximate search on a build without libfaiss cannot run.
+  requireKnnSupport(config.knn, native().info(), '--knn');
   return config;
 }
 
@@ -184,6 +191,13 @@ function addRunOptions(command: Command): Command {
     )
     .option('--compare <list>', 'other phase-2 methods on the same backbone (comma-separated)', samplerList)
     .option('--k-neighbors <k>', 'neighbours for the sampler', int('--k-neighbors'))
+    .option(
+      '--knn <method>',
+      'nearest-neighbour search of the samplers: exact (default), ivf, hnsw (approximate, libfaiss; ' +
+        'parameters as hnsw:m=32,efSearch=64 or ivf:nlist=1024,nprobe=16) or auto (exact up to ' +
+        `${KNN.autoExactMaxRows.toLocaleString('en-US')} rows, else ${KNN.autoApproximate})`,
+      knnChoice('--knn'),
+    )
     .option('--head-epochs <n>', 'phase-3 epochs', int('--head-epochs', 1, LIMITS.epochs))
     .option('--head-lr <x>', 'phase-3 learning rate', learningRate('--head-lr'))
     .addOption(sgdOption('momentum', 3))

@@ -7,3 +7,4 @@ export {
   type GeneralizationGapOptions,
   generalizationGap,
 } from './generalization-gap.js';
+export { recallAtK } from './knn-recall.js';

@@ -1,5 +1,6 @@
 // Configuration of a three-phase run and its validation; its defaults and presets are in lib/defaults.ts.
 import { FOLDER, LIMITS, maxThreads } from '../defaults.js';
+import { validateKnnChoice } from '../resample/knn-method.js';
 import type { RunConfig } from './run-config.js';
 import { isSamplerName, samplerNameError } from './sampler-names.js';
 
@@ -23,6 +24,7 @@ export function validateConfig(c: RunConfig): void {
   integer('seed', c.seed, 0, LIMITS.seed);
   integer('imbalance.seed', c.imbalance.seed, 0, LIMITS.seed);
   if (c.kNeighbors !== undefined) integer('kNeighbors', c.kNeighbors, 1, LIMITS.integer);
+  if (c.knn !== undefined) validateKnnChoice(c.knn);
   for (const [name, lr] of [
     ['phase1.lr', c.phase1.lr],
     ['phase3.lr', c.phase3.lr],

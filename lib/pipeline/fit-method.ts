@@ -1,6 +1,7 @@
 // The method step, phases 2 and 3 on a trained backbone's embeddings: resample with the named sampler, then a
 // fresh head trained on the result with the run's phase-3 settings, scored on the test (and validation)
 // embeddings.
+import { type BackendChoice, native } from '../native.js';
 import { fineTuneHead, headLogits } from '../train/fine-tune-head.js';
 import type { RunConfig } from './config.js';
 import { scoreLogits } from './evaluate.js';
@@ -8,9 +9,22 @@ import { headKindFor } from './head-kind.js';
 import { type RunSamplerSettings, resampleWith, type SamplerChoice, type SamplerName } from './samplers.js';
 import type { FittedMethod, RunEmbeddings, RunLabels, ScoredMethod } from './types.js';
 
-/** What the run gives every sampler: its seed, neighbour count and threads. */
+/**
+ * What the run gives every sampler: its seed, neighbour count, threads and nearest-neighbour search, which runs
+ * on the GPU when the run's backend does (the same neighbour lists either way).
+ */
 export function samplerSettings(config: RunConfig<string>): RunSamplerSettings {
-  return { seed: config.seed, kNeighbors: config.kNeighbors, threads: config.threads || undefined };
+  return {
+    seed: config.seed,
+    kNeighbors: config.kNeighbors,
+    threads: config.threads || undefined,
+    ...(config.knn === undefined ? {} : { knn: config.knn }),
+    ...(runsOnCuda(config.backend) ? { device: 'cuda' as const } : {}),
+  };
+}
+
+function runsOnCuda(backend: BackendChoice): boolean {
+  return (backend === 'auto' ? native().info().backend : backend) === 'cuda';
 }
 
 export async function fitMethod(
@@ -67,6 +81,7 @@ export async function fitAndScoreMethod(
       name,
       synthetic: resampled.y.length - train.labels.length,
       fallbacks: resampled.fallbacks.map((f) => f.message),
+      ...(resampled.searches ? { knn: resampled.searches } : {}),
       seconds,
       test: scoreLogits(headLogits(head, embeddings.test), test.labels, classes),
       validation:

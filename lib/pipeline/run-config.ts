@@ -3,6 +3,7 @@
 import type { DatasetName } from '../data/dataset.js';
 import type { ImbalanceType } from '../data/imbalance.js';
 import type { BackendChoice } from '../native.js';
+import type { KnnChoice } from '../resample/knn-method.js';
 import type { TrainRule } from '../train/class-weights.js';
 import type { LossName } from '../train/loss-name.js';
 import type { SamplerName } from './sampler-names.js';
@@ -44,6 +45,8 @@ export interface RunConfig<M extends string = SamplerName> {
   sampler: M;
   compareWith: M[];
   kNeighbors?: number;
+  /** The samplers' nearest-neighbour search (`--knn`; default exact): lib/resample/knn-method.ts. */
+  knn?: KnnChoice;
   phase3: {
     epochs: number;
     batch: number;

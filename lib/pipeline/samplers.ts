@@ -2,7 +2,9 @@
 // A sampler's own settings (EOS's coefficient bound, say) come with it as options; the run gives the seed,
 // the threads and the neighbour count (`--k-neighbors`), which a sampler's own kNeighbors option overrides.
 import { K_NEIGHBORS } from '../defaults.js';
+import type { KnnDevice } from '../native.js';
 import { ADASYN, BorderlineSMOTE, EOS, type EOSOptions, ROS, SMOTE } from '../resample/index.js';
+import type { KnnChoice } from '../resample/knn-method.js';
 import type { ResampleResult } from '../resample/types.js';
 import { isSamplerName, type SamplerName, samplerNameError } from './sampler-names.js';
 
@@ -30,6 +32,10 @@ export interface RunSamplerSettings {
   /** Neighbours (`--k-neighbors`); default: each sampler's own (K_NEIGHBORS). */
   kNeighbors?: number;
   threads?: number;
+  /** The nearest-neighbour search (`--knn`; default exact). */
+  knn?: KnnChoice;
+  /** Where an exact search runs (default the CPU; 'cuda' where the run's backend is). */
+  device?: KnnDevice;
 }
 
 interface Resampler {
@@ -55,28 +61,34 @@ const k = (
   own: { kNeighbors?: number } | undefined,
 ) => own?.kNeighbors ?? run.kNeighbors ?? K_NEIGHBORS[sampler];
 
+/** The search settings every neighbour-based sampler takes from the run. */
+const search = (run: RunSamplerSettings) => ({
+  seed: run.seed,
+  threads: run.threads,
+  knn: run.knn,
+  device: run.device,
+});
+
 export const SAMPLERS: {
   [S in SamplerId]: (run: RunSamplerSettings, options?: SamplerSettings[S]) => Resampler;
 } = {
   none: () => identity,
   ros: ({ seed, threads }) => new ROS({ seed, threads }),
-  smote: (run, o) => new SMOTE({ seed: run.seed, threads: run.threads, kNeighbors: k('smote', run, o) }),
+  smote: (run, o) => new SMOTE({ ...search(run), kNeighbors: k('smote', run, o) }),
   bsmote1: (run, o) =>
     new BorderlineSMOTE({
-      seed: run.seed,
-      threads: run.threads,
+      ...search(run),
       kNeighbors: k('bsmote1', run, o),
       kind: 'borderline-1',
     }),
   bsmote2: (run, o) =>
     new BorderlineSMOTE({
-      seed: run.seed,
-      threads: run.threads,
+      ...search(run),
       kNeighbors: k('bsmote2', run, o),
       kind: 'borderline-2',
     }),
-  adasyn: (run, o) => new ADASYN({ seed: run.seed, threads: run.threads, nNeighbors: k('adasyn', run, o) }),
-  eos: (run, o) => new EOS({ seed: run.seed, threads: run.threads, ...o, kNeighbors: k('eos', run, o) }),
+  adasyn: (run, o) => new ADASYN({ ...search(run), nNeighbors: k('adasyn', run, o) }),
+  eos: (run, o) => new EOS({ ...search(run), ...o, kNeighbors: k('eos', run, o) }),
 };
 
 /** A sampler by name (none of its own settings), or with its settings. */

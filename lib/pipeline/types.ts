@@ -6,6 +6,7 @@ import type { BadImage } from '../data/folder-types.js';
 import type { Dataset } from '../data/types.js';
 import type { ClassificationMetrics } from '../metrics/classification.js';
 import type { GeneralizationGap } from '../metrics/generalization-gap.js';
+import type { KnnSearchRecord } from '../resample/knn-method.js';
 import type { ResampleResult } from '../resample/types.js';
 import type { FineTunedHead } from '../train/fine-tune-head.js';
 import type { EpochRecord, Phase1Result } from '../train/phase1.js';
@@ -104,6 +105,8 @@ export interface MethodResult {
   /** Rows added by phase 2. */
   synthetic: number;
   fallbacks: string[];
+  /** The sampler's nearest-neighbour searches: which method ran (exact, ivf, hnsw), its parameters, times. */
+  knn?: KnnSearchRecord[];
   seconds: { resample: number; phase3: number };
   test: ClassificationMetrics;
   validation?: ClassificationMetrics;

@@ -75,7 +75,7 @@ export class ADASYN extends OverSampler {
     if (members === undefined) throw new RangeError(`label: class ${label} is not present in y`);
     requireInteger('requested', requested, 1);
     requireNeighbourCount('nNeighbors', this.nNeighbors, y.length);
-    const neighbours = await nearestOthers(x, d, members, 'all', this.nNeighbors, this.threads);
+    const neighbours = await nearestOthers(x, d, members, 'all', this.nNeighbors, this.neighbourSearch());
     return adasynCounts(y, label, neighbours, this.nNeighbors, requested);
   }
 
@@ -87,11 +87,11 @@ export class ADASYN extends OverSampler {
     }
   }
 
-  protected async generate({ x, y, d, classes, wanted, rng, out, threads }: ResampleJob): Promise<void> {
+  protected async generate({ x, y, d, classes, wanted, rng, out, search }: ResampleJob): Promise<void> {
     const n = this.nNeighbors;
     for (const [label, requested] of wanted) {
       const members = classes.members.get(label)!;
-      const amongAll = await nearestOthers(x, d, members, 'all', n, threads);
+      const amongAll = await nearestOthers(x, d, members, 'all', n, search);
       const counts = adasynCounts(y, label, amongAll, n, requested);
       if (counts.every((count) => count === 0)) {
         throw new UndefinedOnDataError(
@@ -99,7 +99,7 @@ export class ADASYN extends OverSampler {
             `over ${members.length} rows as 0 each (imbalanced-learn raises here too)`,
         );
       }
-      const withinClass = await nearestOthers(x, d, members, members, n, threads);
+      const withinClass = await nearestOthers(x, d, members, members, n, search);
       for (let i = 0; i < members.length; i++) {
         for (let c = 0; c < counts[i]; c++) {
           const partner = withinClass[i * n + rng.below(n)];

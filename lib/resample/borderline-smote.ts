@@ -13,7 +13,7 @@
 // A class with an empty danger set gets no rows, as in imbalanced-learn, and the result reports it.
 
 import { interpolateFromTable } from './interpolate.js';
-import { nearestOthers } from './neighbours.js';
+import { type NeighbourSearch, nearestOthers } from './neighbours.js';
 import { OverSampler, type ResampleJob } from './sampler.js';
 import type { SamplerOptions } from './types.js';
 import {
@@ -72,7 +72,7 @@ export class BorderlineSMOTE extends OverSampler {
     const members = classes.members.get(label);
     if (members === undefined) throw new RangeError(`label: class ${label} is not present in y`);
     requireNeighbourCount('mNeighbors', this.mNeighbors, y.length);
-    return this.dangerOf(x, y, d, members, this.threads);
+    return this.dangerOf(x, y, d, members, this.neighbourSearch());
   }
 
   protected checkRequirements(rows: number, classes: ClassIndex, wanted: Map<number, number>): void {
@@ -85,11 +85,11 @@ export class BorderlineSMOTE extends OverSampler {
     }
   }
 
-  protected async generate({ x, y, d, classes, wanted, rng, out, threads }: ResampleJob): Promise<void> {
+  protected async generate({ x, y, d, classes, wanted, rng, out, search }: ResampleJob): Promise<void> {
     const k = this.kNeighbors;
     for (const [label, count] of wanted) {
       const members = classes.members.get(label)!;
-      const flags = await this.dangerOf(x, y, d, members, threads);
+      const flags = await this.dangerOf(x, y, d, members, search);
       const danger = members.filter((_, i) => flags[i] === 1);
       if (danger.length === 0) {
         out.report({
@@ -105,10 +105,10 @@ export class BorderlineSMOTE extends OverSampler {
         continue;
       }
       if (this.kind === 'borderline-1') {
-        const neighbours = await nearestOthers(x, d, danger, members, k, threads);
+        const neighbours = await nearestOthers(x, d, danger, members, k, search);
         interpolateFromTable(out, label, { bases: danger, neighbours, k }, count, rng);
       } else {
-        const neighbours = await nearestOthers(x, d, danger, 'all', k, threads);
+        const neighbours = await nearestOthers(x, d, danger, 'all', k, search);
         const step = (partner: number) => (y[partner] === label ? 1 : 0.5);
         interpolateFromTable(out, label, { bases: danger, neighbours, k }, count, rng, step);
       }
@@ -120,10 +120,10 @@ export class BorderlineSMOTE extends OverSampler {
     y: Int32Array,
     d: number,
     members: Int32Array,
-    threads: number | undefined,
+    search: NeighbourSearch,
   ): Promise<Uint8Array> {
     const m = this.mNeighbors;
-    const neighbours = await nearestOthers(x, d, members, 'all', m, threads);
+    const neighbours = await nearestOthers(x, d, members, 'all', m, search);
     return dangerFlags(y, y[members[0]], neighbours, m);
   }
 }

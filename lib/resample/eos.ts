@@ -55,12 +55,12 @@ export class EOS extends OverSampler {
     requireNeighbourCount('kNeighbors', this.kNeighbors, rows);
   }
 
-  protected async generate({ x, y, d, classes, wanted, rng, out, threads }: ResampleJob): Promise<void> {
+  protected async generate({ x, y, d, classes, wanted, rng, out, search }: ResampleJob): Promise<void> {
     const k = this.kNeighbors;
     // One search for the rows of every class to over-sample (all of them at once keeps the native search
     // busy; the majority class is usually left out, which saves most of the work).
     const queries = rowsOfClasses(classes, [...wanted.keys()]);
-    const table = await nearestOthers(x, d, queries, 'all', k, threads);
+    const table = await nearestOthers(x, d, queries, 'all', k, search);
     let offset = 0;
     for (const [label, count] of wanted) {
       const members = classes.members.get(label)!;

@@ -10,6 +10,13 @@ export {
   dangerFlags,
 } from './borderline-smote.js';
 export { EOS, type EOSOptions } from './eos.js';
+export {
+  isKnnMethodName,
+  KNN_METHODS,
+  type KnnChoice,
+  type KnnMethodName,
+  type KnnSearchRecord,
+} from './knn-method.js';
 export { ROS, type ROSOptions } from './ros.js';
 export { OverSampler } from './sampler.js';
 export { SMOTE, type SMOTEOptions } from './smote.js';

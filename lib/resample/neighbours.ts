@@ -1,9 +1,18 @@
-// Neighbour tables the samplers need, in global row indices, built on the exact k-NN search.
+// Neighbour tables the samplers need, in global row indices, built on the k-NN search (exact unless the
+// sampler's knn option asks for an approximate one).
 //
 // Every table here answers "the k nearest OTHER rows of each query row among a candidate set that contains
 // it" (imbalanced-learn's `kneighbors(X)[:, 1:]`): a row is never its own neighbour.
 
-import { kNearest } from './knn.js';
+import { type KNearestSearchOptions, kNearestRecorded } from './knn.js';
+import type { KnnSearchRecord } from './knn-method.js';
+
+/** How a sampler searches: threads, device, method (KnnChoice), index seed and signal; each search is appended to
+ * `records` when given. */
+export interface NeighbourSearch
+  extends Pick<KNearestSearchOptions, 'threads' | 'device' | 'knn' | 'seed' | 'signal'> {
+  records?: KnnSearchRecord[];
+}
 
 /** Copies the listed rows of x (N x d) into a new contiguous rows.length x d buffer. */
 export function gatherRows(x: Float32Array, d: number, rows: Int32Array): Float32Array {
@@ -30,24 +39,27 @@ export async function nearestOthers(
   queries: Int32Array,
   candidates: Int32Array | 'all',
   k: number,
-  threads?: number,
+  search: NeighbourSearch = {},
 ): Promise<Int32Array> {
   const candidateCount = candidates === 'all' ? x.length / d : candidates.length;
   if (k >= candidateCount) throw new RangeError(`k: ${k} neighbours need ${k + 1} candidate rows`);
   const toGlobal = (local: number) => (candidates === 'all' ? local : candidates[local]);
   const base = candidates === 'all' ? x : gatherRows(x, d, candidates);
-  const options = threads === undefined ? {} : { threads };
+  const { records, ...options } = search;
 
   if (queries.length === candidateCount && queriesAreCandidates(queries, candidates)) {
     // The queries are the whole candidate set, in order: let the search skip each row itself.
-    const { indices } = await kNearest(base, d, k, { ...options, excludeSelf: true });
+    const { indices, search: record } = await kNearestRecorded(base, d, k, { ...options, excludeSelf: true });
+    records?.push(record);
     return candidates === 'all' ? indices : indices.map(toGlobal);
   }
 
   // A subset of the candidates: search k + 1 and drop the query itself. When it is missing from its own
   // list (k + 1 exact duplicates with smaller indices), the last entry goes instead, which is what a
-  // self-excluding search would return.
-  const { indices } = await kNearest(gatherRows(x, d, queries), d, k + 1, { ...options, base });
+  // self-excluding search would return (and what an approximate search that missed the query itself needs).
+  const found = await kNearestRecorded(gatherRows(x, d, queries), d, k + 1, { ...options, base });
+  records?.push(found.search);
+  const { indices } = found;
   const out = new Int32Array(queries.length * k);
   for (let q = 0; q < queries.length; q++) {
     let written = 0;

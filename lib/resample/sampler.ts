@@ -1,7 +1,10 @@
 // The shared shape of every over-sampler: options, input validation, strategy resolution, and assembly of
 // the result. Each method supplies only how it generates rows for one class.
 
+import type { KnnDevice } from '../native.js';
 import { Xoshiro128 } from '../random.js';
+import { type KnnChoice, validateKnnChoice } from './knn-method.js';
+import type { NeighbourSearch } from './neighbours.js';
 import { resolveSamplingStrategy } from './strategy.js';
 import { SyntheticRows } from './synthetic-rows.js';
 import type { ResampleResult, SamplerOptions, SamplingStrategy } from './types.js';
@@ -17,18 +20,32 @@ export interface ResampleJob {
   wanted: Map<number, number>;
   rng: Xoshiro128;
   out: SyntheticRows;
-  threads: number | undefined;
+  /** Every neighbour search of the job goes through this (it records what each ran). */
+  search: NeighbourSearch;
 }
 
 export abstract class OverSampler {
   readonly samplingStrategy: SamplingStrategy;
   readonly seed: number;
   readonly threads: number | undefined;
+  readonly knn: KnnChoice | undefined;
+  readonly device: KnnDevice | undefined;
 
   constructor(options: SamplerOptions = {}) {
     this.samplingStrategy = options.samplingStrategy ?? 'auto';
     this.seed = requireInteger('seed', options.seed ?? 0, 0, Number.MAX_SAFE_INTEGER);
     this.threads = options.threads === undefined ? undefined : requireInteger('threads', options.threads, 1);
+    if (options.knn !== undefined) validateKnnChoice(options.knn);
+    this.knn = options.knn;
+    if (options.device !== undefined && options.device !== 'cpu' && options.device !== 'cuda') {
+      throw new RangeError(`device must be 'cpu' or 'cuda', got ${JSON.stringify(options.device)}`);
+    }
+    this.device = options.device;
+  }
+
+  /** The neighbour search settings of this sampler (threads, device, method, the sampler's seed for an index). */
+  protected neighbourSearch(): NeighbourSearch {
+    return { threads: this.threads, device: this.device, knn: this.knn, seed: this.seed };
   }
 
   /**
@@ -44,11 +61,12 @@ export abstract class OverSampler {
     let expected = 0;
     for (const count of active.values()) expected += count;
     const out = new SyntheticRows(x, y, d, expected);
+    const search = { ...this.neighbourSearch(), records: [] };
     if (active.size > 0) {
       const rng = new Xoshiro128(this.seed);
-      await this.generate({ x, y, d, classes, wanted: active, rng, out, threads: this.threads });
+      await this.generate({ x, y, d, classes, wanted: active, rng, out, search });
     }
-    return out.finish();
+    return search.records.length > 0 ? { ...out.finish(), searches: search.records } : out.finish();
   }
 
   /**

@@ -28,11 +28,11 @@ export class SMOTE extends OverSampler {
     }
   }
 
-  protected async generate({ x, d, classes, wanted, rng, out, threads }: ResampleJob): Promise<void> {
+  protected async generate({ x, d, classes, wanted, rng, out, search }: ResampleJob): Promise<void> {
     const k = this.kNeighbors;
     for (const [label, count] of wanted) {
       const members = classes.members.get(label)!;
-      const neighbours = await nearestOthers(x, d, members, members, k, threads);
+      const neighbours = await nearestOthers(x, d, members, members, k, search);
       interpolateFromTable(out, label, { bases: members, neighbours, k }, count, rng);
     }
   }

@@ -1,5 +1,8 @@
 // Shapes shared by every over-sampler (imbalanced-learn's conventions, TypedArrays instead of ndarrays).
 
+import type { KnnDevice } from '../native.js';
+import type { KnnChoice, KnnSearchRecord } from './knn-method.js';
+
 /**
  * Which classes to over-sample and to how many rows, as in imbalanced-learn:
  * - 'auto' = 'not majority': every class but the majority, up to the majority count;
@@ -23,6 +26,10 @@ export interface SamplerOptions {
   seed?: number;
   /** Threads for the nearest-neighbour search (default: the search's own default). */
   threads?: number;
+  /** Which nearest-neighbour search (default exact; approximate ones for very large N): knn-method.ts. */
+  knn?: KnnChoice;
+  /** Where an exact search runs: 'cpu' (default) or 'cuda' (a CUDA build and a GPU; the same neighbours). */
+  device?: KnnDevice;
 }
 
 /**
@@ -61,4 +68,6 @@ export interface ResampleResult {
   /** One entry per synthetic row (length M). */
   provenance: Provenance;
   fallbacks: SamplerFallback[];
+  /** The nearest-neighbour searches the method ran, in order (absent: it ran none). */
+  searches?: KnnSearchRecord[];
 }

@@ -20,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   eos::addon::register_head(env, exports);
   eos::addon::register_network(env, exports);
   eos::addon::register_knn(env, exports);
+  eos::addon::register_approx_knn(env, exports);
   eos::addon::register_topology(env, exports);
   return exports;
 }

@@ -10,6 +10,7 @@ void register_augment(Napi::Env env, Napi::Object exports);
 void register_head(Napi::Env env, Napi::Object exports);
 void register_network(Napi::Env env, Napi::Object exports);
 void register_knn(Napi::Env env, Napi::Object exports);
+void register_approx_knn(Napi::Env env, Napi::Object exports);
 void register_topology(Napi::Env env, Napi::Object exports);
 
 }  // namespace eos::addon

@@ -18,6 +18,10 @@
 #include "nn/cuda/cuda_engine.h"
 #endif
 
+#ifdef EOS_HAVE_FAISS
+#include <faiss/Index.h>
+#endif
+
 #ifndef EOS_BUILD_SYSTEM
 #define EOS_BUILD_SYSTEM "unknown"
 #endif
@@ -115,6 +119,15 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 #else
   out.Set("cuda", false);
   out.Set("cudaInfo", env.Null());
+#endif
+  // Approximate nearest neighbours (approxKnnSearch) need libfaiss, linked by the CMake build when found.
+#ifdef EOS_HAVE_FAISS
+  out.Set("faiss", true);
+  out.Set("faissVersion", std::to_string(FAISS_VERSION_MAJOR) + "." + std::to_string(FAISS_VERSION_MINOR) +
+                              "." + std::to_string(FAISS_VERSION_PATCH));
+#else
+  out.Set("faiss", false);
+  out.Set("faissVersion", env.Null());
 #endif
   // Our own SIMD kernels (kNN, ...) run at cpuIsa: the detected level lowered by EOS_MAX_ISA.
   out.Set("cpuIsa", cpu_level_name(cpu_level()));

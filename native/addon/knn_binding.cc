@@ -14,7 +14,6 @@
 // runs there too (it reads every value), so its RangeError comes back as a rejection.
 #include <napi.h>
 
-#include <cmath>
 #include <exception>
 #include <memory>
 #include <stdexcept>
@@ -22,6 +21,7 @@
 
 #include "addon/args.h"
 #include "addon/exports.h"
+#include "addon/knn_args.h"
 #include "addon/promise_worker.h"
 #include "core/cpu_level.h"
 #include "knn/knn.h"
@@ -33,8 +33,6 @@
 namespace eos::addon {
 namespace {
 
-constexpr int64_t kMaxDim = 1 << 16;
-constexpr int64_t kMaxRows = INT32_MAX - 1;      // indices are int32
 constexpr int64_t kMaxOutput = (1LL << 31) - 1;  // nq * k elements per output array
 constexpr int64_t kMaxTile = 1 << 20;
 
@@ -68,12 +66,7 @@ bool device_arg(const Napi::Value& v) {
 }
 
 struct KnnJob {
-  const float* queries = nullptr;
-  int64_t nq = 0;
-  const float* base = nullptr;  // nullptr: self-search
-  int64_t nb = 0;
-  int64_t d = 0, k = 0;
-  bool exclude_self = false;
+  KnnInputs in;
   KnnTiling tiling;
   bool cuda = false;  // device 'cuda'
   bool tensor_cores = true;
@@ -82,23 +75,11 @@ struct KnnJob {
   KnnStats stats;
 };
 
-// "" when every value is finite, else the message naming the first bad row.
-std::string non_finite_message(const char* name, const float* data, int64_t rows, int64_t d) {
-  const int64_t at = first_non_finite(data, rows * d);
-  if (at < 0) return "";
-  const float v = data[at];
-  return std::string(name) + ": row " + std::to_string(at / d) + " has a non-finite value (" +
-         (std::isnan(v) ? "NaN"
-          : v > 0       ? "Infinity"
-                        : "-Infinity") +
-         " at feature " + std::to_string(at % d) + "); every value must be finite";
-}
-
 // Runs a validated job; returns "" or the RangeError message of a non-finite value.
 std::string run_job(KnnJob& job) {
-  std::string bad = non_finite_message("queries", job.queries, job.nq, job.d);
-  if (bad.empty() && job.base != nullptr) bad = non_finite_message("base", job.base, job.nb, job.d);
+  const std::string bad = knn_non_finite_message(job.in);
   if (!bad.empty()) return bad;
+  const KnnInputs& in = job.in;
   if (job.cuda) {
 #ifdef EOS_HAVE_CUDA
     std::string why;
@@ -106,7 +87,7 @@ std::string run_job(KnnJob& job) {
     cuda::KnnCudaOptions options;
     options.tensor_cores = job.tensor_cores;
     cuda::KnnCudaStats stats;
-    cuda::knn_search(job.queries, job.nq, job.base, job.nb, job.d, job.k, job.exclude_self, job.out_idx,
+    cuda::knn_search(in.queries, in.nq, in.base, in.nb, in.d, in.k, in.exclude_self, job.out_idx,
                      job.out_dist, options, &stats);
     job.stats.candidates = stats.candidates;
     job.stats.float32_rows = stats.float32_rows;
@@ -117,77 +98,22 @@ std::string run_job(KnnJob& job) {
     throw std::logic_error("device 'cuda' reached a search built without CUDA");  // parse() refuses it
 #endif
   }
-  knn_search(job.queries, job.nq, job.base, job.nb, job.d, job.k, job.exclude_self, job.out_idx, job.out_dist,
+  knn_search(in.queries, in.nq, in.base, in.nb, in.d, in.k, in.exclude_self, job.out_idx, job.out_dist,
              job.tiling, &job.stats);
   return "";
-}
-
-int64_t rows_of(Napi::Env env, const Napi::TypedArrayOf<float>& a, const char* name, int64_t d) {
-  const int64_t length = static_cast<int64_t>(a.ElementLength());
-  if (length == 0) throw_range(env, std::string(name) + " must not be empty");
-  if (length % d != 0) {
-    throw_range(env, std::string(name) + " length " + std::to_string(length) +
-                         " is not a multiple of d = " + std::to_string(d));
-  }
-  const int64_t rows = length / d;
-  if (rows > kMaxRows)
-    throw_range(env, std::string(name) + " has more than " + std::to_string(kMaxRows) + " rows");
-  return rows;
 }
 
 // Validates the arguments (everything but the values themselves) and fills the job but its outputs.
 KnnJob parse(const Napi::CallbackInfo& info, Napi::TypedArrayOf<float>* queries,
              Napi::TypedArrayOf<float>* base) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4) throw_type(env, "expected (queries, base, d, k, options?)");
   KnnJob job;
-  *queries = typed_array_arg<float>(info[0], "queries");
-  const bool self = info[1].IsNull() || info[1].IsUndefined();
-  if (!self &&
-      (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)) {
-    throw_type(env, "base must be a Float32Array, or null to search the queries among themselves");
-  }
-  if (!self) *base = info[1].As<Napi::TypedArrayOf<float>>();
-  job.d = integer_arg(info[2], "d", 1, kMaxDim);
-  job.queries = queries->Data();
-  job.nq = rows_of(env, *queries, "queries", job.d);
-  if (!self) {
-    job.base = base->Data();
-    job.nb = rows_of(env, *base, "base", job.d);
-  } else {
-    job.nb = job.nq;
-  }
-
+  job.in = parse_knn_inputs(info, queries, base, kMaxOutput);
   const Napi::Value options = info.Length() > 4 ? info[4] : env.Undefined();
-  require_object_or_undefined(options, "options");
-  const Napi::Value exclude = option(options, "excludeSelf");
-  job.exclude_self = exclude.IsUndefined() ? false : bool_arg(exclude, "options.excludeSelf");
-  if (job.exclude_self && job.nq != job.nb) {
-    throw_range(env, "options.excludeSelf needs one query per base row (query i is base row i), got " +
-                         std::to_string(job.nq) + " queries and " + std::to_string(job.nb) + " base rows");
-  }
-  const int64_t available = job.nb - (job.exclude_self ? 1 : 0);
-  if (available < 1) throw_range(env, "k: excludeSelf leaves no candidate in a base of 1 row");
-  if (!info[3].IsNumber()) throw_type(env, "k must be a number (an integer)");
-  const double k = info[3].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(k) || k != std::floor(k))
-    throw_type(env, "k must be an integer, got " + std::to_string(k));
-  if (k < 1 || k > static_cast<double>(available)) {
-    throw_range(env, "k must be in [1, " + std::to_string(available) + "] (" + std::to_string(job.nb) +
-                         " base rows" + (job.exclude_self ? ", minus the query itself" : "") + "), got " +
-                         std::to_string(static_cast<int64_t>(k)));
-  }
-  job.k = static_cast<int64_t>(k);
-  if (job.nq * job.k > kMaxOutput) {
-    throw_range(env, "queries x k = " + std::to_string(job.nq * job.k) + " results exceed " +
-                         std::to_string(kMaxOutput) + "; search in chunks of queries");
-  }
   const Napi::Value bf16 = option(options, "bf16");
   job.tiling.bf16 = bf16.IsUndefined() ? true : bool_arg(bf16, "options.bf16");
-  const Napi::Value threads = option(options, "threads");
+  job.tiling.threads = job.in.threads;
   const Napi::Value rows = option(options, "tileRows"), cols = option(options, "tileCols");
-  job.tiling.threads =
-      threads.IsUndefined() ? 0 : static_cast<int>(integer_arg(threads, "options.threads", 0, 1024));
   job.tiling.tile_rows = rows.IsUndefined() ? 0 : integer_arg(rows, "options.tileRows", 1, kMaxTile);
   job.tiling.tile_cols = cols.IsUndefined() ? 0 : integer_arg(cols, "options.tileCols", 1, kMaxTile);
   const Napi::Value max_isa = option(options, "maxIsa");
@@ -221,8 +147,8 @@ Napi::Value KnnSearchSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::TypedArrayOf<float> queries, base;
   KnnJob job = parse(info, &queries, &base);
-  Napi::Int32Array indices = Napi::Int32Array::New(env, job.nq * job.k);
-  Napi::Float32Array distances = Napi::Float32Array::New(env, job.nq * job.k);
+  Napi::Int32Array indices = Napi::Int32Array::New(env, job.in.nq * job.in.k);
+  Napi::Float32Array distances = Napi::Float32Array::New(env, job.in.nq * job.in.k);
   job.out_idx = indices.Data();
   job.out_dist = distances.Data();
   std::string bad;
@@ -239,15 +165,15 @@ Napi::Value KnnSearch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::TypedArrayOf<float> queries, base;
   auto job = std::make_shared<KnnJob>(parse(info, &queries, &base));
-  Napi::Int32Array indices = Napi::Int32Array::New(env, job->nq * job->k);
-  Napi::Float32Array distances = Napi::Float32Array::New(env, job->nq * job->k);
+  Napi::Int32Array indices = Napi::Int32Array::New(env, job->in.nq * job->in.k);
+  Napi::Float32Array distances = Napi::Float32Array::New(env, job->in.nq * job->in.k);
   job->out_idx = indices.Data();
   job->out_dist = distances.Data();
   PromiseWorker<>::Job work;
   work.what = "knnSearch";
   // Held until the promise settles: the buffers the worker reads and writes stay alive.
   work.keep = {queries, indices, distances};
-  if (job->base != nullptr) work.keep.push_back(base);
+  if (job->in.base != nullptr) work.keep.push_back(base);
   work.run = [job](const PromiseWorker<>::Report&, const PromiseWorker<>::Stop&) {
     std::string bad;
     try {

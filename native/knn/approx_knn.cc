@@ -1,0 +1,297 @@
+// Approximate k-NN over libfaiss (see approx_knn.h for the contract).
+#include "knn/approx_knn.h"
+
+#include <faiss/Clustering.h>
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/utils/random.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <vector>
+
+#include "knn/knn.h"
+
+namespace eos {
+namespace {
+
+using idx_t = faiss::Index::idx_t;  // faiss 1.7.3 has it in Index only
+
+// Rows added to an index per call: the build polls the stop flag between chunks. A fixed size (not one per
+// thread) keeps the HNSW graph the same for any thread count.
+constexpr int64_t kBuildChunkRows = 65536;
+// Queries per call of faiss's IVF scan inside a tile: small enough to balance the threads, large enough that
+// a call's set-up is negligible.
+constexpr int64_t kIvfScanChunk = 64;
+// Bounds that keep a typo from allocating the machine away (faiss accepts any int).
+constexpr int64_t kMaxM = 1024;
+constexpr int64_t kMaxEf = 1 << 16;
+
+// OpenMP's thread count for parallel regions started by this thread, restored on exit: the worker threads
+// of the addon are reused by other jobs.
+class OmpThreads {
+ public:
+  explicit OmpThreads(int n) : saved_(omp_get_max_threads()) {
+    if (n > 0) omp_set_num_threads(n);
+  }
+  ~OmpThreads() { omp_set_num_threads(saved_); }
+  OmpThreads(const OmpThreads&) = delete;
+  OmpThreads& operator=(const OmpThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Exact nearest rows of x among `base` (knn.h), as faiss's int64 labels.
+void exact_search(const float* x, int64_t n, const float* base, int64_t nb, int64_t d, int64_t k, int threads,
+                  float* distances, idx_t* labels) {
+  std::vector<int32_t> idx(static_cast<size_t>(n * k));
+  KnnTiling tiling;
+  tiling.threads = threads;
+  knn_search(x, n, base, nb, d, k, false, idx.data(), distances, tiling);
+  std::copy(idx.begin(), idx.end(), labels);
+}
+
+// The assignment index faiss's k-means trains with: a flat L2 index whose search is knn.h's exact kernel
+// instead of faiss's BLAS path (Debian's faiss links the reference BLAS, about 100x slower).
+struct ExactFlatL2 : faiss::IndexFlatL2 {
+  ExactFlatL2(idx_t dim, int threads) : faiss::IndexFlatL2(dim), threads_(threads) {}
+
+  void search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
+              const faiss::SearchParameters* params = nullptr) const override {
+    if (n == 0) return;
+    if (k > ntotal || params != nullptr) {
+      faiss::IndexFlatL2::search(n, x, k, distances, labels, params);
+      return;
+    }
+    exact_search(x, n, get_xb(), ntotal, d, k, threads_, distances, labels);
+  }
+
+  int threads_;
+};
+
+// One tile's candidates (kk per query, faiss's labels, -1 where none) into the outputs: query q0 + i gets its
+// first k labels that are neither -1 nor (with exclude_self) itself. Returns the queries left short.
+std::vector<int64_t> take_candidates(int64_t q0, int64_t n, int64_t k, int64_t kk, bool exclude_self,
+                                     const idx_t* labels, const float* distances, int32_t* out_idx,
+                                     float* out_dist2) {
+  std::vector<int64_t> short_rows;
+  for (int64_t i = 0; i < n; i++) {
+    const int64_t q = q0 + i;
+    int64_t written = 0;
+    for (int64_t j = 0; j < kk && written < k; j++) {
+      const idx_t label = labels[i * kk + j];
+      if (label < 0 || (exclude_self && label == q)) continue;
+      out_idx[q * k + written] = static_cast<int32_t>(label);
+      out_dist2[q * k + written] = distances[i * kk + j];
+      written++;
+    }
+    if (written < k) short_rows.push_back(q);
+  }
+  return short_rows;
+}
+
+// The exact answer for the listed queries (those the index left short of k rows).
+void exact_fallback(const std::vector<int64_t>& rows, const float* queries, const float* base, int64_t nb,
+                    int64_t d, int64_t k, bool exclude_self, int threads, int32_t* out_idx,
+                    float* out_dist2) {
+  if (rows.empty()) return;
+  const int64_t n = static_cast<int64_t>(rows.size());
+  std::vector<float> x(static_cast<size_t>(n * d));
+  for (int64_t i = 0; i < n; i++) std::copy_n(queries + rows[i] * d, d, x.begin() + i * d);
+  // With exclude_self the base is the queries but these rows are a subset: ask for k + 1 and drop the row
+  // itself (the last one when k + 1 exact duplicates of smaller index outrank it).
+  const int64_t kk = k + (exclude_self ? 1 : 0);
+  std::vector<int32_t> idx(static_cast<size_t>(n * kk));
+  std::vector<float> dist(static_cast<size_t>(n * kk));
+  KnnTiling tiling;
+  tiling.threads = threads;
+  knn_search(x.data(), n, base, nb, d, kk, false, idx.data(), dist.data(), tiling);
+  for (int64_t i = 0; i < n; i++) {
+    const int64_t q = rows[i];
+    int64_t written = 0;
+    bool skipped = false;
+    for (int64_t j = 0; j < kk && written < k; j++) {
+      if (exclude_self && !skipped && idx[i * kk + j] == q) {
+        skipped = true;
+        continue;
+      }
+      out_idx[q * k + written] = idx[i * kk + j];
+      out_dist2[q * k + written] = dist[i * kk + j];
+      written++;
+    }
+  }
+}
+
+// Searches the queries tile by tile with `search_tile(q, n, kk, distances, labels)`; false when stopped.
+template <typename SearchTile>
+bool search_in_tiles(const float* queries, int64_t nq, const float* base, int64_t nb, int64_t d, int64_t k,
+                     bool exclude_self, const ApproxKnnParams& params, int32_t* out_idx, float* out_dist2,
+                     const std::function<bool()>& stop, ApproxKnnStats* stats, SearchTile search_tile) {
+  const int64_t tile = params.tile_rows > 0 ? params.tile_rows : kApproxKnnDefaultTileRows;
+  const int64_t kk = k + (exclude_self ? 1 : 0);
+  std::vector<float> distances(static_cast<size_t>(std::min(tile, nq) * kk));
+  std::vector<idx_t> labels(distances.size());
+  stats->tile_rows = tile;
+  for (int64_t q0 = 0; q0 < nq; q0 += tile) {
+    if (stop()) return false;
+    const int64_t n = std::min(tile, nq - q0);
+    search_tile(queries + q0 * d, n, kk, distances.data(), labels.data());
+    const std::vector<int64_t> short_rows =
+        take_candidates(q0, n, k, kk, exclude_self, labels.data(), distances.data(), out_idx, out_dist2);
+    exact_fallback(short_rows, queries, base, nb, d, k, exclude_self, params.threads, out_idx, out_dist2);
+    stats->exact_fallback_rows += static_cast<int64_t>(short_rows.size());
+    stats->tiles++;
+  }
+  return true;
+}
+
+// One tile of IVF queries: each query's nprobe nearest lists found exactly, then faiss's scan of those lists.
+// The scan runs in chunks of queries on every thread: faiss's default IVF mode parallelises over queries in
+// search(), and search_preassigned(), which we call instead, then scans serially.
+void ivf_scan_tile(const faiss::IndexIVFFlat& index, const float* centroids, const float* q, int64_t n,
+                   int64_t kk, const ApproxKnnParams& params, std::vector<float>& coarse_dist,
+                   std::vector<idx_t>& coarse_list, float* distances, idx_t* labels) {
+  const int64_t d = index.d, nprobe = params.nprobe;
+  coarse_dist.resize(static_cast<size_t>(n * nprobe));
+  coarse_list.resize(coarse_dist.size());
+  exact_search(q, n, centroids, params.nlist, d, nprobe, params.threads, coarse_dist.data(),
+               coarse_list.data());
+  const int64_t chunks = (n + kIvfScanChunk - 1) / kIvfScanChunk;
+  // An exception may not leave an OpenMP region: the first one is kept and rethrown after it.
+  std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t c = 0; c < chunks; c++) {
+    const int64_t i0 = c * kIvfScanChunk, m = std::min(kIvfScanChunk, n - i0);
+    try {
+      index.search_preassigned(m, q + i0 * d, kk, coarse_list.data() + i0 * nprobe,
+                               coarse_dist.data() + i0 * nprobe, distances + i0 * kk, labels + i0 * kk,
+                               false);
+    } catch (...) {
+#pragma omp critical(eos_approx_knn_failure)
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+bool ivf_search(const float* queries, int64_t nq, const float* base, int64_t nb, int64_t d, int64_t k,
+                bool exclude_self, const ApproxKnnParams& params, int32_t* out_idx, float* out_dist2,
+                const std::function<bool()>& stop, ApproxKnnStats* stats) {
+  const auto t0 = std::chrono::steady_clock::now();
+  faiss::IndexFlatL2 quantizer(d);  // declared first: the IVF index points to it
+  faiss::IndexIVFFlat index(&quantizer, d, static_cast<size_t>(params.nlist), faiss::METRIC_L2);
+
+  // k-means on a seeded sample of the base; every assignment by the exact kernel.
+  faiss::ClusteringParameters cp = index.cp;
+  cp.seed = static_cast<int>(params.seed);  // the same 32 bits: distinct seeds stay distinct
+  cp.max_points_per_centroid = static_cast<int>(kIvfTrainRowsPerList);
+  // faiss warns on stderr below 39 rows per list; a small base with many lists is the caller's choice.
+  cp.min_points_per_centroid = 1;
+  faiss::Clustering clustering(static_cast<int>(d), static_cast<int>(params.nlist), cp);
+  ExactFlatL2 assigner(d, params.threads);
+  clustering.train(nb, base, assigner);
+  stats->train_rows = std::min(nb, params.nlist * kIvfTrainRowsPerList);
+  quantizer.add(params.nlist, clustering.centroids.data());
+  index.is_trained = true;
+  const float* centroids = quantizer.get_xb();
+
+  // The base rows into their lists, in chunks, each row's list found exactly.
+  {
+    std::vector<float> dist(static_cast<size_t>(std::min(kBuildChunkRows, nb)));
+    std::vector<idx_t> list(dist.size());
+    for (int64_t r0 = 0; r0 < nb; r0 += kBuildChunkRows) {
+      if (stop()) return false;
+      const int64_t n = std::min(kBuildChunkRows, nb - r0);
+      exact_search(base + r0 * d, n, centroids, params.nlist, d, 1, params.threads, dist.data(), list.data());
+      index.add_core(n, base + r0 * d, nullptr, list.data());  // ids: ntotal + i, the base row
+    }
+  }
+  stats->build_seconds = seconds_since(t0);
+
+  const auto t1 = std::chrono::steady_clock::now();
+  // search_preassigned reads the coarse lists with a stride of index.nprobe.
+  index.nprobe = static_cast<size_t>(params.nprobe);
+  std::vector<float> coarse_dist;
+  std::vector<idx_t> coarse_list;
+  const bool done = search_in_tiles(
+      queries, nq, base, nb, d, k, exclude_self, params, out_idx, out_dist2, stop, stats,
+      [&](const float* q, int64_t n, int64_t kk, float* distances, idx_t* labels) {
+        ivf_scan_tile(index, centroids, q, n, kk, params, coarse_dist, coarse_list, distances, labels);
+      });
+  stats->search_seconds = seconds_since(t1);
+  return done;
+}
+
+bool hnsw_search(const float* queries, int64_t nq, const float* base, int64_t nb, int64_t d, int64_t k,
+                 bool exclude_self, const ApproxKnnParams& params, int32_t* out_idx, float* out_dist2,
+                 const std::function<bool()>& stop, ApproxKnnStats* stats) {
+  const auto t0 = std::chrono::steady_clock::now();
+  faiss::IndexHNSWFlat index(static_cast<int>(d), static_cast<int>(params.m));
+  index.hnsw.efConstruction = static_cast<int>(params.ef_construction);
+  index.hnsw.rng = faiss::RandomGenerator(static_cast<int64_t>(params.seed));
+  {
+    OmpThreads one(1);  // a parallel build is not reproducible (approx_knn.h)
+    for (int64_t r0 = 0; r0 < nb; r0 += kBuildChunkRows) {
+      if (stop()) return false;
+      index.add(std::min(kBuildChunkRows, nb - r0), base + r0 * d);
+    }
+  }
+  stats->build_seconds = seconds_since(t0);
+
+  const auto t1 = std::chrono::steady_clock::now();
+  index.hnsw.efSearch = static_cast<int>(params.ef_search);
+  const bool done =
+      search_in_tiles(queries, nq, base, nb, d, k, exclude_self, params, out_idx, out_dist2, stop, stats,
+                      [&](const float* q, int64_t n, int64_t kk, float* distances, idx_t* labels) {
+                        index.search(n, q, kk, distances, labels);
+                      });
+  stats->search_seconds = seconds_since(t1);
+  return done;
+}
+
+std::string out_of_range(const char* name, int64_t value, int64_t lo, int64_t hi, const std::string& why) {
+  return std::string(name) + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]" + why +
+         ", got " + std::to_string(value);
+}
+
+}  // namespace
+
+std::string approx_knn_parameter_error(const ApproxKnnParams& p, int64_t nb) {
+  if (p.method == ApproxKnnMethod::kIvf) {
+    if (p.nlist < 1 || p.nlist > nb)
+      return out_of_range("options.ivf.nlist", p.nlist, 1, nb, " (at most one list per base row)");
+    if (p.nprobe < 1 || p.nprobe > p.nlist)
+      return out_of_range("options.ivf.nprobe", p.nprobe, 1, p.nlist, " (at most nlist)");
+  } else {
+    if (p.m < 2 || p.m > kMaxM) return out_of_range("options.hnsw.m", p.m, 2, kMaxM, "");
+    if (p.ef_construction < 1 || p.ef_construction > kMaxEf)
+      return out_of_range("options.hnsw.efConstruction", p.ef_construction, 1, kMaxEf, "");
+    if (p.ef_search < 1 || p.ef_search > kMaxEf)
+      return out_of_range("options.hnsw.efSearch", p.ef_search, 1, kMaxEf, "");
+  }
+  if (p.tile_rows < 0) return "options.tileRows must be >= 1, got " + std::to_string(p.tile_rows);
+  return "";
+}
+
+bool approx_knn_search(const float* queries, int64_t nq, const float* base, int64_t nb, int64_t d, int64_t k,
+                       bool exclude_self, const ApproxKnnParams& params, int32_t* out_idx, float* out_dist2,
+                       const std::function<bool()>& stop, ApproxKnnStats* stats) {
+  ApproxKnnStats local;
+  ApproxKnnStats* s = stats != nullptr ? stats : &local;
+  *s = ApproxKnnStats();
+  if (base == nullptr) base = queries;
+  OmpThreads threads(params.threads);
+  if (params.method == ApproxKnnMethod::kIvf)
+    return ivf_search(queries, nq, base, nb, d, k, exclude_self, params, out_idx, out_dist2, stop, s);
+  return hnsw_search(queries, nq, base, nb, d, k, exclude_self, params, out_idx, out_dist2, stop, s);
+}
+
+}  // namespace eos
