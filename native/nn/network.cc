@@ -8,6 +8,7 @@
 
 #include "core/threads.h"
 #include "nn/dims.h"
+#include "nn/gradient_slots.h"
 #include "nn/ref/avgpool.h"
 #include "nn/ref/batchnorm2d.h"
 #include "nn/ref/conv2d.h"
@@ -81,61 +82,10 @@ int Network<T>::add_act(int64_t c, int64_t side) {
   return static_cast<int>(acts_.size()) - 1;
 }
 
-// Assigns gradient buffers ("slots") by walking the layers backwards once, as backward() will:
-// relu, batch norm and the residual add's branch work in place; a convolution or the shortcut writes the
-// gradient of its input into a new slot, or adds to it when another consumer already wrote it; a slot is
-// released when the layer that consumed it is done. Slots are reused by size, so the arena needs only a
-// few gradient buffers (three per resolution for the ResNet).
 template <typename T>
 void Network<T>::plan_backward() {
-  std::vector<int> slot_of(acts_.size(), -1);
-  std::vector<bool> busy;
-  auto acquire = [&](int64_t size) {
-    for (size_t s = 0; s < slot_sizes_.size(); ++s) {
-      if (!busy[s] && slot_sizes_[s] == size) {
-        busy[s] = true;
-        return static_cast<int>(s);
-      }
-    }
-    slot_sizes_.push_back(size);
-    busy.push_back(true);
-    return static_cast<int>(slot_sizes_.size()) - 1;
-  };
-  auto input_grad = [&](Layer& l, int src) {  // slot for the gradient of activation src
-    if (slot_of[src] < 0) {
-      slot_of[src] = acquire(act_count(src));
-      l.accumulate = false;
-    } else {
-      l.accumulate = true;
-    }
-    l.grad_in = slot_of[src];
-  };
-  slot_of[logits_] = acquire(act_count(logits_));
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
-    Layer& l = *it;
-    l.grad_out = slot_of[l.out];
-    switch (l.kind) {
-      case LayerKind::kRelu:
-        l.grad_in = l.grad_out;
-        break;
-      case LayerKind::kBatchNorm:
-        l.grad_in = l.grad_out;
-        slot_of[l.in] = l.grad_out;
-        slot_of[l.out] = -1;
-        break;
-      case LayerKind::kShortcutAdd:
-        input_grad(l, l.aux);
-        break;
-      case LayerKind::kConv:
-      case LayerKind::kAvgPool:
-      case LayerKind::kLinear:
-      case LayerKind::kCosine:
-        if (l.in != input_) input_grad(l, l.in);
-        busy[l.grad_out] = false;
-        slot_of[l.out] = -1;
-        break;
-    }
-  }
+  slot_sizes_ = plan_gradient_slots(layers_, static_cast<int>(acts_.size()), input_, logits_,
+                                    [&](int id) { return act_count(id); });
 }
 
 template <typename T>

@@ -5,6 +5,7 @@
 
 #include "nn/cuda/cuda_engine.h"
 #include "nn/dims.h"
+#include "nn/gradient_slots.h"
 #include "nn/host_model.h"
 
 namespace eos::cuda {
@@ -235,59 +236,11 @@ int CudaEngine::add_act(int64_t c, int64_t side) {
   return static_cast<int>(acts_.size()) - 1;
 }
 
-// The ref network's slot assignment (Network::plan_backward), so both engines accumulate the same sums in
-// the same order: relu, batch norm and the add's branch in place; a convolution, the pool, the head or the
-// shortcut write the gradient of their input into a new slot, or add to it when another consumer wrote it.
+// The ref network's slot plan (nn/gradient_slots.h), so both engines accumulate the same sums in the same
+// order.
 void CudaEngine::plan_backward() {
-  std::vector<int> slot_of(acts_.size(), -1);
-  std::vector<bool> busy;
-  auto acquire = [&](int64_t size) {
-    for (size_t s = 0; s < slot_sizes_.size(); ++s) {
-      if (!busy[s] && slot_sizes_[s] == size) {
-        busy[s] = true;
-        return static_cast<int>(s);
-      }
-    }
-    slot_sizes_.push_back(size);
-    busy.push_back(true);
-    return static_cast<int>(slot_sizes_.size()) - 1;
-  };
-  auto count = [&](int id) { return acts_[id].c * acts_[id].side * acts_[id].side; };
-  auto input_grad = [&](Layer& l, int src) {
-    if (slot_of[src] < 0) {
-      slot_of[src] = acquire(count(src));
-      l.accumulate = false;
-    } else {
-      l.accumulate = true;
-    }
-    l.grad_in = slot_of[src];
-  };
-  slot_of[logits_] = acquire(count(logits_));
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
-    Layer& l = *it;
-    l.grad_out = slot_of[l.out];
-    switch (l.kind) {
-      case LayerKind::kRelu:
-        l.grad_in = l.grad_out;
-        break;
-      case LayerKind::kBatchNorm:
-        l.grad_in = l.grad_out;
-        slot_of[l.in] = l.grad_out;
-        slot_of[l.out] = -1;
-        break;
-      case LayerKind::kShortcutAdd:
-        input_grad(l, l.aux);
-        break;
-      case LayerKind::kConv:
-      case LayerKind::kAvgPool:
-      case LayerKind::kLinear:
-      case LayerKind::kCosine:
-        if (l.in != input_) input_grad(l, l.in);
-        busy[l.grad_out] = false;
-        slot_of[l.out] = -1;
-        break;
-    }
-  }
+  slot_sizes_ = plan_gradient_slots(layers_, static_cast<int>(acts_.size()), input_, logits_,
+                                    [&](int id) { return acts_[id].c * acts_[id].side * acts_[id].side; });
   // The head ops overwrite the embedding's gradient (they have no accumulate flag): its only consumer.
   if (layers_.back().accumulate) throw std::logic_error("the head's input gradient must be a fresh slot");
 }
