@@ -8,7 +8,7 @@
 
 #include "core/threads.h"
 #include "nn/dims.h"
-#include "nn/gradient_slots.h"
+#include "nn/layer_plan.h"
 #include "nn/ref/avgpool.h"
 #include "nn/ref/batchnorm2d.h"
 #include "nn/ref/conv2d.h"
@@ -20,72 +20,14 @@ namespace eos {
 template <typename T>
 Network<T>::Network(const NetworkSpec& spec)
     : HostModel<T>(spec), head_(spec.head, kEmbeddingDim, spec.classes) {
-  const Topology& topo = this->topology();
-  // Activations: relu, batch norm's output and the residual add reuse their input's tensor (in place), as
-  // the backward plan below assumes.
-  input_ = add_act(spec.in_channels, spec.side);
-  int x = input_;
-  int64_t stats_count = 0;
-  std::vector<int> block_input(topo.blocks.size(), -1);
-  for (const TopologyLayer& t : topo.layers) {
-    Layer l{t.kind};
-    l.c_in = t.c_in;
-    l.c_out = t.c_out;
-    l.side_in = t.side_in;
-    l.side_out = t.side_out;
-    l.stride = t.stride;
-    l.in = x;
-    if (t.block >= 0 && block_input[t.block] < 0) block_input[t.block] = x;
-    switch (t.kind) {
-      case LayerKind::kConv:
-        l.weight = this->find_parameter(t.name + ".weight")->offset;
-        l.out = add_act(t.c_out, t.side_out);
-        break;
-      case LayerKind::kBatchNorm:
-        l.weight = this->find_parameter(t.name + ".weight")->offset;
-        l.bias = this->find_parameter(t.name + ".bias")->offset;
-        l.running_mean = this->find_buffer(t.name + ".running_mean")->offset;
-        l.running_var = this->find_buffer(t.name + ".running_var")->offset;
-        l.stats = stats_count;
-        stats_count += 2 * t.c_in;
-        l.bn = static_cast<int>(std::find(topo.batchnorms.begin(), topo.batchnorms.end(), t.name) -
-                                topo.batchnorms.begin());
-        l.out = add_act(t.c_in, t.side_in);
-        break;
-      case LayerKind::kRelu:
-        l.out = x;
-        break;
-      case LayerKind::kShortcutAdd:
-        l.out = x;
-        l.aux = block_input[t.block];
-        break;
-      case LayerKind::kAvgPool:
-        embedding_ = l.out = add_act(kEmbeddingDim, 1);
-        break;
-      case LayerKind::kLinear:
-      case LayerKind::kCosine:
-        l.weight = this->find_parameter("linear.weight")->offset;
-        if (t.kind == LayerKind::kLinear) l.bias = this->find_parameter("linear.bias")->offset;
-        logits_ = l.out = add_act(t.c_out, 1);
-        break;
-    }
-    layers_.push_back(l);
-    x = l.out;
-  }
-  plan_backward();
-  stats_ = HostArray<T>(stats_count);
-}
-
-template <typename T>
-int Network<T>::add_act(int64_t c, int64_t side) {
-  acts_.push_back(Act{c, side, 0});
-  return static_cast<int>(acts_.size()) - 1;
-}
-
-template <typename T>
-void Network<T>::plan_backward() {
-  slot_sizes_ = plan_gradient_slots(layers_, static_cast<int>(acts_.size()), input_, logits_,
-                                    [&](int id) { return act_count(id); });
+  const LayerPlan plan = layer_plan(this->topology());
+  layers_ = plan.layers;
+  for (const PlanActivation& a : plan.activations) acts_.push_back(Act{a.c, a.side, 0});
+  input_ = plan.input;
+  embedding_ = plan.embedding;
+  logits_ = plan.logits;
+  slot_sizes_ = plan.slot_sizes;
+  stats_ = HostArray<T>(plan.stats_count);
 }
 
 template <typename T>

@@ -14,6 +14,7 @@
 
 #include "nn/head_ops.h"
 #include "nn/host_model.h"
+#include "nn/layer_plan.h"
 #include "nn/losses.h"
 #include "nn/sgd.h"
 
@@ -64,20 +65,8 @@ class Network : public HostModel<T> {
     int64_t c, side;  // per-image shape [c, side, side]
     int64_t offset;   // in the arena (set by reserve)
   };
-  // A topology layer with what running it needs: activation ids, parameter offsets, gradient slots.
-  struct Layer {
-    LayerKind kind;
-    int in = -1, out = -1, aux = -1;  // activation ids; aux is the shortcut's source
-    int64_t c_in = 0, c_out = 0, side_in = 0, side_out = 0, stride = 1;
-    int64_t weight = -1, bias = -1;                           // offsets into params / grads
-    int64_t running_mean = -1, running_var = -1, stats = -1;  // batch norm: buffers; saved mean, invstd
-    int bn = -1;                                              // batch-norm index
-    int grad_in = -1, grad_out = -1;                          // gradient slots (backward plan)
-    bool accumulate = false;                                  // add into grad_in instead of overwriting it
-  };
+  using Layer = PlanLayer;  // nn/layer_plan.h
 
-  int add_act(int64_t c, int64_t side);
-  void plan_backward();
   T* act(int id) const { return arena_.data() + acts_[id].offset; }
   T* grad(int slot) const { return arena_.data() + slot_offsets_[slot]; }
   int64_t act_count(int id) const { return acts_[id].c * acts_[id].side * acts_[id].side; }

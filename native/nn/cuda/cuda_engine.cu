@@ -5,8 +5,8 @@
 
 #include "nn/cuda/cuda_engine.h"
 #include "nn/dims.h"
-#include "nn/gradient_slots.h"
 #include "nn/host_model.h"
+#include "nn/layer_plan.h"
 
 namespace eos::cuda {
 
@@ -139,61 +139,26 @@ DeviceLoss upload_loss(const LossConfig& cfg, const std::vector<double>& weights
 }
 
 CudaEngine::CudaEngine(const NetworkSpec& spec, MathMode math) : topo_(resnet_topology(spec)), math_(math) {
-  // The plan, as the ref network's (nn/network.cc): relu, batch norm's output and the residual add reuse
-  // their input's tensor; here every relu also runs inside the pass of the layer before it.
-  input_ = add_act(spec.in_channels, spec.side);
-  int x = input_;
-  std::vector<int> block_input(topo_.blocks.size(), -1);
-  for (const TopologyLayer& t : topo_.layers) {
-    Layer l{t.kind};
-    l.c_in = t.c_in;
-    l.c_out = t.c_out;
-    l.side_in = t.side_in;
-    l.side_out = t.side_out;
-    l.stride = t.stride;
-    l.in = x;
-    if (t.block >= 0 && block_input[t.block] < 0) block_input[t.block] = x;
-    switch (t.kind) {
-      case LayerKind::kConv:
-        l.weight = find_tensor(topo_.parameters, t.name + ".weight")->offset;
-        l.out = add_act(t.c_out, t.side_out);
-        break;
-      case LayerKind::kBatchNorm:
-        l.weight = find_tensor(topo_.parameters, t.name + ".weight")->offset;
-        l.bias = find_tensor(topo_.parameters, t.name + ".bias")->offset;
-        l.running_mean = find_tensor(topo_.buffers, t.name + ".running_mean")->offset;
-        l.running_var = find_tensor(topo_.buffers, t.name + ".running_var")->offset;
-        l.stats = stats_count_;
-        stats_count_ += 2 * t.c_in;
-        l.out = add_act(t.c_in, t.side_in);
-        break;
-      case LayerKind::kRelu:
-        if (layers_.empty() || (layers_.back().kind != LayerKind::kBatchNorm &&
-                                layers_.back().kind != LayerKind::kShortcutAdd)) {
-          throw std::logic_error(
-              "the CUDA plan fuses every relu into the batch norm or residual add before it");
-        }
-        layers_.back().relu = true;
-        l.out = x;
-        break;
-      case LayerKind::kShortcutAdd:
-        l.out = x;
-        l.aux = block_input[t.block];
-        break;
-      case LayerKind::kAvgPool:
-        embedding_ = l.out = add_act(Topology::kEmbeddingDim, 1);
-        break;
-      case LayerKind::kLinear:
-      case LayerKind::kCosine:
-        l.weight = find_tensor(topo_.parameters, "linear.weight")->offset;
-        if (t.kind == LayerKind::kLinear) l.bias = find_tensor(topo_.parameters, "linear.bias")->offset;
-        logits_ = l.out = add_act(t.c_out, 1);
-        break;
+  // The ref network's plan (nn/layer_plan.h); here every relu also runs inside the pass of the layer before
+  // it.
+  const LayerPlan plan = layer_plan(topo_);
+  layers_ = plan.layers;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (layers_[i].kind != LayerKind::kRelu) continue;
+    if (i == 0 ||
+        (layers_[i - 1].kind != LayerKind::kBatchNorm && layers_[i - 1].kind != LayerKind::kShortcutAdd)) {
+      throw std::logic_error("the CUDA plan fuses every relu into the batch norm or residual add before it");
     }
-    layers_.push_back(l);
-    x = l.out;
+    layers_[i - 1].relu = true;
   }
-  plan_backward();
+  for (const PlanActivation& a : plan.activations) acts_.push_back(Act{a.c, a.side, 0});
+  input_ = plan.input;
+  embedding_ = plan.embedding;
+  logits_ = plan.logits;
+  slot_sizes_ = plan.slot_sizes;
+  stats_count_ = plan.stats_count;
+  // The head ops overwrite the embedding's gradient (they have no accumulate flag): its only consumer.
+  if (layers_.back().accumulate) throw std::logic_error("the head's input gradient must be a fresh slot");
   tracked_.assign(topo_.batchnorms.size(), 0);
   try {
     EOS_CUDA_CHECK(cudaGetDevice(&device_));
@@ -229,20 +194,6 @@ void CudaEngine::release() noexcept {
   stream_ = nullptr;
   if (ring_) cudaFreeHost(ring_);
   ring_ = ring_device_ = nullptr;
-}
-
-int CudaEngine::add_act(int64_t c, int64_t side) {
-  acts_.push_back(Act{c, side, 0});
-  return static_cast<int>(acts_.size()) - 1;
-}
-
-// The ref network's slot plan (nn/gradient_slots.h), so both engines accumulate the same sums in the same
-// order.
-void CudaEngine::plan_backward() {
-  slot_sizes_ = plan_gradient_slots(layers_, static_cast<int>(acts_.size()), input_, logits_,
-                                    [&](int id) { return acts_[id].c * acts_[id].side * acts_[id].side; });
-  // The head ops overwrite the embedding's gradient (they have no accumulate flag): its only consumer.
-  if (layers_.back().accumulate) throw std::logic_error("the head's input gradient must be a fresh slot");
 }
 
 void CudaEngine::reserve(int64_t capacity) {

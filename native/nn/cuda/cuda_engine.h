@@ -36,6 +36,7 @@
 #include "nn/cuda/ops.h"
 #include "nn/cuda/step_graph.h"
 #include "nn/engine.h"
+#include "nn/layer_plan.h"
 
 namespace eos::cuda {
 
@@ -127,16 +128,8 @@ class CudaEngine final : public Engine {
     int64_t c, side;  // per-image shape
     int64_t offset;   // floats into the arena (set by reserve)
   };
-  // A topology layer with what running it needs (as the ref network's plan, nn/network.cc).
-  struct Layer {
-    LayerKind kind;
-    int in = -1, out = -1, aux = -1;  // activation ids; aux is the shortcut's source
-    int64_t c_in = 0, c_out = 0, side_in = 0, side_out = 0, stride = 1;
-    int64_t weight = -1, bias = -1, running_mean = -1, running_var = -1, stats = -1;
-    int grad_in = -1, grad_out = -1;  // gradient slots
-    bool accumulate = false;          // add into grad_in instead of overwriting it
-    bool relu = false;                // batch norm / residual add: the relu after it runs in the same pass
-  };
+  using Layer = PlanLayer;  // nn/layer_plan.h
+
   // The per-step scalars the captured graph reads and writes in device memory.
   struct StepState {
     int64_t offset;  // rows of the order consumed (augment_batch's row_offset)
@@ -155,8 +148,6 @@ class CudaEngine final : public Engine {
   };
   static constexpr int kRing = 4;  // > kInFlight: the slot the host reads is never the one being written
 
-  int add_act(int64_t c, int64_t side);
-  void plan_backward();
   void reserve(int64_t capacity);
   void reserve_workspace(int64_t batch);
   float* act(int id) { return arena_.data() + acts_[id].offset; }
