@@ -372,3 +372,21 @@ test('eos run --knn with a bad value exits 1 with the message, before any work',
   t.is(r.code, 1);
   t.regex(r.stderr, /--knn must be one of exact, ivf, hnsw, auto/);
 });
+
+approx('ivf probing every list is the exact search: the same rows, the same distances', async (t) => {
+  // The scan searches each probed list with the exact kernel and merges by (distance, row): with every list
+  // probed nothing is approximate, so any slip in the grouping, the merge or the row numbering shows here.
+  const { x } = clustered(3000, D, 30, 3, 7);
+  const ivf = { method: 'ivf' as const, seed: 3, ivf: { nlist: 40, nprobe: 40 }, threads: 2 };
+  const self = await native().approxKnnSearch(x, null, D, K, { ...ivf, excludeSelf: true });
+  const exactSelf = await native().knnSearch(x, null, D, K, { excludeSelf: true });
+  t.deepEqual(Array.from(self.indices), Array.from(exactSelf.indices));
+  t.deepEqual(Array.from(self.distances), Array.from(exactSelf.distances));
+  const queries = x.subarray(0, 500 * D);
+  const base = x.subarray(500 * D);
+  const sep = await native().approxKnnSearch(queries, base, D, K, { ...ivf, tileRows: 97 });
+  const exactSep = await native().knnSearch(queries, base, D, K, {});
+  t.deepEqual(Array.from(sep.indices), Array.from(exactSep.indices));
+  t.deepEqual(Array.from(sep.distances), Array.from(exactSep.distances));
+  t.is(sep.stats.tiles, Math.ceil(500 / 97));
+});

@@ -22,7 +22,7 @@ export interface KnnChoice {
   hnsw?: { m?: number; efConstruction?: number; efSearch?: number };
   /** Seed of the index (k-means sample, HNSW layers); default: the sampler's seed. */
   seed?: number;
-  /** Queries per search tile of the approximate search (default 16,384). */
+  /** Queries per search tile of the approximate search (default: hnsw 16,384; ivf as many as fit 128 MB of candidates). */
   tileRows?: number;
 }
 

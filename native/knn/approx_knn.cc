@@ -4,13 +4,13 @@
 #include <faiss/Clustering.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
-#include <faiss/IndexIVFFlat.h>
 #include <faiss/utils/random.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <utility>
 #include <vector>
 
 #include "knn/knn.h"
@@ -23,9 +23,6 @@ using idx_t = faiss::Index::idx_t;  // faiss 1.7.3 has it in Index only
 // Rows added to an index per call: the build polls the stop flag between chunks. A fixed size (not one per
 // thread) keeps the HNSW graph the same for any thread count.
 constexpr int64_t kBuildChunkRows = 65536;
-// Queries per call of faiss's IVF scan inside a tile: small enough to balance the threads, large enough that
-// a call's set-up is negligible.
-constexpr int64_t kIvfScanChunk = 64;
 // Bounds that keep a typo from allocating the machine away (faiss accepts any int).
 constexpr int64_t kMaxM = 1024;
 constexpr int64_t kMaxEf = 1 << 16;
@@ -153,44 +150,115 @@ bool search_in_tiles(const float* queries, int64_t nq, const float* base, int64_
   return true;
 }
 
-// One tile of IVF queries: each query's nprobe nearest lists found exactly, then faiss's scan of those lists.
-// The scan runs in chunks of queries on every thread: faiss's default IVF mode parallelises over queries in
-// search(), and search_preassigned(), which we call instead, then scans serially.
-void ivf_scan_tile(const faiss::IndexIVFFlat& index, const float* centroids, const float* q, int64_t n,
-                   int64_t kk, const ApproxKnnParams& params, std::vector<float>& coarse_dist,
-                   std::vector<idx_t>& coarse_list, float* distances, idx_t* labels) {
-  const int64_t d = index.d, nprobe = params.nprobe;
-  coarse_dist.resize(static_cast<size_t>(n * nprobe));
-  coarse_list.resize(coarse_dist.size());
-  exact_search(q, n, centroids, params.nlist, d, nprobe, params.threads, coarse_dist.data(),
-               coarse_list.data());
-  const int64_t chunks = (n + kIvfScanChunk - 1) / kIvfScanChunk;
-  // An exception may not leave an OpenMP region: the first one is kept and rethrown after it.
-  std::exception_ptr failure;
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t c = 0; c < chunks; c++) {
-    const int64_t i0 = c * kIvfScanChunk, m = std::min(kIvfScanChunk, n - i0);
-    try {
-      index.search_preassigned(m, q + i0 * d, kk, coarse_list.data() + i0 * nprobe,
-                               coarse_dist.data() + i0 * nprobe, distances + i0 * kk, labels + i0 * kk,
-                               false);
-    } catch (...) {
+// The inverted lists of an IVF index: the base rows grouped by their list (ascending row within a list),
+// copied contiguously so that one list is one base block for knn.h's kernel.
+struct InvertedLists {
+  std::vector<int64_t> offsets;  // list l holds rows[offsets[l] .. offsets[l + 1])
+  std::vector<int32_t> rows;     // base row of each entry
+  std::vector<float> data;       // [nb, d]: entry e's features at e * d
+};
+
+// Query tiles of the IVF scan hold at most this many bytes of candidates (nprobe x kk per query, 8 bytes
+// each) when the caller leaves the tile open: large tiles give each list many queries at once, which is
+// what makes its block worth the kernel's set-up (at 1e7 rows, 12,649 lists and nprobe 16, a tile of 16,384
+// queries would give each list about 20).
+constexpr int64_t kIvfTileCandidateBytes = int64_t{1} << 27;
+
+int64_t ivf_tile_rows(const ApproxKnnParams& params, int64_t k) {
+  if (params.tile_rows > 0) return params.tile_rows;
+  const int64_t per_query = params.nprobe * (k + 1) * 8;
+  return std::max<int64_t>(1024, kIvfTileCandidateBytes / per_query);
+}
+
+// One tile of IVF queries: each query's nprobe nearest lists found exactly (knn.h), then, list by list, the
+// queries probing a list searched exactly against its rows (knn.h again: faiss's own scan, in Debian's
+// build, computes each distance with a scalar loop, 50x slower than the kernel), and each query's nprobe
+// partial answers merged by (distance, base row). So the answer is the exact k nearest among the rows of
+// the probed lists, ranked by the float32 rounding of knn.h's exact distance, ties by the smaller row.
+void ivf_scan_tile(const InvertedLists& lists, const float* centroids, const float* q, int64_t n, int64_t kk,
+                   int64_t d, const ApproxKnnParams& params, float* distances, idx_t* labels) {
+  const int64_t nlist = params.nlist, nprobe = params.nprobe;
+  std::vector<float> coarse_dist(static_cast<size_t>(n * nprobe));
+  std::vector<idx_t> coarse_list(coarse_dist.size());
+  exact_search(q, n, centroids, nlist, d, nprobe, params.threads, coarse_dist.data(), coarse_list.data());
+
+  // The probes grouped by list (counting sort; within a list in query order, so deterministic).
+  std::vector<int64_t> first(static_cast<size_t>(nlist + 1), 0);
+  for (int64_t p = 0; p < n * nprobe; p++) first[coarse_list[p] + 1]++;
+  for (int64_t l = 0; l < nlist; l++) first[l + 1] += first[l];
+  std::vector<int64_t> probes(static_cast<size_t>(n * nprobe));  // probe p = query * nprobe + slot
+  {
+    std::vector<int64_t> at(first.begin(), first.end() - 1);
+    for (int64_t p = 0; p < n * nprobe; p++) probes[at[coarse_list[p]]++] = p;
+  }
+
+  // Each probe's best kk rows of its list (-1 past the list's size).
+  std::vector<float> cand_dist(static_cast<size_t>(n * nprobe * kk));
+  std::vector<int32_t> cand_row(cand_dist.size(), -1);
+  std::exception_ptr failure;  // an exception may not leave an OpenMP region: kept, rethrown after it
+#pragma omp parallel num_threads(params.threads > 0 ? params.threads : omp_get_max_threads())
+  {
+    std::vector<float> xq, dist;
+    std::vector<int32_t> idx;
+    KnnTiling one;
+    one.threads = 1;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t l = 0; l < nlist; l++) {
+      const int64_t nq = first[l + 1] - first[l];
+      const int64_t size = lists.offsets[l + 1] - lists.offsets[l];
+      if (nq == 0 || size == 0) continue;
+      try {
+        const int64_t kl = std::min(kk, size);
+        xq.resize(static_cast<size_t>(nq * d));
+        for (int64_t i = 0; i < nq; i++)
+          std::copy_n(q + probes[first[l] + i] / nprobe * d, d, xq.begin() + i * d);
+        idx.resize(static_cast<size_t>(nq * kl));
+        dist.resize(idx.size());
+        knn_search(xq.data(), nq, lists.data.data() + lists.offsets[l] * d, size, d, kl, false, idx.data(),
+                   dist.data(), one);
+        for (int64_t i = 0; i < nq; i++) {
+          const int64_t p = probes[first[l] + i];
+          for (int64_t j = 0; j < kl; j++) {
+            cand_row[p * kk + j] = lists.rows[lists.offsets[l] + idx[i * kl + j]];
+            cand_dist[p * kk + j] = dist[i * kl + j];
+          }
+        }
+      } catch (...) {
 #pragma omp critical(eos_approx_knn_failure)
-      if (!failure) failure = std::current_exception();
+        if (!failure) failure = std::current_exception();
+      }
     }
   }
   if (failure) std::rethrow_exception(failure);
+
+    // Per query: the best kk of its nprobe x kk candidates (the lists are disjoint: no row twice).
+#pragma omp parallel num_threads(params.threads > 0 ? params.threads : omp_get_max_threads())
+  {
+    std::vector<std::pair<float, int32_t>> merged;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+      merged.clear();
+      for (int64_t c = i * nprobe * kk; c < (i + 1) * nprobe * kk; c++)
+        if (cand_row[c] >= 0) merged.emplace_back(cand_dist[c], cand_row[c]);
+      const int64_t m = std::min<int64_t>(kk, static_cast<int64_t>(merged.size()));
+      std::partial_sort(merged.begin(), merged.begin() + m, merged.end());
+      for (int64_t j = 0; j < kk; j++) {
+        labels[i * kk + j] = j < m ? merged[j].second : -1;
+        distances[i * kk + j] = j < m ? merged[j].first : 0.0f;
+      }
+    }
+  }
 }
 
 bool ivf_search(const float* queries, int64_t nq, const float* base, int64_t nb, int64_t d, int64_t k,
                 bool exclude_self, const ApproxKnnParams& params, int32_t* out_idx, float* out_dist2,
                 const std::function<bool()>& stop, ApproxKnnStats* stats) {
   const auto t0 = std::chrono::steady_clock::now();
-  faiss::IndexFlatL2 quantizer(d);  // declared first: the IVF index points to it
-  faiss::IndexIVFFlat index(&quantizer, d, static_cast<size_t>(params.nlist), faiss::METRIC_L2);
-
   // k-means on a seeded sample of the base; every assignment by the exact kernel.
-  faiss::ClusteringParameters cp = index.cp;
+  // faiss's clustering parameters for an IVF quantizer: 10 iterations, as faiss's Level1Quantizer(quantizer,
+  // nlist) sets them (the general default is 25), with our seed and sample size.
+  faiss::ClusteringParameters cp;
+  cp.niter = 10;
   cp.seed = static_cast<int>(params.seed);  // the same 32 bits: distinct seeds stay distinct
   cp.max_points_per_centroid = static_cast<int>(kIvfTrainRowsPerList);
   // faiss warns on stderr below 39 rows per list; a small base with many lists is the caller's choice.
@@ -199,11 +267,10 @@ bool ivf_search(const float* queries, int64_t nq, const float* base, int64_t nb,
   ExactFlatL2 assigner(d, params.threads);
   clustering.train(nb, base, assigner);
   stats->train_rows = std::min(nb, params.nlist * kIvfTrainRowsPerList);
-  quantizer.add(params.nlist, clustering.centroids.data());
-  index.is_trained = true;
-  const float* centroids = quantizer.get_xb();
+  const float* centroids = clustering.centroids.data();
 
-  // The base rows into their lists, in chunks, each row's list found exactly.
+  // Each base row's list, found exactly, in chunks (the stop flag is polled between them).
+  std::vector<int32_t> list_of(static_cast<size_t>(nb));
   {
     std::vector<float> dist(static_cast<size_t>(std::min(kBuildChunkRows, nb)));
     std::vector<idx_t> list(dist.size());
@@ -211,21 +278,33 @@ bool ivf_search(const float* queries, int64_t nq, const float* base, int64_t nb,
       if (stop()) return false;
       const int64_t n = std::min(kBuildChunkRows, nb - r0);
       exact_search(base + r0 * d, n, centroids, params.nlist, d, 1, params.threads, dist.data(), list.data());
-      index.add_core(n, base + r0 * d, nullptr, list.data());  // ids: ntotal + i, the base row
+      for (int64_t i = 0; i < n; i++) list_of[r0 + i] = static_cast<int32_t>(list[i]);
+    }
+  }
+  InvertedLists lists;
+  lists.offsets.assign(static_cast<size_t>(params.nlist + 1), 0);
+  for (int64_t r = 0; r < nb; r++) lists.offsets[list_of[r] + 1]++;
+  for (int64_t l = 0; l < params.nlist; l++) lists.offsets[l + 1] += lists.offsets[l];
+  lists.rows.resize(static_cast<size_t>(nb));
+  lists.data.resize(static_cast<size_t>(nb * d));
+  {
+    std::vector<int64_t> at(lists.offsets.begin(), lists.offsets.end() - 1);
+    for (int64_t r = 0; r < nb; r++) {
+      const int64_t e = at[list_of[r]]++;
+      lists.rows[e] = static_cast<int32_t>(r);
+      std::copy_n(base + r * d, d, lists.data.begin() + e * d);
     }
   }
   stats->build_seconds = seconds_since(t0);
 
   const auto t1 = std::chrono::steady_clock::now();
-  // search_preassigned reads the coarse lists with a stride of index.nprobe.
-  index.nprobe = static_cast<size_t>(params.nprobe);
-  std::vector<float> coarse_dist;
-  std::vector<idx_t> coarse_list;
-  const bool done = search_in_tiles(
-      queries, nq, base, nb, d, k, exclude_self, params, out_idx, out_dist2, stop, stats,
-      [&](const float* q, int64_t n, int64_t kk, float* distances, idx_t* labels) {
-        ivf_scan_tile(index, centroids, q, n, kk, params, coarse_dist, coarse_list, distances, labels);
-      });
+  ApproxKnnParams tiled = params;
+  tiled.tile_rows = ivf_tile_rows(params, k);
+  const bool done =
+      search_in_tiles(queries, nq, base, nb, d, k, exclude_self, tiled, out_idx, out_dist2, stop, stats,
+                      [&](const float* q, int64_t n, int64_t kk, float* distances, idx_t* labels) {
+                        ivf_scan_tile(lists, centroids, q, n, kk, d, params, distances, labels);
+                      });
   stats->search_seconds = seconds_since(t1);
   return done;
 }
