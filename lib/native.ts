@@ -166,7 +166,7 @@ export type ApproxKnnSearchOptions = {
 export interface ApproxKnnSearchResult {
   /** nq x k row-major base row indices, nearest first as the index ranks them. */
   indices: Int32Array;
-  /** Squared Euclidean distances matching `indices` (faiss's float32 sums). */
+  /** Squared Euclidean distances matching `indices` (ivf: the exact search's; hnsw: float32 sums, native/knn/approx_knn.cc). */
   distances: Float32Array;
   stats: {
     method: 'ivf' | 'hnsw';

@@ -390,3 +390,36 @@ approx('ivf probing every list is the exact search: the same rows, the same dist
   t.deepEqual(Array.from(sep.distances), Array.from(exactSep.distances));
   t.is(sep.stats.tiles, Math.ceil(500 / 97));
 });
+
+approx(
+  'hnsw ranks by float32 sums in eight lanes, summed in a fixed tree: the same float on any CPU',
+  async (t) => {
+    // The JavaScript below is the contract of l2_lanes (native/knn/approx_knn.cc), rounded to float32 at
+    // every step as the native code is; a d that is not a multiple of 8 exercises the tail.
+    const f = Math.fround;
+    const lanes = (x: Float32Array, d: number, i: number, j: number) => {
+      const acc = new Array<number>(8).fill(0);
+      for (let c = 0; c < d; c++) {
+        const diff = f(x[i * d + c] - x[j * d + c]);
+        acc[c % 8] = f(acc[c % 8] + f(diff * diff));
+      }
+      return f(f(f(acc[0] + acc[4]) + f(acc[2] + acc[6])) + f(f(acc[1] + acc[5]) + f(acc[3] + acc[7])));
+    };
+    for (const d of [16, 13]) {
+      const { x } = clustered(800, d, 8, 2, 11);
+      const found = await native().approxKnnSearch(x, null, d, K, {
+        method: 'hnsw',
+        seed: 0,
+        hnsw: { m: 16, efConstruction: 40, efSearch: 64 },
+        excludeSelf: true,
+      });
+      let mismatches = 0;
+      for (let q = 0; q < 800; q++)
+        for (let j = 0; j < K; j++) {
+          const row = found.indices[q * K + j];
+          if (found.distances[q * K + j] !== lanes(x, d, q, row)) mismatches++;
+        }
+      t.is(mismatches, 0, `d = ${d}`);
+    }
+  },
+);

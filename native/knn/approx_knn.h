@@ -5,10 +5,11 @@
 // Legend: nq query rows, nb base rows, d features, k neighbours per query; all matrices row-major.
 //
 // Result: for query i, out_idx[i*k .. i*k+k) holds k distinct base rows, nearest first as the index ranks
-// them, with their squared distances in out_dist2 (hnsw: faiss's float32 sums; ivf: knn.h's exact ones). With
-// exclude_self, query i is base row i and never its own neighbour: k + 1 are asked for and row i is dropped
-// (the last one when the index did not return row i). A query for which the index finds fewer than k rows
-// (an IVF probe of lists holding fewer than k + 1 rows) is answered by the exact search instead, and counted.
+// them, with their squared distances in out_dist2 (hnsw: float32 sums in eight lanes, approx_knn.cc l2_lanes;
+// ivf: knn.h's exact ones). With exclude_self, query i is base row i and never its own neighbour: k + 1 are
+// asked for and row i is dropped (the last one when the index did not return row i). A query for which the
+// index finds fewer than k rows (an IVF probe of lists holding fewer than k + 1 rows) is answered by the
+// exact search instead, and counted.
 //
 // How:
 // - ivf: the coarse quantizer is trained by faiss's k-means (faiss::Clustering), but every distance is
@@ -19,9 +20,11 @@
 //   queries by the lists they probe, searches each list for its queries exactly (one base block each), and
 //   merges each query's nprobe partial answers by (distance, row): the answer is the exact k nearest among
 //   the rows of the probed lists, so probing every list is the exact search.
-// - hnsw: faiss's IndexHNSWFlat, built on ONE thread: faiss inserts the rows of a parallel build in the
-//   order its threads reach them, so a parallel build gives a different graph on every run. The search runs
-//   on every thread (each query's walk is independent of the others).
+// - hnsw: faiss's IndexHNSW over a flat storage whose distances are ours (l2_lanes: Debian's faiss sums
+//   one element at a time, which made the build of 1e6 rows take 17 minutes), built on ONE thread: faiss
+//   inserts the rows of a parallel build in the order its threads reach them, so a parallel build gives a
+//   different graph on every run. The search runs on every thread (each query's walk is independent of the
+//   others).
 // - Queries are searched in tiles of tile_rows: memory is the index plus one tile's candidates (ivf, whose
 //   scan wants many queries per list: by default as many queries as fit 128 MB of nprobe x (k + 1)
 //   candidates, at least 1,024; hnsw: 16,384).
