@@ -84,22 +84,31 @@ export const K_NEIGHBORS: Readonly<Record<Exclude<SamplerName, 'none' | 'ros'>, 
  * on 2 cores (AVX512-BF16) the exact self-search takes 1.2 s on the 60,000 Fashion-MNIST embeddings of the
  * shipped backbone and 8 s on 1e5 class-structured synthetic rows (bench/knn-approx.ts), so about 3 minutes
  * at 5e5, 15 at 1e6 and a day at 1e7; every data set of the paper stays exact, as the paper searched.
- * IVF is the approximate default: its build is parallel and still deterministic, and at 1e5 it reached
- * recall@10 0.9997 in 17 s where HNSW reached 0.955 in 48 s (its build runs on one thread; approx_knn.h).
- * IVF lists are 4 sqrt(N) (faiss's guidance is 4 to 16 sqrt(N)), probed 16 at a time; HNSW's are faiss's
- * usual parameters with efSearch raised from faiss's 16 to 64.
+ * IVF is the approximate default: its build is parallel and still deterministic, and its scan is the exact
+ * kernel's (native/knn/approx_knn.h). IVF lists are 4 sqrt(N) (faiss's guidance is 4 to 16 sqrt(N)), and the
+ * lists probed grow with them, one per 128 lists and at least 16: the recall of a fixed probe count falls as
+ * the lists multiply (bench/knn-approx.ts, 2 Zen 3 cores, class-structured rows of intrinsic dimension 64, the
+ * hard case: at 1e6 rows, 4,000 lists, recall@10 0.788 with 16 probes in 69 s, 0.981 with 32 in 99 s, 1.000
+ * with 64 in 170 s, against an exact search of at most 1,100 s; at 1e7 with 16 probes 0.527), while a fixed
+ * fraction of lists keeps it. HNSW's are faiss's usual parameters with efSearch raised from faiss's 16 to 64;
+ * at 1e5 it reached recall 0.955 in 39 s where IVF reached 0.9997 in 5.4 s (its build runs on one thread).
  */
 export const KNN = {
   method: 'exact' as const,
   autoExactMaxRows: 500_000,
   autoApproximate: 'ivf' as const,
-  ivf: { listsPerSqrtRow: 4, nprobe: 16 },
+  ivf: { listsPerSqrtRow: 4, listsPerProbe: 128, minProbes: 16 },
   hnsw: { m: 32, efConstruction: 40, efSearch: 64 },
 } as const;
 
 /** IVF lists for a base of `rows` rows when none is asked for: 4 sqrt(rows), at least 1 and at most rows. */
 export function ivfListsFor(rows: number): number {
   return Math.max(1, Math.min(rows, Math.round(KNN.ivf.listsPerSqrtRow * Math.sqrt(rows))));
+}
+
+/** IVF lists probed per query when none is asked for: one per 128 of the `nlist` lists, at least 16, at most nlist. */
+export function ivfProbesFor(nlist: number): number {
+  return Math.min(nlist, Math.max(KNN.ivf.minProbes, Math.round(nlist / KNN.ivf.listsPerProbe)));
 }
 
 /**

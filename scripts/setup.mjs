@@ -26,11 +26,15 @@ const SYSTEM_PACKAGES = [
   'dataset-fashion-mnist',
 ];
 // Benchmark peers (bench/), never needed by the build, the tests or `npm start`.
+// OpenBLAS with each: Debian's numpy, faiss and scikit-learn link libblas.so.3, which on a fresh machine is
+// the reference BLAS (measured on Zen 3: sgemm at 3 GFLOP/s against OpenBLAS's ~150, so bench:train's
+// machine limit was wrong by 50x and faiss's IndexFlatL2, a GEMM, ran 40x below itself); the package makes
+// OpenBLAS the libblas.so.3 alternative.
 const PEER_PACKAGES = {
-  pytorch: ['python3-torch', 'python3-numpy'],
-  faiss: ['python3-faiss', 'python3-numpy'],
-  sklearn: ['python3-sklearn', 'python3-numpy'],
-  imblearn: ['python3-imblearn', 'python3-sklearn', 'python3-numpy'],
+  pytorch: ['python3-torch', 'python3-numpy', 'libopenblas0-pthread'],
+  faiss: ['python3-faiss', 'python3-numpy', 'libopenblas0-pthread'],
+  sklearn: ['python3-sklearn', 'python3-numpy', 'libopenblas0-pthread'],
+  imblearn: ['python3-imblearn', 'python3-sklearn', 'python3-numpy', 'libopenblas0-pthread'],
 };
 
 function run(cmd, args, env = process.env) {

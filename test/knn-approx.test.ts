@@ -259,8 +259,14 @@ test('auto: exact up to the threshold, the approximate default beyond; defaults 
   t.deepEqual(resolveKnn({ method: 'hnsw' }, 10, 0, withFaiss), { method: 'hnsw', hnsw: KNN.hnsw, seed: 0 });
   t.deepEqual(resolveKnn({ method: 'ivf' }, 10_000, 0, withFaiss), {
     method: 'ivf',
-    ivf: { nlist: 400, nprobe: KNN.ivf.nprobe },
+    ivf: { nlist: 400, nprobe: 16 },
     seed: 0,
+  });
+  // The probes grow with the lists (one per 128): 4,000 lists at 1e6 rows, 12,649 at 1e7.
+  t.like(resolveKnn({ method: 'ivf' }, 1e6, 0, withFaiss), { ivf: { nlist: 4000, nprobe: 31 } });
+  t.like(resolveKnn({ method: 'ivf' }, 1e7, 0, withFaiss), { ivf: { nlist: 12_649, nprobe: 99 } });
+  t.like(resolveKnn({ method: 'ivf', ivf: { nlist: 10 } }, 1e6, 0, withFaiss), {
+    ivf: { nlist: 10, nprobe: 10 },
   });
   t.deepEqual(resolveKnn(undefined, 10, 0, withFaiss), { method: 'exact' });
 });

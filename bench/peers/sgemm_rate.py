@@ -24,4 +24,10 @@ for _ in range(8):
     t = time.perf_counter()
     a @ b
     best = min(best, time.perf_counter() - t)
+# The limit is OpenBLAS's: with libblas.so.3 pointing at the reference BLAS (a fresh Debian machine without
+# libopenblas0-pthread) the rate is 50x lower and every fraction of it meaningless, so refuse.
+with open("/proc/self/maps") as maps:
+    if "openblas" not in maps.read():
+        sys.exit("sgemm_rate.py: numpy is not running OpenBLAS (libblas.so.3 is another BLAS): "
+                 "apt-get install libopenblas0-pthread (node scripts/setup.mjs --peers pytorch does)")
 print(json.dumps({"gflops": 2 * n**3 / best / 1e9, "coretype": os.environ.get("OPENBLAS_CORETYPE", "auto")}))

@@ -3,7 +3,7 @@
 // by the size of the base (lib/defaults.ts KNN says where and why). One option object, validated here; the
 // run records what each search ran (KnnSearchRecord).
 
-import { ivfListsFor, KNN, LIMITS } from '../defaults.js';
+import { ivfListsFor, ivfProbesFor, KNN, LIMITS } from '../defaults.js';
 import type { ApproxKnnParameters, NativeInfo } from '../native.js';
 
 export const KNN_METHODS = ['exact', 'ivf', 'hnsw', 'auto'] as const;
@@ -16,7 +16,7 @@ export function isKnnMethodName(s: string): s is KnnMethodName {
 export interface KnnChoice {
   /** Default 'exact'. */
   method?: KnnMethodName;
-  /** IVF lists (default 4 sqrt(base rows), lib/defaults.ts ivfListsFor) and lists probed per query (default KNN.ivf.nprobe, at most nlist). */
+  /** IVF lists (default 4 sqrt(base rows), lib/defaults.ts ivfListsFor) and lists probed per query (default lib/defaults.ts ivfProbesFor: nlist / 128, at least 16, at most nlist). */
   ivf?: { nlist?: number; nprobe?: number };
   /** HNSW links per node and candidate-list sizes (defaults KNN.hnsw). */
   hnsw?: { m?: number; efConstruction?: number; efSearch?: number };
@@ -141,7 +141,7 @@ export function resolveKnn(
       throw new RangeError(
         `knn.ivf.nlist: ${nlist} lists for ${baseRows} base rows; at most one list per row`,
       );
-    const nprobe = c.ivf?.nprobe ?? Math.min(nlist, KNN.ivf.nprobe);
+    const nprobe = c.ivf?.nprobe ?? ivfProbesFor(nlist);
     if (nprobe > nlist)
       throw new RangeError(`knn.ivf.nprobe: ${nprobe} probes of ${nlist} lists; at most nlist`);
     return { method, ivf: { nlist, nprobe }, seed: indexSeed, ...tile };

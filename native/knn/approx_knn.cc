@@ -78,7 +78,7 @@ struct ExactFlatL2 : faiss::IndexFlatL2 {
 // |a - b|^2 in eight interleaved float32 lanes (element t into lane t mod 8), the lanes then summed in a
 // fixed tree: what faiss's HNSW ranks by. Debian's faiss sums one element at a time (fvec_L2sqr_ref: every
 // add waits for the previous one); eight independent lanes, which the compiler maps to SSE registers on any
-// x86-64, run several times faster, and the fixed order (no FMA: contraction is off here) gives the same
+// x86-64, do not wait on each other, and the fixed order (no FMA: contraction is off here) gives the same
 // float on every CPU and ISA level, so the HNSW graph does not depend on the machine.
 __attribute__((optimize("fp-contract=off"))) float l2_lanes(const float* a, const float* b, int64_t d) {
   typedef float Lanes __attribute__((vector_size(32)));
