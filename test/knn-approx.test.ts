@@ -429,3 +429,29 @@ approx(
     }
   },
 );
+
+approx('ivf searches in tiles whose candidates fit 128 MB, however many lists are probed', async (t) => {
+  // Memory of the search is the index plus one tile: a tile of q queries holds q x nprobe x (k + 1)
+  // candidates of 8 bytes, so the tile shrinks as nprobe grows (to at least 1,024 queries).
+  const cap = 2 ** 27;
+  const { x } = clustered(3000, D, 30, 3, 5);
+  const many = await native().approxKnnSearch(x, null, D, K, {
+    method: 'ivf',
+    seed: 0,
+    ivf: { nlist: 1500, nprobe: 1500 },
+    excludeSelf: true,
+  });
+  t.is(many.stats.tileRows, 1024); // 2^27 / (1500 x 11 x 8) = 1016, raised to the floor of 1,024
+  t.is(many.stats.tiles, 3);
+  const exact = await native().knnSearch(x, null, D, K, { excludeSelf: true });
+  t.deepEqual(Array.from(many.indices), Array.from(exact.indices)); // every list probed, over three tiles
+  const few = await native().approxKnnSearch(x, null, D, K, {
+    method: 'ivf',
+    seed: 0,
+    ivf: { nlist: 100, nprobe: 16 },
+    excludeSelf: true,
+  });
+  t.true(few.stats.tileRows * 16 * (K + 1) * 8 <= cap);
+  t.true((few.stats.tileRows + 1) * 16 * (K + 1) * 8 > cap);
+  t.is(few.stats.tiles, 1);
+});
