@@ -222,7 +222,8 @@ int64_t ivf_tile_rows(const ApproxKnnParams& params, int64_t k) {
 
 // One tile of IVF queries: each query's nprobe nearest lists found exactly (knn.h), then, list by list, the
 // queries probing a list searched exactly against its rows (knn.h again: faiss's own scan, in Debian's
-// build, computes each distance with a scalar loop, 50x slower than the kernel), and each query's nprobe
+// build, computes each distance with a scalar loop; at 1e6 rows and 16 probes the search took 228.9 s with
+// it and 46.7 s with this), and each query's nprobe
 // partial answers merged by (distance, base row). So the answer is the exact k nearest among the rows of
 // the probed lists, ranked by the float32 rounding of knn.h's exact distance, ties by the smaller row.
 void ivf_scan_tile(const InvertedLists& lists, const float* centroids, const float* q, int64_t n, int64_t kk,
