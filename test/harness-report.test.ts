@@ -340,3 +340,81 @@ test('axis ticks are round numbers that frame the data', (t) => {
   t.deepEqual(niceTicks(0.93, 1.41), [0.9, 1, 1.1, 1.2, 1.3, 1.4, 1.5]);
   t.deepEqual(niceTicks(3, 3), [3]);
 });
+
+/** A session record on a machine whose CPU is `cpu`, running from `started` to `updated`. */
+const session = (cpu: string, started: string, updated: string) => ({
+  command: 'eos compare --seeds 2',
+  machine: { ...context.machine, cpu },
+  started,
+  updated,
+});
+
+test('units run on two machines: the report names both and says which ran each row', (t) => {
+  const stored = results(
+    plan.units.map((u) => u.id),
+    bac,
+  );
+  // Seed 1 of every unit ran on a slower machine, recorded by the unit itself.
+  for (const [id, r] of stored) if (id.includes('seed1')) stored.set(id, { ...r, machine: 'slow box' });
+  const r = aggregate(plan, stored, context);
+  t.deepEqual(
+    r.machines.map((m) => m.units),
+    [6, 6],
+  );
+  t.is(r.machines[1].label, 'slow box');
+  const md = renderMarkdown(r);
+  t.regex(
+    md,
+    /Machines that ran the units \(seconds compare only between rows of one machine[^)]*\): M1 \(6 units\): unknown machine\. M2 \(6 units\): slow box\. Backbones trained with ref/,
+  );
+  t.notRegex(md, /^Machine: /m);
+  t.regex(md, /\| total s \| machine \|/);
+  t.regex(md, /\| ce \+ smote \| 2\/2 \|.*\| M1, M2 \|$/m);
+  t.notThrows(() => assertWellFormedXml(renderHtml(r)));
+  // One seed only: the rows of seed 0 ran on one machine.
+  const seed0 = aggregate(plan, new Map([...stored].filter(([id]) => !id.includes('seed1'))), context);
+  t.is(seed0.machines.length, 1);
+  t.regex(renderMarkdown(seed0), /^Machine: Linux; 2 x test cpu/m);
+  t.notRegex(renderMarkdown(seed0), /\| machine \|/);
+});
+
+test('a unit stored without its machine takes the machine of the session running when it finished', (t) => {
+  const stored = results(
+    plan.units.map((u) => u.id),
+    bac,
+  );
+  for (const [id, r] of stored)
+    stored.set(id, {
+      ...r,
+      finishedAt: id.includes('seed1') ? '2025-01-01T12:00:00.000Z' : '2025-01-01T01:00:00.000Z',
+    });
+  const sessionList = [
+    session('zen4', '2025-01-01T00:00:00.000Z', '2025-01-01T02:00:00.000Z'),
+    // Killed after storing its last unit, before touching its log: the last session started still counts.
+    session('zen3', '2025-01-01T11:00:00.000Z', '2025-01-01T11:30:00.000Z'),
+  ];
+  const r = aggregate(plan, stored, { ...context, sessionList });
+  t.deepEqual(
+    r.machines.map((m) => [m.label.replace(/;.*/, ''), m.units]),
+    [
+      ['2 x zen4', 6],
+      ['2 x zen3', 6],
+    ],
+  );
+  const md = renderMarkdown({ ...r, sessionList } as ComparisonReport);
+  t.regex(md, /Session 1: whole plan \(M1\), /);
+  t.regex(md, /Session 2: whole plan \(M2\), /);
+  t.regex(md, /\| ce \(phase 1 only\) \| 2\/2 \|.*\| M1, M2 \|$/m);
+  // Two sessions of different machines running at once (shards): that unit's machine is unknown.
+  const overlapping = aggregate(plan, stored, {
+    ...context,
+    sessionList: [sessionList[0], session('zen3', '2025-01-01T00:30:00.000Z', '2025-01-01T12:30:00.000Z')],
+  });
+  t.deepEqual(
+    overlapping.machines.map((m) => [m.label.replace(/;.*/, ''), m.units]),
+    [
+      ['unknown machine', 6],
+      ['2 x zen3', 6],
+    ],
+  );
+});

@@ -14,6 +14,8 @@ import { type ComparisonPlan, type ComparisonSettings, samplersFor } from './pla
 import { planResults } from './plan-results.js';
 import { bestRows } from './ranking.js';
 import { describeSchedule } from './schedule.js';
+import type { SessionRecord } from './session-log.js';
+import { machineClasses, unitMachine } from './unit-machines.js';
 import type { UnitResult } from './unit-results.js';
 
 export type { GapComparison, GapRow } from './gap-rows.js';
@@ -34,6 +36,8 @@ export interface ReportContext {
   now: Date;
   wallSeconds: number;
   sessions: number;
+  /** The sessions' records, which tell the machine of units stored before units recorded it. */
+  sessionList?: readonly SessionRecord[];
   /** Units without a result and why; `settled` ones are undefined on their data and count as done. */
   failures: { unit: string; message: string; settled: boolean }[];
 }
@@ -50,7 +54,13 @@ export interface ComparisonReport {
   };
   failures: ReportContext['failures'];
   command: string;
+  /** The machine of the session that wrote the report. */
   machine: MachineInfo;
+  /**
+   * The machine classes that ran the units (unit-machines.ts), in order of their first unit; with more than
+   * one, seconds compare only between rows of one class (each row's `machines` says which).
+   */
+  machines: { label: string; units: number }[];
   backends: string[];
   date: string;
   wallSeconds: number;
@@ -85,7 +95,8 @@ export function aggregate(
 ): ComparisonReport {
   const { settings } = plan;
   const found = planResults(plan, results);
-  const rows = methodRows(plan, found, context.failures);
+  const machineOf = (r: UnitResult) => unitMachine(r, context.sessionList ?? []);
+  const rows = methodRows(plan, found, context.failures, machineOf);
   const best = bestRows(rows);
   const paired = pairedRows(settings, rows, found);
   const gap = gapComparisons(settings, found);
@@ -112,6 +123,10 @@ export function aggregate(
     failures: context.failures,
     command: context.command,
     machine: context.machine,
+    machines: machineClasses(
+      plan.units.flatMap((u) => results.get(u.id) ?? []),
+      machineOf,
+    ),
     backends: [
       ...new Set(
         allBackbones.map(

@@ -32,3 +32,6 @@ export function describeMachine(): MachineInfo {
     addon,
   };
 }
+
+/** The machine as one phrase (what tells its training speed apart: CPU, memory, the addon's backend and ISA). */
+export const machineLabel = (m: MachineInfo) => `${m.cpus} x ${m.cpu}; ${m.memoryGiB} GiB; addon ${m.addon}`;

@@ -36,6 +36,8 @@ export interface MethodRow {
     phase3: SeedStat | null;
     total: SeedStat;
   };
+  /** The machine classes that ran the row's units (its backbone's and its own), sorted. */
+  machines: string[];
   /** Parameters trained in phase 1 (the whole network; null if unknown) and phase 3 (the fresh head). */
   parameters: { phase1: number | null; phase3: number | null };
   /** Mean test accuracy per class over the finished seeds. */
@@ -88,7 +90,9 @@ export function methodRows(
   plan: ComparisonPlan,
   found: PlanResults,
   failures: readonly { unit: string; settled: boolean }[],
+  machineOf: (r: UnitResult) => string,
 ): MethodRow[] {
+  const machines = (units: readonly UnitResult[]) => [...new Set(units.map(machineOf))].sort();
   const { settings } = plan;
   const settledIds = new Set(failures.filter((f) => f.settled).map((f) => f.unit));
   const rows: MethodRow[] = [];
@@ -116,6 +120,7 @@ export function methodRows(
       undefinedSeeds: 0,
       metrics: metricStats(p1),
       seconds: { ...p1Seconds, phase2: null, phase3: null, total: totalSeconds(p1, null) },
+      machines: machines(p1),
       parameters: { phase1: parameters.phase1, phase3: null },
       perClassAccuracy: meanVector(p1.map((r) => r.test.perClassAccuracy)),
       synthetic: null,
@@ -141,6 +146,7 @@ export function methodRows(
           phase3: seedStat(done.map((r) => r.seconds.phase3)),
           total: totalSeconds(p1, done),
         },
+        machines: machines([...p1, ...done]),
         parameters,
         perClassAccuracy: meanVector(done.map((r) => r.test.perClassAccuracy)),
         synthetic: seedStat(done.map((r) => r.synthetic)).mean,

@@ -8,8 +8,10 @@ import {
   type PairedRow,
 } from './aggregate.js';
 import { duration, num, pct, pctStat, pointsStat, secondsStat } from './format.js';
+import { machineLabel } from './machine.js';
 import type { SessionRecord } from './session-log.js';
 import { tCritical5 } from './statistics.js';
+import { UNKNOWN_MACHINE } from './unit-machines.js';
 
 export interface Table {
   header: string[];
@@ -36,28 +38,48 @@ export function partialNotice(r: ComparisonReport): string | null {
   );
 }
 
+/** "M1", "M2", ...: the machine classes' names in the report, in order of their first unit. */
+const machineIndex = (r: ComparisonReport, label: string) => r.machines.findIndex((m) => m.label === label);
+const machineTag = (r: ComparisonReport, label: string) => `M${machineIndex(r, label) + 1}`;
+
+/** Several machine classes ran the units: their seconds do not compare across classes. */
+const mixedMachines = (r: ComparisonReport) => r.machines.length > 1;
+
 /**
  * The command, machine and date lines; with several sessions (a resumed or sharded comparison), one line per
- * session of every shard: which shard, where, when, and its command.
+ * session of every shard: which shard, where, when, and its command. Units run on another machine than the
+ * report's (a report merged elsewhere, a comparison continued on another machine) list the machines instead.
  */
 export function provenance(r: ComparisonReport & { sessionList?: SessionRecord[] }): string[] {
   const m = r.machine;
+  const trainedWith = r.backends.length > 0 ? `; backbones trained with ${r.backends.join(', ')}` : '';
+  // Units of unknown machine (stored before units recorded it, and no session to tell) alone keep the line of
+  // the report's machine.
+  const elsewhere = r.machines.some((c) => c.label !== UNKNOWN_MACHINE && c.label !== machineLabel(m));
   return [
     `Command: ${r.command}`,
-    `Machine: ${m.os}; ${m.cpus} x ${m.cpu}; ${m.memoryGiB} GiB; node ${m.node}; addon ${m.addon}` +
-      (r.backends.length > 0 ? `; backbones trained with ${r.backends.join(', ')}` : ''),
+    !mixedMachines(r) && !elsewhere
+      ? `Machine: ${m.os}; ${m.cpus} x ${m.cpu}; ${m.memoryGiB} GiB; node ${m.node}; addon ${m.addon}${trainedWith}`
+      : `Machines that ran the units (${mixedMachines(r) ? 'seconds compare only between rows of one machine; the table’s machine column names them' : 'not the one that wrote this report'}): ` +
+        r.machines
+          .map((c) => `${machineTag(r, c.label)} (${c.units} unit${c.units === 1 ? '' : 's'}): ${c.label}`)
+          .join('. ') +
+        (r.backends.length > 0 ? `. Backbones trained with ${r.backends.join(', ')}` : ''),
     `Date: ${r.date}; wall time ${duration(r.wallSeconds)} over ${r.sessions} session${r.sessions === 1 ? '' : 's'}.`,
-    ...sessionLines(r.sessionList ?? []),
+    ...sessionLines(r, r.sessionList ?? []),
   ];
 }
 
-function sessionLines(sessions: SessionRecord[]): string[] {
+function sessionLines(r: ComparisonReport, sessions: SessionRecord[]): string[] {
   if (sessions.length < 2 && sessions.every((s) => s.shard === undefined)) return [];
   return sessions.map((s, i) => {
     const seconds = (Date.parse(s.updated) - Date.parse(s.started)) / 1000;
     const where = s.host === undefined ? '' : ` on ${s.host}${s.pid === undefined ? '' : ` (pid ${s.pid})`}`;
+    const label = machineLabel(s.machine);
+    const machine =
+      mixedMachines(r) && r.machines.some((c) => c.label === label) ? ` (${machineTag(r, label)})` : '';
     return (
-      `Session ${i + 1}: ${s.shard === undefined ? 'whole plan' : `shard ${s.shard}`}${where}, ` +
+      `Session ${i + 1}: ${s.shard === undefined ? 'whole plan' : `shard ${s.shard}`}${where}${machine}, ` +
       `${s.started} + ${duration(seconds)}: ${s.command}`
     );
   });
@@ -95,6 +117,7 @@ export function metricsTable(r: ComparisonReport): Table {
       'phase 2 s',
       'phase 3 s',
       'total s',
+      ...(mixedMachines(r) ? ['machine'] : []),
     ],
     rows: r.rows.map((row) => [
       row.label,
@@ -111,6 +134,15 @@ export function metricsTable(r: ComparisonReport): Table {
       secondsStat(row.seconds.phase2),
       secondsStat(row.seconds.phase3),
       secondsStat(row.seconds.total),
+      ...(mixedMachines(r)
+        ? [
+            row.machines
+              .map((l) => machineIndex(r, l))
+              .sort((a, b) => a - b)
+              .map((i) => `M${i + 1}`)
+              .join(', '),
+          ]
+        : []),
     ]),
     emphasis: bestIndex >= 0 ? [bestIndex] : [],
   };

@@ -15,7 +15,7 @@ import { aggregate, type ComparisonReport } from './aggregate.js';
 import { reloadEmbeddings, type TrainBackbone, trainBackboneUnit } from './backbone-unit.js';
 import { ComparisonData } from './comparison-data.js';
 import { fitSampler } from './fit-sampler.js';
-import { describeMachine, type MachineInfo } from './machine.js';
+import { describeMachine, type MachineInfo, machineLabel } from './machine.js';
 import {
   type BackboneUnit,
   type ComparisonPlan,
@@ -155,6 +155,7 @@ function storedReport(
     ...context,
     wallSeconds: wallSeconds(sessionList),
     sessions: sessionList.length,
+    sessionList,
     failures,
   });
   return { ...report, sessionList };
@@ -262,8 +263,9 @@ export async function runComparison(
           signal,
           emit: (event) => emit({ kind: 'pipeline', unit: bp.unit, event }),
         });
-        store.write(bp.unit, trained.result);
-        results.set(bp.unit.id, trained.result);
+        const result = { ...trained.result, machine: machineLabel(machine) };
+        store.write(bp.unit, result);
+        results.set(bp.unit.id, result);
         embeddings = trained.embeddings;
         emit({
           kind: 'unit-done',
@@ -280,7 +282,10 @@ export async function runComparison(
         const started = performance.now();
         emit({ kind: 'unit-start', unit: u, index: indexOf.get(u.id)!, total, action: 'fit' });
         try {
-          const result = await fitSampler(settings, u, config, runData, embeddings, signal);
+          const result = {
+            ...(await fitSampler(settings, u, config, runData, embeddings, signal)),
+            machine: machineLabel(machine),
+          };
           store.write(u, result);
           results.set(u.id, result);
           emit({

@@ -111,6 +111,11 @@ export interface BackboneResult {
   test: ClassificationMetrics;
   /** Generalization gap of the real training embeddings vs the test embeddings ("before"). */
   gap: GeneralizationGap;
+  /**
+   * The machine that finished this unit (machine.ts machineLabel), so the report can tell apart seconds from
+   * different machines. Absent from results stored before it was recorded (see unit-machines.ts).
+   */
+  machine?: string;
   finishedAt: string;
 }
 
@@ -133,6 +138,11 @@ export interface SamplerResult {
    * (gapAgainstRealSpread).
    */
   gapAfter: GeneralizationGap | null;
+  /**
+   * The machine that finished this unit (machine.ts machineLabel), so the report can tell apart seconds from
+   * different machines. Absent from results stored before it was recorded (see unit-machines.ts).
+   */
+  machine?: string;
   finishedAt: string;
 }
 
