@@ -7,6 +7,7 @@ import { subsetDataset } from '../lib/data/dataset-ops.js';
 import { loadFashionMnist } from '../lib/data/fashion-mnist.js';
 import { SGD } from '../lib/defaults.js';
 import { ResNet } from '../lib/model/resnet.js';
+import { readSafetensors, writeSafetensors } from '../lib/model/safetensors.js';
 import { type Phase1Options, trainPhase1 } from '../lib/train/phase1.js';
 
 const spec = { depth: 8, inChannels: 1, inputSize: 8, classes: 3, head: 'linear' as const, seed: 5 };
@@ -67,6 +68,44 @@ test('a run aborted mid-epoch and resumed from its checkpoint ends with the byte
     second.momentumState().get('conv1.weight')?.data,
     straight.momentumState().get('conv1.weight')?.data,
   );
+});
+
+test('the seconds spent before a resume count: from the checkpoint, or from its epochs in an older checkpoint', async (t) => {
+  const data = tinyData();
+  const checkpointPath = join(mkdtempSync(join(tmpdir(), 'eos-p1-')), 'phase1.safetensors');
+  const controller = new AbortController();
+  const first = await trainPhase1(ResNet.create({ ...spec, normalization }), data, {
+    ...options,
+    checkpointPath,
+    signal: controller.signal,
+    onEpoch: () => controller.abort(),
+  });
+  t.true(first.aborted);
+  const { tensors, metadata } = readSafetensors(checkpointPath);
+  const state = JSON.parse(metadata['eos.train_state']!);
+  // The state as saved: all but the write of the checkpoint itself.
+  t.true(state.seconds > 0 && state.seconds <= first.seconds);
+  t.true(first.seconds >= first.history[0]!.seconds);
+  const resume = async () => {
+    const r = await trainPhase1(ResNet.create({ ...spec, normalization }), data, {
+      ...options,
+      checkpointPath,
+      resume: true,
+    });
+    const thisSession = r.history.slice(1).reduce((sum, e) => sum + e.seconds, 0);
+    return { r, thisSession };
+  };
+  const withSeconds = await resume();
+  t.true(withSeconds.r.seconds >= state.seconds + withSeconds.thisSession);
+  // A checkpoint of an older version, without seconds: its finished epochs' seconds stand in.
+  const { seconds: _dropped, ...older } = state;
+  writeSafetensors(checkpointPath, Object.fromEntries(tensors), {
+    ...metadata,
+    'eos.train_state': JSON.stringify(older),
+  });
+  const legacy = await resume();
+  t.true(legacy.r.seconds >= legacy.r.history[0]!.seconds + legacy.thisSession);
+  t.true(legacy.r.seconds < state.seconds + legacy.thisSession + 60, 'no time from nowhere');
 });
 
 test('resuming with another configuration is refused with a clear message', async (t) => {

@@ -35,6 +35,7 @@ import {
   threads,
 } from './option-parsers.js';
 import { configFromFlags } from './run.js';
+import { listenForStop } from './stop-signals.js';
 
 const samplerList = (flag: string) => listOf<MethodKey>(flag, METHOD_KEYS, isMethodKey);
 const variantList = (flag: string) => listOf<Phase1Variant>(flag, PHASE1_VARIANTS, isPhase1Variant);
@@ -315,17 +316,11 @@ export async function compareCommand(settings: ComparisonSettings, shard?: Shard
   makePlan(settings); // fails on bad settings before anything is written
   checkOutputDirectory(settings.outDir, '--out');
   const command = `eos ${process.argv.slice(2).map(quote).join(' ')}`;
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    console.error('\neos: stopping at the next batch and saving a checkpoint (Ctrl-C again to quit at once)');
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
+  const stop = listenForStop('stopping at the next batch and saving a checkpoint');
   try {
     const { report, files, failed } = await runComparison(settings, {
       command,
-      signal: controller.signal,
+      signal: stop.signal,
       onEvent: progressPrinter(settings),
       shard,
     });
@@ -350,10 +345,10 @@ export async function compareCommand(settings: ComparisonSettings, shard?: Shard
     if (err instanceof ComparisonAborted) {
       console.error(`eos: ${err.message}:\n  ${command}`);
       console.error(`eos: partial reports: ${err.outcome.files.markdown}, ${err.outcome.files.html}`);
-      return 130;
+      return stop.exitCode();
     }
     throw err;
   } finally {
-    process.off('SIGINT', onSigint);
+    stop.dispose();
   }
 }

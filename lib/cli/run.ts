@@ -33,6 +33,7 @@ import {
   sgdOption,
   threads,
 } from './option-parsers.js';
+import { listenForStop } from './stop-signals.js';
 
 const LOSSES = ['ce', 'focal', 'ldam', 'asl'];
 const RULES = ['none', 'reweight', 'drw', 'resample'];
@@ -287,17 +288,9 @@ async function runCommand(
   resume: boolean,
   only?: 'phase1' | BackboneFlags,
 ): Promise<number> {
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    console.error(
-      typeof only === 'object'
-        ? '\neos: stopping (Ctrl-C again to quit at once)'
-        : '\neos: stopping at the next batch and saving a checkpoint (Ctrl-C again to quit at once)',
-    );
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
+  const stop = listenForStop(
+    typeof only === 'object' ? 'stopping' : 'stopping at the next batch and saving a checkpoint',
+  );
   // A live bar only on a terminal; otherwise one line per epoch (logs stay readable).
   const bar = process.stderr.isTTY
     ? new SingleBar({
@@ -356,7 +349,7 @@ async function runCommand(
           mean: only.mean,
           std: only.std,
         },
-        { signal: controller.signal, onEvent },
+        { signal: stop.signal, onEvent },
       );
       console.log(`\n${formatSummary(r)}\n`);
       console.log(
@@ -366,13 +359,13 @@ async function runCommand(
       return 0;
     }
     if (only === 'phase1') {
-      const r = await runPhase1Only(config, { resume, signal: controller.signal, onEvent });
+      const r = await runPhase1Only(config, { resume, signal: stop.signal, onEvent });
       console.log(
         `phase 1 done (${r.seconds.toFixed(0)} s): ${r.files.phase1Model}; checkpoint ${r.files.checkpoint}`,
       );
       return 0;
     }
-    const result = await runThreePhase(config, { resume, signal: controller.signal, onEvent });
+    const result = await runThreePhase(config, { resume, signal: stop.signal, onEvent });
     console.log(`\n${formatSummary(result)}\n`);
     console.log(
       `Full report: ${result.files.report}; models: ${result.files.model}, ${result.files.onnx}; ` +
@@ -384,14 +377,14 @@ async function runCommand(
     if (isAbortError(err)) {
       if (typeof only === 'object') {
         console.error('eos: interrupted (phases 2-3 take seconds: run the same command again)');
-        return 130;
+        return stop.exitCode();
       }
       console.error(`eos: interrupted. Resume with the same options plus: --resume --out ${config.outDir}`);
-      return 130;
+      return stop.exitCode();
     }
     throw err;
   } finally {
     dataBar.stop();
-    process.off('SIGINT', onSigint);
+    stop.dispose();
   }
 }

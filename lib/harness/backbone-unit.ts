@@ -6,10 +6,9 @@
 // the samplers fitted on that backbone still see the imbalance they exist to correct. Reloaded (phase 1
 // finished in an earlier session, some samplers not): only the embeddings are recomputed from the saved
 // phase-1 model.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { classCounts } from '../data/dataset-ops.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
 import { ResNet } from '../model/resnet.js';
 import type { RunConfig } from '../pipeline/config.js';
 import { embedBackbone, embedSplits } from '../pipeline/embed.js';
@@ -37,15 +36,6 @@ export async function trainBackboneUnit(
   const paths = runPaths(config.outDir);
   startRunDirectory(paths, config);
   const model = createModel(config, data);
-  // Phase-1 time over sessions: an interrupted session adds the seconds it trained to this file (the epoch
-  // records alone would lose the part of an epoch done before the interruption). Those seconds count only
-  // when their checkpoint is there to continue from: without it (a fresh clone; model files are not
-  // committed) phase 1 starts over and the earlier attempt's time is not part of it.
-  const spentFile = paths.phase1InterruptedSeconds;
-  const spentBefore =
-    existsSync(spentFile) && existsSync(paths.phase1Checkpoint)
-      ? (JSON.parse(readFileSync(spentFile, 'utf8')) as number)
-      : 0;
   try {
     const method = pixelResamplerOf(unit.backbone);
     // Redone (seconds) by a resumed session rather than stored: the seeded resampling gives the same images.
@@ -55,18 +45,14 @@ export async function trainBackboneUnit(
     const trainData: RunData = pixels
       ? { ...data, train: pixels.train, counts: classCounts(pixels.train.labels, data.classes) }
       : data;
-    const trainStart = performance.now();
-    const trainSeconds = () => spentBefore + (performance.now() - trainStart) / 1000;
     // resume: true always: a checkpoint left by an interrupted session is continued, none means a fresh start.
+    // p1.seconds counts every session's training: the checkpoint carries the time spent before it (without
+    // it, as in a fresh clone where model files are not committed, phase 1 starts over and so does the count).
     const { p1 } = await (options.train ?? trainBackbone)(config, trainData, model, {
       resume: true,
       signal: options.signal,
       emit: options.emit,
-    }).catch((err: unknown) => {
-      writeFileAtomic(spentFile, [Buffer.from(`${trainSeconds()}\n`)]);
-      throw err;
     });
-    const phase1Seconds = trainSeconds();
     const embedded = await embedBackbone(model, data, options.signal);
     const { embeddings } = embedded;
     const gapStart = performance.now();
@@ -92,7 +78,7 @@ export async function trainBackboneUnit(
       history: p1.history,
       resumedFrom: p1.resumedFrom,
       seconds: {
-        phase1: phase1Seconds,
+        phase1: p1.seconds,
         embed: embedded.seconds,
         gap: gapSeconds,
         pixelResample: pixels?.seconds ?? 0,

@@ -18,8 +18,6 @@ export interface RunPaths {
   head: string;
   results: string;
   report: string;
-  /** Harness: phase-1 seconds spent by interrupted sessions. */
-  phase1InterruptedSeconds: string;
   /** Harness: the stored result of the backbone unit. */
   phase1Result: string;
   /** Harness: the stored result of one sampler unit on this backbone. */
@@ -38,7 +36,6 @@ export function runPaths(dir: string): RunPaths {
     head: join(dir, 'head.safetensors'),
     results: join(dir, 'results.json'),
     report: join(dir, 'results.md'),
-    phase1InterruptedSeconds: join(dir, 'phase1-interrupted-seconds.json'),
     phase1Result: join(dir, 'phase1.json'),
     samplerResult: (sampler) => join(dir, `phase23-${sampler}.json`),
   };

@@ -90,6 +90,11 @@ export interface Phase1Result {
   resumedFrom: { epoch: number; batch: number } | null;
   /** True when aborted; the checkpoint then holds the state to resume from. */
   aborted: boolean;
+  /**
+   * Seconds spent training this run, over every session that worked on it: the checkpoint carries them, so a
+   * session killed without warning loses only the time since its last checkpoint (work that is redone).
+   */
+  seconds: number;
 }
 
 interface TrainState {
@@ -99,6 +104,11 @@ interface TrainState {
   batch: number;
   fingerprint: string;
   history: EpochRecord[];
+  /**
+   * Seconds spent training up to this state, over every session (checkpoint writes included). Absent from
+   * checkpoints of older versions: the finished epochs' own seconds stand in.
+   */
+  seconds?: number;
 }
 
 const MOMENTUM_PREFIX = 'train_state.momentum.';
@@ -194,6 +204,16 @@ export async function trainPhase1(
     resumedFrom = { epoch: state.epoch, batch: state.batch };
     options.onResumed?.({ ...resumedFrom, checkpoint: options.checkpointPath });
   }
+  const recorded = state.seconds;
+  const spentBefore =
+    typeof recorded === 'number' && Number.isFinite(recorded) && recorded >= 0
+      ? recorded
+      : state.history.reduce((sum, r) => sum + r.seconds, 0);
+  const sessionStart = performance.now();
+  const spent = () => spentBefore + (performance.now() - sessionStart) / 1000;
+  const save = (at: TrainState) => {
+    if (options.checkpointPath) saveCheckpoint(options.checkpointPath, model, { ...at, seconds: spent() });
+  };
   const loss = lossOptions(
     { loss: config.loss, focalGamma: config.focalGamma },
     counts.map((n) => Math.max(n, 1)),
@@ -235,8 +255,8 @@ export async function trainPhase1(
     const seconds = (performance.now() - started) / 1000;
     if (!outcome.done) {
       state = { ...state, batch: state.batch + outcome.stoppedAt.batches };
-      if (options.checkpointPath) saveCheckpoint(options.checkpointPath, model, state);
-      return { history: state.history, resumedFrom, aborted: true };
+      save(state);
+      return { history: state.history, resumedFrom, aborted: true, seconds: spent() };
     }
     const result = outcome.progress;
     if (result.diverged) {
@@ -261,8 +281,8 @@ export async function trainPhase1(
       imagesPerSecond: result.images / seconds,
     };
     state = { ...state, epoch: epoch + 1, batch: 0, history: [...state.history, record] };
-    if (options.checkpointPath) saveCheckpoint(options.checkpointPath, model, state);
+    save(state);
     options.onEpoch?.(record);
   }
-  return { history: state.history, resumedFrom, aborted: false };
+  return { history: state.history, resumedFrom, aborted: false, seconds: spent() };
 }
