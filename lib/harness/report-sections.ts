@@ -52,19 +52,19 @@ const mixedMachines = (r: ComparisonReport) => r.machines.length > 1;
  */
 export function provenance(r: ComparisonReport & { sessionList?: SessionRecord[] }): string[] {
   const m = r.machine;
-  const trainedWith = r.backends.length > 0 ? `; backbones trained with ${r.backends.join(', ')}` : '';
+  const trainedWith = r.backends.length > 0 ? `backbones trained with ${r.backends.join(', ')}` : '';
   // Units of unknown machine (stored before units recorded it, and no session to tell) alone keep the line of
   // the report's machine.
   const elsewhere = r.machines.some((c) => c.label !== UNKNOWN_MACHINE && c.label !== machineLabel(m));
   return [
     `Command: ${r.command}`,
     !mixedMachines(r) && !elsewhere
-      ? `Machine: ${m.os}; ${m.cpus} x ${m.cpu}; ${m.memoryGiB} GiB; node ${m.node}; addon ${m.addon}${trainedWith}`
+      ? `Machine: ${m.os}; ${m.cpus} x ${m.cpu}; ${m.memoryGiB} GiB; node ${m.node}; addon ${m.addon}${trainedWith && `; ${trainedWith}`}`
       : `Machines that ran the units (${mixedMachines(r) ? 'seconds compare only between rows of one machine; the table’s machine column names them' : 'not the one that wrote this report'}): ` +
         r.machines
           .map((c) => `${machineTag(r, c.label)} (${c.units} unit${c.units === 1 ? '' : 's'}): ${c.label}`)
           .join('. ') +
-        (r.backends.length > 0 ? `. Backbones trained with ${r.backends.join(', ')}` : ''),
+        (trainedWith && `. B${trainedWith.slice(1)}`),
     `Date: ${r.date}; wall time ${duration(r.wallSeconds)} over ${r.sessions} session${r.sessions === 1 ? '' : 's'}.`,
     ...sessionLines(r, r.sessionList ?? []),
   ];

@@ -200,6 +200,8 @@ export async function runComparison(
   const settled = new Set(recorded.filter((f) => f.settled).map((f) => f.unit));
 
   const machine = options.machine ?? describeMachine();
+  // Recorded in each unit this session finishes: the report tells apart seconds of different machines.
+  const machineName = machineLabel(machine);
   const command = options.command ?? process.argv.join(' ');
   const shard = options.shard;
   const session = new SessionLog(settings.outDir, command, machine, new Date(), shard && shardLabel(shard));
@@ -263,7 +265,7 @@ export async function runComparison(
           signal,
           emit: (event) => emit({ kind: 'pipeline', unit: bp.unit, event }),
         });
-        const result = { ...trained.result, machine: machineLabel(machine) };
+        const result = { ...trained.result, machine: machineName };
         store.write(bp.unit, result);
         results.set(bp.unit.id, result);
         embeddings = trained.embeddings;
@@ -284,7 +286,7 @@ export async function runComparison(
         try {
           const result = {
             ...(await fitSampler(settings, u, config, runData, embeddings, signal)),
-            machine: machineLabel(machine),
+            machine: machineName,
           };
           store.write(u, result);
           results.set(u.id, result);
